@@ -1,0 +1,35 @@
+# assay: two commands to start.
+#   make demo   build the demo warehouse, analyse its experiments, write reports
+#   make test   install test dependencies and run the whole suite
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: demo test test-fast lint typecheck bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev,postgres,spark,collector,openfeature,report]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/assay demo --out demo
+
+test: $(STAMP)
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/pytest -n 2 --dist loadgroup
+
+test-fast: $(STAMP)
+	$(BIN)/pytest -n 2 --dist loadgroup -m "not slow"
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/mypy
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/run.py
+
+clean:
+	rm -rf $(VENV) demo .pytest_cache .ruff_cache .mypy_cache

@@ -1,0 +1,24 @@
+"""The ``assay`` command line. Each command group lives in its own module and registers on ``app``."""
+
+from __future__ import annotations
+
+import importlib
+
+from assay.cli.app import app
+
+# Modules that register commands on `app`. A module is listed once it exists.
+_COMMAND_MODULES = [
+    "assay.cli.project_cmds",
+    "assay.cli.analyze_cmds",
+]
+
+for _module in _COMMAND_MODULES:
+    importlib.import_module(_module)
+
+
+def main() -> None:
+    """Entry point of the ``assay`` script."""
+    app()
+
+
+__all__ = ["app", "main"]

@@ -1,0 +1,294 @@
+"""Pydantic models of a project: ``assay_project.yml``, ``metrics/*.yml``, ``experiments/*.yml``.
+
+The models check shape and types; cross-references (a metric an experiment names, a ratio's
+numerator) are checked by :mod:`assay.spec.validate` once the whole project is loaded, so that
+every problem is reported at once with its file and line.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+_DURATION = re.compile(r"^\s*(-?\d+)\s*(d|h|m|w)\s*$")
+_UNIT_SECONDS = {"m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+IDENTIFIER = r"^[A-Za-z_][A-Za-z0-9_]*$"
+
+
+class Strict(BaseModel):
+    """Base: unknown keys are errors (a typo must not be silently ignored)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+def parse_duration(text: str | int) -> dt.timedelta:
+    """Parse ``14d``, ``-28d``, ``12h``, ``30m``, ``2w`` (a bare integer means days)."""
+    if isinstance(text, int):
+        return dt.timedelta(days=text)
+    match = _DURATION.match(str(text))
+    if not match:
+        raise ValueError(f"'{text}' is not a duration; write e.g. 14d, -28d, 12h, 2w")
+    return dt.timedelta(seconds=int(match.group(1)) * _UNIT_SECONDS[match.group(2)])
+
+
+class Window(Strict):
+    """A half-open window ``[start, end)`` relative to a unit's first exposure."""
+
+    start: dt.timedelta
+    end: dt.timedelta
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_list(cls, value: object) -> object:
+        if isinstance(value, list | tuple):
+            if len(value) != 2:
+                raise ValueError("a window is a list of two durations, e.g. [0d, 14d]")
+            return {"start": parse_duration(value[0]), "end": parse_duration(value[1])}
+        if isinstance(value, str):
+            parts = value.strip().strip("[]()").split(",")
+            if len(parts) != 2:
+                raise ValueError("a window is written [0d, 14d)")
+            return {"start": parse_duration(parts[0]), "end": parse_duration(parts[1])}
+        return value
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Window:
+        if self.end <= self.start:
+            raise ValueError("a window must end after it starts")
+        return self
+
+
+class Source(Strict):
+    """Where a metric's events come from: a table or a SQL ``SELECT``, keyed by unit and time."""
+
+    table: str | None = None
+    sql: str | None = None
+    unit: str = Field(description="Column holding the unit id (joins to the exposure unit id).")
+    timestamp: str = Field(description="Column holding the event time.")
+
+    @model_validator(mode="after")
+    def _one_of(self) -> Source:
+        if (self.table is None) == (self.sql is None):
+            raise ValueError("a source needs exactly one of `table` or `sql`")
+        return self
+
+
+class Capping(Strict):
+    """Cap each unit's value: at an absolute bound, or winsorize at a percentile (pooled)."""
+
+    max: float | None = None
+    min: float | None = None
+    winsorize: float | None = Field(None, gt=0.5, lt=1.0, description="Upper percentile, e.g. 0.99")
+
+    @model_validator(mode="after")
+    def _something(self) -> Capping:
+        if self.max is None and self.min is None and self.winsorize is None:
+            raise ValueError("capping needs `max`, `min` or `winsorize`")
+        return self
+
+
+Aggregation = Literal["sum", "count", "avg", "max", "min"]
+MetricKind = Literal["mean", "proportion", "ratio"]
+
+
+class MetricSpec(Strict):
+    """One metric definition.
+
+    ``mean``: each unit's events in the window are aggregated (``sum`` and ``count`` give 0 to units
+    with no events; ``avg``, ``max``, ``min`` leave them out). ``proportion``: a unit converts if it
+    has any qualifying event in the window. ``ratio``: sum of a numerator metric over sum of a
+    denominator metric, across units.
+    """
+
+    name: Annotated[str, Field(pattern=IDENTIFIER)]
+    kind: MetricKind = "mean"
+    description: str | None = None
+    source: Source | str | None = None
+    value: str | None = Field(None, description="SQL expression per event; default 1")
+    filter: str | None = Field(None, description="SQL boolean per event")
+    aggregation: Aggregation = "sum"
+    window: Window | None = None
+    capping: Capping | None = None
+    pre_window: Window | None = Field(None, description="CUPED covariate window, e.g. [-28d, 0d]")
+    numerator: str | None = None
+    denominator: str | None = None
+    higher_is_better: bool = True
+
+    @model_validator(mode="after")
+    def _kind_fields(self) -> MetricSpec:
+        if self.kind == "ratio":
+            if not self.numerator or not self.denominator:
+                raise ValueError("a ratio metric needs `numerator` and `denominator` (metric names)")
+            if self.source is not None or self.value is not None:
+                raise ValueError("a ratio metric takes its source from its numerator/denominator")
+        else:
+            if self.source is None:
+                raise ValueError(f"a {self.kind} metric needs a `source`")
+            if self.numerator or self.denominator:
+                raise ValueError("`numerator`/`denominator` belong to ratio metrics")
+        if self.pre_window is not None and self.pre_window.end > dt.timedelta(0):
+            raise ValueError("`pre_window` must end at or before the first exposure (e.g. [-28d, 0d])")
+        return self
+
+
+class MetricsFile(Strict):
+    """A ``metrics/*.yml`` file: a list of metrics."""
+
+    metrics: list[MetricSpec]
+
+
+class Variant(Strict):
+    """An arm of an experiment."""
+
+    name: Annotated[str, Field(min_length=1)]
+    weight: float = Field(gt=0, description="Intended share; weights are normalised to sum 1.")
+    control: bool = False
+
+
+class MetricRefs(Strict):
+    """The metrics an experiment reads, by role."""
+
+    primary: list[str] = Field(default_factory=list)
+    secondary: list[str] = Field(default_factory=list)
+    guardrails: list[str] = Field(default_factory=list)
+
+    def all(self) -> list[tuple[str, str]]:
+        """``(metric, role)`` pairs in report order, each metric once."""
+        seen: set[str] = set()
+        out: list[tuple[str, str]] = []
+        for role, names in (("primary", self.primary), ("secondary", self.secondary),
+                            ("guardrail", self.guardrails)):
+            for name in names:
+                if name not in seen:
+                    seen.add(name)
+                    out.append((name, role))
+        return out
+
+
+Correction = Literal["none", "bonferroni", "holm", "bh", "by"]
+
+
+class ExperimentSpec(Strict):
+    """One experiment; the id is the file name (``experiments/<id>.yml``).
+
+    Assignment fields (``salt``, ``variants``, ``traffic``, ``layer``, ``targeting``, ``forced``)
+    drive the SDK and the SQL twin of the hash; the analysis fields drive ``assay analyze``.
+    """
+
+    id: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.\-]+$")]
+    name: str | None = None
+    hypothesis: str | None = None
+    owner: str | None = None
+    salt: str | None = Field(None, description="Hash salt; defaults to the experiment id.")
+    unit: str = Field("user", description="Randomisation unit type (user, account, device ...).")
+    variants: list[Variant]
+    traffic: float = Field(1.0, gt=0, le=1, description="Share of eligible units that enter.")
+    layer: str | None = Field(None, description="Mutually exclusive layer (namespace) name.")
+    layer_range: tuple[int, int] | None = Field(
+        None, description="Buckets [start, end) of the layer's 10,000 this experiment owns.")
+    targeting: str | None = Field(None, description="SQL boolean over unit attributes.")
+    forced: dict[str, str] = Field(default_factory=dict, description="unit id -> variant (QA).")
+    holdout: str | None = Field(None, description="Name of a holdout experiment to respect.")
+    start: dt.date | dt.datetime | None = None
+    end: dt.date | dt.datetime | None = None
+    metrics: MetricRefs = Field(default_factory=MetricRefs)
+    alpha: float = Field(0.05, gt=0, lt=0.5)
+    cuped: bool = False
+    correction: Correction = "holm"
+    planned_sample_size: int | None = Field(None, gt=0)
+    segments: list[Annotated[str, Field(pattern=IDENTIFIER)]] = Field(default_factory=list)
+
+    @field_validator("variants")
+    @classmethod
+    def _variants(cls, variants: list[Variant]) -> list[Variant]:
+        if len(variants) < 2:
+            raise ValueError("an experiment needs at least two variants")
+        names = [v.name for v in variants]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"variant names must be unique; repeated: {', '.join(dupes)}")
+        controls = [v.name for v in variants if v.control]
+        if len(controls) > 1:
+            raise ValueError(f"only one variant can be the control; got {', '.join(controls)}")
+        return variants
+
+    @model_validator(mode="after")
+    def _dates(self) -> ExperimentSpec:
+        if self.start is not None and self.end is not None and _as_datetime(self.end, True) <= \
+                _as_datetime(self.start, False):
+            raise ValueError("`end` must be after `start`")
+        if self.layer_range is not None:
+            lo, hi = self.layer_range
+            if not 0 <= lo < hi <= 10_000:
+                raise ValueError("`layer_range` must satisfy 0 <= start < end <= 10000")
+        return self
+
+    @property
+    def control(self) -> Variant:
+        """The control arm: the one marked ``control: true``, else the first listed."""
+        return next((v for v in self.variants if v.control), self.variants[0])
+
+    @property
+    def treatments(self) -> list[Variant]:
+        """The non-control arms, in spec order."""
+        return [v for v in self.variants if v.name != self.control.name]
+
+    @property
+    def hash_salt(self) -> str:
+        """The salt actually hashed: ``salt`` or, by default, the experiment id."""
+        return self.salt if self.salt is not None else self.id
+
+    def weights(self) -> dict[str, float]:
+        """Intended shares, normalised to sum 1."""
+        total = sum(v.weight for v in self.variants)
+        return {v.name: v.weight / total for v in self.variants}
+
+    def start_at(self) -> dt.datetime | None:
+        """Start as a timestamp (a date means its midnight, UTC-naive)."""
+        return None if self.start is None else _as_datetime(self.start, False)
+
+    def end_at(self) -> dt.datetime | None:
+        """Exclusive end as a timestamp (a date means the whole day is included)."""
+        return None if self.end is None else _as_datetime(self.end, True)
+
+
+class ExposureSource(Strict):
+    """Where exposures live and what their columns are called."""
+
+    table: str | None = "exposures"
+    sql: str | None = None
+    experiment_id: str = "experiment_id"
+    variant: str = "variant"
+    unit_id: str = "unit_id"
+    timestamp: str = "timestamp"
+
+    @model_validator(mode="after")
+    def _one_of(self) -> ExposureSource:
+        if self.sql is not None:
+            object.__setattr__(self, "table", None)
+        if self.table is None and self.sql is None:
+            raise ValueError("exposures need `table` or `sql`")
+        return self
+
+
+class ProjectSpec(Strict):
+    """``assay_project.yml``."""
+
+    name: Annotated[str, Field(min_length=1)]
+    warehouse: str = Field("duckdb:///warehouse.duckdb",
+                           description="Connection URL; a relative DuckDB path is relative to the project.")
+    exposures: ExposureSource = Field(default_factory=ExposureSource)
+    sources: dict[str, Source] = Field(default_factory=dict)
+    results_schema: str | None = Field(None, description="Schema of the results tables.")
+    dbt_manifest: str | None = Field(None, description="Path to a dbt manifest.json to import.")
+
+
+def _as_datetime(value: dt.datetime | dt.date, end: bool) -> dt.datetime:
+    if isinstance(value, dt.datetime):
+        return value.replace(tzinfo=None) if value.tzinfo is None else \
+            value.astimezone(dt.UTC).replace(tzinfo=None)
+    moment = dt.datetime.combine(value, dt.time())
+    return moment + dt.timedelta(days=1) if end else moment

@@ -1,0 +1,79 @@
+"""DuckDB backend: the embedded default."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import sqlglot
+from sqlglot import exp
+
+from assay.errors import MissingTableError, WarehouseError
+
+
+class DuckDBWarehouse:
+    """A DuckDB database file (or ``:memory:``) opened in-process."""
+
+    dialect = "duckdb"
+    name = "duckdb"
+
+    def __init__(self, path: str | Path = ":memory:", *, read_only: bool = False,
+                 connection: duckdb.DuckDBPyConnection | None = None) -> None:
+        self.path = str(path)
+        if connection is not None:
+            self.con = connection
+        else:
+            if self.path != ":memory:":
+                Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            self.con = duckdb.connect(self.path, read_only=read_only)
+
+    def execute(self, sql: str) -> pa.Table:
+        try:
+            result = self.con.execute(sql)
+            if result.description is None:
+                return pa.table({})
+            return result.fetch_arrow_table()
+        except duckdb.CatalogException as err:
+            raise MissingTableError(_first_line(err), sql=sql, backend=self.name) from err
+        except duckdb.Error as err:
+            raise WarehouseError(_first_line(err), sql=sql, backend=self.name) from err
+
+    def columns(self, table: str) -> list[str] | None:
+        ref = exp.to_table(table, dialect=self.dialect)
+        query = exp.select("column_name").from_("information_schema.columns").where(
+            exp.column("table_name").eq(exp.Literal.string(ref.name))
+        ).order_by("ordinal_position")
+        if ref.db:
+            query = query.where(exp.column("table_schema").eq(exp.Literal.string(ref.db)))
+        rows = self.con.execute(query.sql(dialect=self.dialect)).fetchall()
+        return [r[0] for r in rows] or None
+
+    def write_table(self, table: str, data: pa.Table, *, mode: str = "append") -> None:
+        target = exp.to_table(table, dialect=self.dialect)
+        self.con.register("__assay_incoming", data)
+        try:
+            if target.db:
+                self.con.execute(
+                    exp.Create(this=exp.to_identifier(target.db, quoted=True), kind="SCHEMA",
+                               exists=True).sql(dialect=self.dialect))
+            if mode == "replace" or self.columns(table) is None:
+                create = exp.Create(this=target, kind="TABLE", replace=mode == "replace",
+                                    expression=sqlglot.select("*").from_("__assay_incoming"))
+                if mode != "replace":
+                    create.set("exists", True)
+                self.con.execute(create.sql(dialect=self.dialect))
+            else:
+                insert = exp.insert(sqlglot.select("*").from_("__assay_incoming"), target)
+                self.con.execute(insert.sql(dialect=self.dialect))
+        except duckdb.Error as err:
+            raise WarehouseError(_first_line(err), backend=self.name) from err
+        finally:
+            self.con.unregister("__assay_incoming")
+
+    def close(self) -> None:
+        self.con.close()
+
+
+def _first_line(err: Exception) -> str:
+    return str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
