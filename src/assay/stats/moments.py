@@ -88,7 +88,9 @@ class Moments:
     def __add__(self, other: Moments) -> Moments:
         if self.names != other.names:
             raise ValueError(f"cannot add moments of {self.names} and {other.names}")
-        return Moments(self.names, self.n + other.n, self.sums + other.sums, self.cross + other.cross)
+        return Moments(
+            self.names, self.n + other.n, self.sums + other.sums, self.cross + other.cross
+        )
 
     def index(self, var: str) -> int:
         """Position of ``var`` in ``names``."""

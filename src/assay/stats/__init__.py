@@ -1,0 +1,1 @@
+"""Statistics engine: pure functions of sufficient statistics (see docs/stats.md)."""
