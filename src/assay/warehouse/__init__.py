@@ -11,7 +11,21 @@ from pathlib import Path
 from assay.errors import AssayError
 from assay.warehouse.base import Warehouse
 
-__all__ = ["Warehouse", "connect"]
+__all__ = ["Warehouse", "connect", "dialect_of"]
+
+_DIALECTS = {
+    "duckdb": "duckdb", "postgres": "postgres", "postgresql": "postgres", "spark": "spark",
+    "databricks": "databricks", "bigquery": "bigquery", "snowflake": "snowflake", "trino": "trino",
+}
+
+
+def dialect_of(url: str) -> str:
+    """The SQLGlot dialect of the warehouse a URL names (``postgresql://...`` -> ``postgres``)."""
+    scheme = url.partition("://")[0].lower().split("+")[0]
+    if scheme not in _DIALECTS:
+        raise AssayError(f"unsupported warehouse URL scheme '{scheme}://'; "
+                         f"known: {', '.join(sorted(_DIALECTS))}")
+    return _DIALECTS[scheme]
 
 
 def connect(url: str, *, base_dir: str | Path | None = None, read_only: bool = False) -> Warehouse:

@@ -30,10 +30,13 @@ class DuckDBWarehouse:
 
     def execute(self, sql: str) -> pa.Table:
         try:
-            result = self.con.execute(sql)
-            if result.description is None:
+            relation = self.con.sql(sql)
+            if relation is None:  # a statement without rows
                 return pa.table({})
-            return result.fetch_arrow_table()
+            # DuckDB 2 renamed Relation.arrow() to to_arrow_table().
+            fetch = getattr(relation, "to_arrow_table", None) or relation.arrow
+            table: pa.Table = fetch()
+            return table
         except duckdb.CatalogException as err:
             raise MissingTableError(_first_line(err), sql=sql, backend=self.name) from err
         except duckdb.Error as err:

@@ -1,0 +1,129 @@
+"""Plan an experiment's metrics: which per-unit measures each needs, deduplicated across metrics.
+
+A *measure* is one per-unit aggregate of one source (``SUM(amount)`` over ``[0d, 14d)`` after the
+first exposure, say). Metrics map measures to the variables of their sufficient statistics:
+a mean metric's ``y`` (and CUPED's ``x``), a ratio's ``num``/``den`` (and ``num_pre``/``den_pre``).
+Two metrics sharing a measure (``revenue`` and the numerator of ``aov``) compute it once.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+from assay.spec.models import Capping, ExperimentSpec, MetricSpec, Source, Window
+from assay.spec.project import Project
+
+
+@dataclass(frozen=True)
+class Measure:
+    """One per-unit aggregate over one source's events.
+
+    ``window`` None means from the first exposure to the experiment's end.
+    ``aggregation`` is ``any`` for proportions (1 if any qualifying event, else 0).
+    """
+
+    source: Source
+    value: str | None
+    filter: str | None
+    aggregation: str
+    window: Window | None
+    capping: Capping | None = None
+
+    @property
+    def fills_zero(self) -> bool:
+        """Units without events get 0 (sum, count, any) rather than no value (avg, max, min)."""
+        return self.aggregation in ("sum", "count", "any")
+
+
+@dataclass(frozen=True)
+class MetricPlan:
+    """How one metric of the experiment is computed.
+
+    Attributes:
+        metric: The definition.
+        role: ``primary``, ``secondary`` or ``guardrail``.
+        index: Position in the experiment; names the metric's SQL columns (``m0__n`` ...).
+        variables: Variable name -> measure (``{"y": ..., "x": ...}``).
+        cuped: Whether a pre-period covariate is part of the statistics.
+    """
+
+    metric: MetricSpec
+    role: str
+    index: int
+    variables: dict[str, Measure]
+    cuped: bool
+
+    @property
+    def prefix(self) -> str:
+        """Column prefix of this metric's sufficient statistics."""
+        return f"m{self.index}__"
+
+    @property
+    def outcome(self) -> str:
+        """The variable whose presence decides whether a unit counts (``y`` or ``num``)."""
+        return "num" if self.metric.kind == "ratio" else "y"
+
+
+@dataclass
+class AnalysisPlan:
+    """Every metric's plan plus the distinct measures, grouped by source."""
+
+    experiment: ExperimentSpec
+    metrics: list[MetricPlan]
+    measures: dict[Measure, str] = field(default_factory=dict)
+
+    def by_source(self) -> dict[Source, list[tuple[Measure, str]]]:
+        """Measures grouped by the source they scan (one scan per source)."""
+        out: dict[Source, list[tuple[Measure, str]]] = {}
+        for measure, column in self.measures.items():
+            out.setdefault(measure.source, []).append((measure, column))
+        return out
+
+
+def plan_experiment(project: Project, experiment: ExperimentSpec) -> AnalysisPlan:
+    """Plan the metrics an experiment reads (spec already validated)."""
+    plan = AnalysisPlan(experiment, [])
+    for index, (name, role) in enumerate(experiment.metrics.all()):
+        metric = project.metrics[name]
+        variables = _variables(project, metric, experiment.cuped)
+        for measure in variables.values():
+            plan.measures.setdefault(measure, f"a{len(plan.measures)}")
+        plan.metrics.append(MetricPlan(metric, role, index, variables,
+                                       cuped="x" in variables or "num_pre" in variables))
+    return plan
+
+
+def _variables(project: Project, metric: MetricSpec, cuped: bool) -> dict[str, Measure]:
+    if metric.kind != "ratio":
+        out = {"y": _measure(project, metric, metric.window)}
+        if cuped and metric.pre_window is not None:
+            out["x"] = _measure(project, metric, metric.pre_window)
+        return out
+    num = project.metrics[metric.numerator or ""]
+    den = project.metrics[metric.denominator or ""]
+    out = {"num": _measure(project, num, num.window), "den": _measure(project, den, den.window)}
+    num_pre = metric.pre_window or num.pre_window
+    den_pre = metric.pre_window or den.pre_window
+    if cuped and num_pre is not None and den_pre is not None:
+        out["num_pre"] = _measure(project, num, num_pre)
+        out["den_pre"] = _measure(project, den, den_pre)
+    return out
+
+
+def _measure(project: Project, metric: MetricSpec, window: Window | None) -> Measure:
+    aggregation = "any" if metric.kind == "proportion" else metric.aggregation
+    value = None if aggregation in ("count", "any") else metric.value
+    return Measure(project.source_of(metric), value, metric.filter, aggregation, window,
+                   metric.capping if metric.kind == "mean" else None)
+
+
+def window_bounds(measures: list[Measure]) -> tuple[dt.timedelta | None, dt.timedelta | None]:
+    """Earliest start and latest end, relative to first exposure, over some measures.
+
+    ``None`` for the end means some measure runs to the experiment's end.
+    """
+    starts = [m.window.start if m.window else dt.timedelta(0) for m in measures]
+    ends = [m.window.end if m.window else None for m in measures]
+    latest = None if any(e is None for e in ends) else max(e for e in ends if e is not None)
+    return (min(starts) if starts else None), latest

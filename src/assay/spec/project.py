@@ -1,0 +1,190 @@
+"""Load a project folder: ``assay_project.yml``, ``metrics/*.yml``, ``experiments/*.yml``.
+
+Every file is read and every problem collected before anything is raised, so a user fixes a
+project in one pass: each issue names its file, line and field, with a hint where one exists.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from assay.errors import SpecError, SpecIssue
+from assay.spec.errors import issues_from_validation
+from assay.spec.models import ExperimentSpec, MetricSpec, ProjectSpec, Source
+from assay.spec.yamlsrc import Located, Loc, load_yaml
+from assay.warehouse import Warehouse, connect, dialect_of
+
+PROJECT_FILE = "assay_project.yml"
+M = TypeVar("M", bound=BaseModel)
+
+
+@dataclass(frozen=True)
+class Where:
+    """Where a spec object was defined: its file's parsed form and its location inside it."""
+
+    src: Located
+    loc: Loc
+
+    def issue(self, sub: Loc, message: str, **kwargs: object) -> SpecIssue:
+        """A located issue at ``loc + sub``."""
+        return self.src.issue((*self.loc, *sub), message, **kwargs)  # type: ignore[arg-type]
+
+
+@dataclass
+class Project:
+    """A loaded, validated project.
+
+    Attributes:
+        root: The project directory.
+        spec: ``assay_project.yml``.
+        metrics: Metric name -> definition.
+        experiments: Experiment id -> definition.
+        where: ``("metric", name)`` / ``("experiment", id)`` / ``("project", "")`` -> location.
+        warnings: Issues of severity ``warning`` (the project still runs).
+    """
+
+    root: Path
+    spec: ProjectSpec
+    metrics: dict[str, MetricSpec] = field(default_factory=dict)
+    experiments: dict[str, ExperimentSpec] = field(default_factory=dict)
+    where: dict[tuple[str, str], Where] = field(default_factory=dict)
+    warnings: list[SpecIssue] = field(default_factory=list)
+
+    @property
+    def dialect(self) -> str:
+        """SQLGlot dialect of the project's warehouse."""
+        return dialect_of(self.spec.warehouse)
+
+    def warehouse(self, *, read_only: bool = False) -> Warehouse:
+        """Open the project's warehouse (relative DuckDB paths resolve against ``root``)."""
+        return connect(self.spec.warehouse, base_dir=self.root, read_only=read_only)
+
+    def source_of(self, metric: MetricSpec) -> Source:
+        """The resolved source of a mean or proportion metric."""
+        if isinstance(metric.source, Source):
+            return metric.source
+        if metric.source is None:
+            raise ValueError(f"metric {metric.name} has no source of its own")
+        return self.spec.sources[metric.source]
+
+    def experiment(self, experiment_id: str) -> ExperimentSpec:
+        """The experiment with this id; a :class:`SpecError` with a hint if there is none."""
+        if experiment_id not in self.experiments:
+            from assay.spec.errors import did_you_mean
+
+            known = sorted(self.experiments)
+            hint = did_you_mean(experiment_id, known) or (
+                f"known: {', '.join(known)}" if known else "the project has no experiments")
+            raise SpecError([SpecIssue(str(self.root / "experiments"), None, "",
+                                       f"no experiment `{experiment_id}`", hint=hint)])
+        return self.experiments[experiment_id]
+
+
+def load_project(path: str | Path = ".") -> Project:
+    """Load and validate the project in ``path``.
+
+    Raises:
+        SpecError: With every error found, each located by file, line and field.
+    """
+    from assay.spec.validate import validate_project
+
+    root = Path(path).resolve()
+    issues: list[SpecIssue] = []
+    project_file = root / PROJECT_FILE
+    if not project_file.is_file():
+        raise SpecError([SpecIssue(str(project_file), None, "",
+                                   f"no {PROJECT_FILE} here; run `assay init` to create a project, "
+                                   "or pass --project DIR")])
+    src = load_yaml(project_file, _shown(project_file))
+    issues += src.issues
+    spec = _validate(ProjectSpec, src, (), src.data, issues)
+    if spec is None:
+        raise SpecError(issues)
+    project = Project(root=root, spec=spec)
+    project.where[("project", "")] = Where(src, ())
+
+    for file in _yaml_files(root / "metrics"):
+        _load_metrics(project, file, issues)
+    for file in _yaml_files(root / "experiments"):
+        _load_experiment(project, file, issues)
+
+    issues += validate_project(project)
+    errors = [i for i in issues if i.severity == "error"]
+    project.warnings = [i for i in issues if i.severity != "error"]
+    if errors:
+        raise SpecError(errors)
+    return project
+
+
+def _load_metrics(project: Project, file: Path, issues: list[SpecIssue]) -> None:
+    src = load_yaml(file, _shown(file))
+    issues += src.issues
+    if src.issues:
+        return
+    if not isinstance(src.data, dict) or not isinstance(src.data.get("metrics"), list):
+        issues.append(src.issue((), "a metrics file holds `metrics:`, a list of metric definitions"))
+        return
+    extra = sorted(set(src.data) - {"metrics"})
+    if extra:
+        issues.append(src.issue((extra[0],), f"unknown top-level key `{extra[0]}`",
+                                hint="a metrics file holds only `metrics:`"))
+    for i, raw in enumerate(src.data["metrics"]):
+        metric = _validate(MetricSpec, src, ("metrics", i), raw, issues)
+        if metric is None:
+            continue
+        if metric.name in project.metrics:
+            first = project.where[("metric", metric.name)]
+            issues.append(src.issue(("metrics", i, "name"), f"metric `{metric.name}` is defined twice",
+                                    hint=f"first defined in {first.src.file}:{first.src.line(first.loc)}"))
+            continue
+        project.metrics[metric.name] = metric
+        project.where[("metric", metric.name)] = Where(src, ("metrics", i))
+
+
+def _load_experiment(project: Project, file: Path, issues: list[SpecIssue]) -> None:
+    src = load_yaml(file, _shown(file))
+    issues += src.issues
+    if src.issues:
+        return
+    if not isinstance(src.data, dict):
+        issues.append(src.issue((), "an experiment file holds a mapping (id, variants, metrics ...)"))
+        return
+    data = dict(src.data)
+    declared = data.pop("id", None)
+    if declared is not None and str(declared) != file.stem:
+        issues.append(src.issue(("id",), "the experiment id is its file name", value=declared,
+                                hint=f"rename the file to {declared}.yml or remove `id`"))
+        return
+    experiment = _validate(ExperimentSpec, src, (), {"id": file.stem, **data}, issues)
+    if experiment is not None:
+        project.experiments[experiment.id] = experiment
+        project.where[("experiment", experiment.id)] = Where(src, ())
+
+
+def _validate(model: type[M], src: Located, loc: Loc, raw: object,
+                            issues: list[SpecIssue]) -> M | None:
+    if not isinstance(raw, dict):
+        issues.append(src.issue(loc, f"expected a mapping for {model.__name__}", value=raw))
+        return None
+    try:
+        return model.model_validate(raw)
+    except ValidationError as err:
+        issues.extend(issues_from_validation(err, src, model, loc))
+        return None
+
+
+def _yaml_files(folder: Path) -> Iterator[Path]:
+    if folder.is_dir():
+        yield from sorted(p for p in folder.iterdir() if p.suffix in (".yml", ".yaml"))
+
+
+def _shown(path: Path) -> str:
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)

@@ -1,0 +1,53 @@
+"""Parse the SQL fragments a spec carries before anything runs."""
+
+from __future__ import annotations
+
+import sqlglot
+from sqlglot import exp
+from sqlglot.errors import ParseError, TokenError
+
+
+def parse_expression(text: str, dialect: str) -> exp.Expression:
+    """Parse a per-row SQL expression (a metric's ``value`` or ``filter``).
+
+    Raises:
+        ValueError: It does not parse, holds several statements, is a statement or subquery
+            rather than a row-level expression, or aggregates. The message says where.
+    """
+    statements = _parse(text, dialect)
+    if len(statements) != 1 or statements[0] is None:
+        raise ValueError("expected one SQL expression")
+    node = statements[0]
+    # Only row-level value expressions: no statements, no subqueries, no aggregates (the
+    # metric's `aggregation` says how events combine per unit).
+    if not isinstance(node, exp.Condition):
+        raise ValueError(f"expected a per-row SQL expression, got {_kind(node)}")
+    aggregate = node.find(exp.AggFunc)
+    if aggregate is not None:
+        raise ValueError(f"aggregate `{aggregate.sql(dialect=dialect)}` is not allowed here; "
+                         "write the per-event value and set `aggregation:`")
+    return node
+
+
+def parse_query(text: str, dialect: str) -> exp.Query:
+    """Parse a ``SELECT`` used as a source (``sql:``); anything else is rejected."""
+    statements = _parse(text, dialect)
+    if len(statements) != 1 or not isinstance(statements[0], exp.Query):
+        raise ValueError("expected one SELECT statement")
+    return statements[0]
+
+
+def _kind(node: exp.Expression) -> str:
+    return "a subquery" if isinstance(node, exp.Query) else f"a statement ({node.key.upper()})"
+
+
+def _parse(text: str, dialect: str) -> list[exp.Expression | None]:
+    try:
+        return sqlglot.parse(text, read=dialect)
+    except ParseError as err:
+        first = err.errors[0] if err.errors else {}
+        where = f" at line {first.get('line')}, column {first.get('col')}" if first else ""
+        desc = first.get("description", str(err)) if first else str(err)
+        raise ValueError(f"SQL does not parse{where}: {desc}") from err
+    except TokenError as err:
+        raise ValueError(f"SQL does not parse: {err}") from err
