@@ -1,0 +1,162 @@
+"""From per-arm sufficient statistics to metric results (pure: no SQL, no I/O)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+
+from assay.analysis.results import MetricResult
+from assay.metrics.plan import AnalysisPlan, MetricPlan
+from assay.spec.models import ExperimentSpec
+from assay.stats.estimates import (
+    ArmEstimate,
+    cuped_estimates,
+    cuped_ratio_estimates,
+    mean_estimate,
+    ratio_estimate,
+)
+from assay.stats.moments import Moments
+from assay.stats.multiple import adjust_pvalues
+from assay.stats.tests import Effect, compare, proportion_test
+
+Row = Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class Cell:
+    """The rows of one slice of the data: overall, or one value of one segment dimension."""
+
+    segment: str | None
+    segment_value: str | None
+    rows: dict[str, Row]  # variant -> row of sufficient statistics
+
+
+def split_rows(rows: list[Row], segments: list[str]) -> list[Cell]:
+    """Group the metrics query's rows into the overall cell and one cell per segment value."""
+    cells: dict[tuple[str | None, str | None], dict[str, Row]] = {}
+    for row in rows:
+        flags = [row[f"g__{s}"] for s in segments]
+        if all(flags):
+            key: tuple[str | None, str | None] = (None, None)
+        else:
+            dim = segments[flags.index(0)]
+            value = row[dim]
+            key = (dim, None if value is None else str(value))
+        cells.setdefault(key, {})[str(row["variant"])] = row
+    return [Cell(seg, val, arm_rows) for (seg, val), arm_rows in cells.items()]
+
+
+def metric_moments(metric: MetricPlan, rows: Mapping[str, Row], variants: list[str]
+                   ) -> dict[str, Moments]:
+    """Moments of a metric's variables per variant (zero moments for a variant with no row)."""
+    names = tuple(metric.variables)
+    out = {}
+    for variant in variants:
+        row = rows.get(variant)
+        if row is None:
+            out[variant] = Moments.zero(names)
+            continue
+        own = {k.removeprefix(metric.prefix): v for k, v in row.items()
+               if k.startswith(metric.prefix)}
+        out[variant] = Moments.from_row(names, own)
+    return out
+
+
+def metric_results(plan: AnalysisPlan, cell: Cell, null_counts: Mapping[str, int]
+                   ) -> list[MetricResult]:
+    """Every metric x treatment comparison in one cell (p-values not yet adjusted)."""
+    experiment = plan.experiment
+    variants = [v.name for v in experiment.variants]
+    out = []
+    for metric in plan.metrics:
+        arms = metric_moments(metric, cell.rows, variants)
+        estimates, reduction = _estimates(metric, arms)
+        for treatment in experiment.treatments:
+            effect = _effect(metric, arms, estimates, experiment.control.name, treatment.name,
+                             experiment.alpha)
+            out.append(_result(metric, experiment, treatment.name, arms, effect, reduction, cell,
+                               null_counts.get(metric.metric.name, 0)))
+    return out
+
+
+def covariate_balance(plan: AnalysisPlan, cell: Cell) -> list[tuple[str, float]]:
+    """(metric, p-value) comparing each pre-period covariate between control and treatments."""
+    experiment = plan.experiment
+    variants = [v.name for v in experiment.variants]
+    out = []
+    for metric in plan.metrics:
+        if not metric.cuped:
+            continue
+        arms = metric_moments(metric, cell.rows, variants)
+        control = _raw(metric, arms[experiment.control.name], pre=True)
+        for treatment in experiment.treatments:
+            effect = compare(control, _raw(metric, arms[treatment.name], pre=True),
+                             test="z" if metric.metric.kind == "ratio" else "welch")
+            out.append((metric.metric.name, effect.p_value))
+    return out
+
+
+def adjust(results: list[MetricResult], method: str, alpha: float) -> list[MetricResult]:
+    """Fill in adjusted p-values and significance over ``results`` as one family."""
+    adjusted = adjust_pvalues([r.p_value for r in results], method)  # type: ignore[arg-type]
+    out = []
+    for r, p in zip(results, adjusted, strict=True):
+        p_adj = float(p)
+        out.append(replace(r, p_value_adjusted=p_adj,
+                            significant=bool(r.error is None and np.isfinite(p_adj) and p_adj < alpha)))
+    return out
+
+
+def _estimates(metric: MetricPlan, arms: dict[str, Moments]
+               ) -> tuple[dict[str, ArmEstimate] | None, float | None]:
+    """Adjusted estimates per arm when CUPED applies (else None) and the variance reduction."""
+    if not metric.cuped:
+        return None, None
+    if metric.metric.kind == "ratio":
+        result = cuped_ratio_estimates(arms)
+    else:
+        result = cuped_estimates(arms)
+    return result.estimates, result.variance_reduction
+
+
+def _raw(metric: MetricPlan, moments: Moments, *, pre: bool = False) -> ArmEstimate:
+    if metric.metric.kind == "ratio":
+        return ratio_estimate(moments, "num_pre", "den_pre") if pre else ratio_estimate(moments)
+    return mean_estimate(moments, "x" if pre else "y")
+
+
+def _effect(metric: MetricPlan, arms: dict[str, Moments],
+            estimates: dict[str, ArmEstimate] | None, control: str, treatment: str,
+            alpha: float) -> Effect:
+    kind = metric.metric.kind
+    if estimates is None and kind == "proportion":
+        return proportion_test(arms[control], arms[treatment], alpha=alpha)
+    if estimates is None:
+        estimates = {control: _raw(metric, arms[control]), treatment: _raw(metric, arms[treatment])}
+    test = "welch" if kind == "mean" else "z"
+    return compare(estimates[control], estimates[treatment], alpha=alpha, test=test)
+
+
+def _result(metric: MetricPlan, experiment: ExperimentSpec, treatment: str,
+            arms: dict[str, Moments], effect: Effect, reduction: float | None, cell: Cell,
+            nulls: int) -> MetricResult:
+    control = experiment.control.name
+    raw_c, raw_t = _raw(metric, arms[control]), _raw(metric, arms[treatment])
+    method = effect.method + (" + CUPED" if metric.cuped else "")
+    if metric.metric.kind == "ratio":
+        method += " (delta method)"
+    return MetricResult(
+        metric=metric.metric.name, role=metric.role, kind=metric.metric.kind, variant=treatment,
+        control=control, n_control=arms[control].n, n_treatment=arms[treatment].n,
+        mean_control=raw_c.point, mean_treatment=raw_t.point, diff=effect.diff,
+        diff_se=effect.diff_se, diff_ci=effect.diff_ci, rel_lift=effect.rel_lift,
+        rel_lift_ci=effect.rel_lift_ci, p_value=effect.p_value, p_value_adjusted=effect.p_value,
+        significant=False, method=method, cuped_variance_reduction=reduction,
+        error=None if effect.error is None else str(effect.error),
+        higher_is_better=metric.metric.higher_is_better, segment=cell.segment,
+        segment_value=cell.segment_value, null_values=nulls,
+    )
+

@@ -1,0 +1,128 @@
+"""Analysis results: plain, frozen data. Rendering lives in :mod:`assay.report`.
+
+The JSON form (:meth:`AnalysisResult.to_dict`) is a documented, stable contract
+(``docs/json-schema.md``); fields are only ever added.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+Status = Literal["pass", "warn", "fail"]
+JSON_SCHEMA_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Arm:
+    """One arm's traffic.
+
+    Attributes:
+        variant: Variant name.
+        units: Units analysed (first exposure in the dates, one variant only).
+        expected_share: Intended share from the spec's weights.
+        observed_share: ``units / all analysed units``.
+        exposure_rows: Exposure rows of these units (duplicates included).
+    """
+
+    variant: str
+    units: int
+    expected_share: float
+    observed_share: float
+    exposure_rows: int
+
+
+@dataclass(frozen=True)
+class Check:
+    """The verdict of one trust check."""
+
+    name: str
+    status: Status
+    message: str
+    figures: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class MetricResult:
+    """One metric x non-control variant comparison (overall, or within one segment).
+
+    ``mean_control``/``mean_treatment`` are the observed (unadjusted) means; ``diff``, its CI,
+    ``rel_lift`` and the p-value come from the adjusted estimates when CUPED is on.
+    """
+
+    metric: str
+    role: str
+    kind: str
+    variant: str
+    control: str
+    n_control: float
+    n_treatment: float
+    mean_control: float
+    mean_treatment: float
+    diff: float
+    diff_se: float
+    diff_ci: tuple[float, float]
+    rel_lift: float
+    rel_lift_ci: tuple[float, float]
+    p_value: float
+    p_value_adjusted: float
+    significant: bool
+    method: str
+    cuped_variance_reduction: float | None
+    error: str | None
+    higher_is_better: bool = True
+    segment: str | None = None
+    segment_value: str | None = None
+    null_values: int = 0
+
+
+@dataclass(frozen=True)
+class AnalysisResult:
+    """Everything one analysis produced, ready to render, store or serialise."""
+
+    experiment: str
+    name: str | None
+    hypothesis: str | None
+    spec_hash: str
+    run_at: str
+    control: str
+    alpha: float
+    correction: str
+    cuped: bool
+    warehouse: str
+    arms: list[Arm]
+    results: list[MetricResult]
+    segments: list[MetricResult]
+    checks: list[Check]
+    sql: dict[str, str]
+    versions: dict[str, str]
+    planned_sample_size: int | None = None
+
+    @property
+    def units(self) -> int:
+        """Units analysed across arms."""
+        return sum(a.units for a in self.arms)
+
+    def status(self) -> Status:
+        """The worst check status."""
+        statuses = {c.status for c in self.checks}
+        return "fail" if "fail" in statuses else "warn" if "warn" in statuses else "pass"
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict (NaN and infinities become null)."""
+        data = asdict(self)
+        data["schema_version"] = JSON_SCHEMA_VERSION
+        data["units"] = self.units
+        data["status"] = self.status()
+        return _clean(data)
+
+
+def _clean(value: Any) -> Any:
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_clean(v) for v in value]
+    return value

@@ -1,0 +1,156 @@
+"""Orchestration: spec -> SQL -> sufficient statistics -> statistics + trust checks -> result."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import platform
+from collections.abc import Callable
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from assay.analysis.compute import Cell, adjust, covariate_balance, metric_results, split_rows
+from assay.analysis.preflight import preflight
+from assay.analysis.results import AnalysisResult, Arm
+from assay.checks import ExposureCounts, exposure_checks, result_checks
+from assay.metrics.compile import CompiledAnalysis, compile_analysis
+from assay.metrics.plan import AnalysisPlan
+from assay.spec.project import Project, load_project
+from assay.warehouse import Warehouse
+
+Step = Callable[[str], None]
+
+
+def analyze(project: Project | str | Path, experiment_id: str, *,
+            warehouse: Warehouse | None = None, on_step: Step | None = None) -> AnalysisResult:
+    """Analyse one experiment end to end.
+
+    Args:
+        project: A loaded project or its directory.
+        experiment_id: The experiment (its file name under ``experiments/``).
+        warehouse: An open warehouse; by default the project's own is opened and closed.
+        on_step: Called with a short description before each query (progress display).
+
+    Returns:
+        The result: arms, metric comparisons (overall and per segment), trust checks, the SQL
+        that ran and the versions used.
+
+    Raises:
+        SpecError: The spec is invalid, or names a table or column the warehouse lacks.
+        WarehouseError: A query failed (the error carries the SQL).
+    """
+    if not isinstance(project, Project):
+        project = load_project(project)
+    step = on_step or (lambda _: None)
+    own = warehouse is None
+    wh = warehouse if warehouse is not None else project.warehouse()
+    try:
+        compiled = compile_analysis(project, experiment_id, dialect=wh.dialect)
+        step("checking tables and columns")
+        preflight(project, compiled.plan, wh)
+        return _run(project, compiled, wh, step)
+    finally:
+        if own:
+            wh.close()
+
+
+def _run(project: Project, compiled: CompiledAnalysis, wh: Warehouse, step: Step
+         ) -> AnalysisResult:
+    plan = compiled.plan
+    experiment = plan.experiment
+    sql = compiled.statements()
+    step("counting exposures")
+    counts = _exposure_counts(wh.execute(sql["exposures"]), wh.execute(sql["exposure_totals"]))
+    declared = [v.name for v in experiment.variants]
+    rows: list[dict[str, Any]] = []
+    if "metrics" in sql and any(counts.units.get(v, 0) for v in declared):
+        step(f"computing {len(plan.metrics)} metrics in the warehouse")
+        rows = wh.execute(sql["metrics"]).to_pylist()
+    step("running statistics")
+    cells = split_rows(rows, experiment.segments) if rows else [Cell(None, None, {})]
+    overall = next((c for c in cells if c.segment is None), Cell(None, None, {}))
+    nulls = _null_counts(plan, overall)
+    results = adjust(metric_results(plan, overall, nulls), experiment.correction, experiment.alpha)
+    segment_results = [r for c in cells if c.segment is not None
+                       for r in metric_results(plan, c, {})]
+    segment_results = adjust(segment_results, experiment.correction, experiment.alpha)
+    arms = _arms(counts, experiment.weights())
+    checks = exposure_checks(counts, experiment) + result_checks(
+        results, experiment, sum(a.units for a in arms), covariate_balance(plan, overall))
+    return AnalysisResult(
+        experiment=experiment.id, name=experiment.name, hypothesis=experiment.hypothesis,
+        spec_hash=spec_hash(project, plan), run_at=dt.datetime.now(dt.UTC).isoformat(
+            timespec="seconds"),
+        control=experiment.control.name, alpha=experiment.alpha,
+        correction=experiment.correction, cuped=experiment.cuped, warehouse=wh.name, arms=arms,
+        results=results, segments=segment_results, checks=checks, sql=sql,
+        versions=versions(wh.name), planned_sample_size=experiment.planned_sample_size,
+    )
+
+
+def _exposure_counts(per_variant: pa.Table, totals: pa.Table) -> ExposureCounts:
+    units: dict[str, int] = {}
+    rows: dict[str, int] = {}
+    multi_units = multi_rows = 0
+    for row in per_variant.to_pylist():
+        if row["variant"] is None:
+            multi_units, multi_rows = int(row["units"]), int(row["exposure_rows"])
+        else:
+            units[str(row["variant"])] = int(row["units"])
+            rows[str(row["variant"])] = int(row["exposure_rows"])
+    total = totals.to_pylist()[0]
+    return ExposureCounts(units=units, exposure_rows=rows, multi_variant_units=multi_units,
+                          multi_variant_rows=multi_rows, rows=int(total["rows"] or 0),
+                          null_unit_rows=int(total["null_unit_rows"] or 0),
+                          outside_rows=int(total["outside_rows"] or 0))
+
+
+def _arms(counts: ExposureCounts, weights: dict[str, float]) -> list[Arm]:
+    total = sum(counts.units.get(v, 0) for v in weights)
+    return [Arm(variant=v, units=counts.units.get(v, 0), expected_share=w,
+                observed_share=counts.units.get(v, 0) / total if total else float("nan"),
+                exposure_rows=counts.exposure_rows.get(v, 0)) for v, w in weights.items()]
+
+
+def _null_counts(plan: AnalysisPlan, cell: Cell) -> dict[str, int]:
+    """NULL event values in each metric's analysis window (pre-period covariates not counted)."""
+    out: dict[str, int] = {}
+    for metric in plan.metrics:
+        columns = {f"{plan.measures[m]}__nulls" for var, m in metric.variables.items()
+                   if m.value is not None and var in ("y", "num", "den")}
+        out[metric.metric.name] = int(sum(row.get(c) or 0 for row in cell.rows.values()
+                                          for c in columns))
+    return out
+
+
+def spec_hash(project: Project, plan: AnalysisPlan) -> str:
+    """SHA-256 of everything in the spec that shapes this analysis (stable across runs)."""
+    names = {m.metric.name for m in plan.metrics}
+    for m in plan.metrics:
+        names |= {m.metric.numerator or "", m.metric.denominator or ""} - {""}
+    payload = {
+        "experiment": plan.experiment.model_dump(mode="json"),
+        "metrics": {n: project.metrics[n].model_dump(mode="json") for n in sorted(names)},
+        "exposures": project.spec.exposures.model_dump(mode="json"),
+        "sources": {k: v.model_dump(mode="json") for k, v in sorted(project.spec.sources.items())},
+    }
+    text = json.dumps(payload, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def versions(backend: str) -> dict[str, str]:
+    """Versions of assay, Python and the libraries that computed the numbers."""
+    out = {"python": platform.python_version()}
+    for package in ("assay", "sqlglot", "numpy", "scipy", "duckdb", "psycopg", "pyspark"):
+        if package in ("psycopg", "pyspark") and package not in backend.replace("postgres",
+                                                                                  "psycopg"):
+            continue
+        try:
+            out[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            continue
+    return out
