@@ -1,0 +1,193 @@
+"""``assay analyze``, ``assay sql`` and ``assay demo``."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from assay.analysis import AnalysisResult, analyze
+from assay.analysis.run import Step
+from assay.cli.app import ProjectOption, app, console, err_console
+from assay.cli.errors import reported
+from assay.metrics.compile import compile_analysis
+from assay.report import decide, render_markdown, render_terminal, write_report
+from assay.spec import load_project
+from assay.store import save_result
+
+
+class Format(StrEnum):
+    """Output formats of ``assay analyze``."""
+
+    table = "table"
+    json = "json"
+    markdown = "markdown"
+
+
+@contextmanager
+def progress(enabled: bool) -> Iterator[Step]:
+    """A spinner on stderr that shows the current step (silent when disabled)."""
+    if not enabled:
+        yield lambda _: None
+        return
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
+                  console=err_console, transient=True) as bar:
+        task = bar.add_task("starting", total=None)
+        yield lambda text: bar.update(task, description=text)
+
+
+@app.command("analyze")
+@reported
+def analyze_cmd(
+    experiment: Annotated[str, typer.Argument(help="Experiment id (file name in experiments/).")],
+    project: ProjectOption = Path("."),
+    fmt: Annotated[Format, typer.Option("--format", "-f", help="table for people, json for "
+                                        "machines, markdown for a decision document.")
+                   ] = Format.table,
+    segments: Annotated[bool, typer.Option(help="Also show results by segment (table).")
+                        ] = False,
+    out: Annotated[Path | None, typer.Option(help="Write the output to this file instead of "
+                                             "stdout (markdown: also writes the lift chart).")
+                   ] = None,
+    store: Annotated[bool, typer.Option(help="Record the result in the warehouse's "
+                                        "assay_results table.")] = True,
+) -> None:
+    """Analyse an experiment: SQL runs in the warehouse, Python sees only per-arm statistics.
+
+    Prints each metric's control and treatment means, absolute and relative lift with
+    confidence intervals, p-value and corrected p-value, then the health checks (SRM, units in
+    several arms, duplicates, dates, NULLs, peeking ...) and the decision they support.
+
+    Examples:
+
+        assay analyze checkout_redesign
+
+        assay analyze checkout_redesign --format json > result.json
+
+        assay analyze checkout_redesign --format markdown --out reports/checkout.md
+    """
+    loaded = load_project(project)
+    with progress(fmt == Format.table or out is not None) as step:
+        result = analyze(loaded, experiment, on_step=step)
+        if store:
+            step("recording the result")
+            _store(loaded, result)
+    _emit(result, fmt, out, segments)
+
+
+def _store(project: object, result: AnalysisResult) -> None:
+    from assay.spec.project import Project
+
+    assert isinstance(project, Project)
+    wh = project.warehouse()
+    try:
+        save_result(wh, result, project.spec.results_schema)
+    finally:
+        wh.close()
+
+
+def _emit(result: AnalysisResult, fmt: Format, out: Path | None, segments: bool) -> None:
+    if fmt == Format.json:
+        text = json.dumps(result.to_dict(), indent=2, ensure_ascii=False)
+    elif fmt == Format.markdown:
+        if out is not None:
+            path = write_report(result, out.parent if out.suffix else out)
+            if out.suffix and path != out:
+                path.replace(out)
+            err_console.print(f"report written to {out}")
+            return
+        text = render_markdown(result)
+    else:
+        if out is None:
+            render_terminal(result, console, segments=segments)
+            return
+        from rich.console import Console
+
+        with out.open("w", encoding="utf-8") as handle:
+            render_terminal(result, Console(file=handle, width=160), segments=segments)
+        return
+    if out is None:
+        typer.echo(text)
+    else:
+        out.write_text(text + "\n", encoding="utf-8")
+
+
+@app.command("sql")
+@reported
+def sql_cmd(
+    experiment: Annotated[str, typer.Argument(help="Experiment id.")],
+    project: ProjectOption = Path("."),
+    dialect: Annotated[str | None, typer.Option(
+        help="duckdb, postgres, bigquery, snowflake, spark, trino ... (default: the "
+             "project's warehouse)")] = None,
+    assignment: Annotated[bool, typer.Option(
+        "--assignment", help="Print the SQL that materialises the assignment table instead.")
+    ] = False,
+) -> None:
+    """Print the SQL an analysis runs, exactly as the warehouse will see it.
+
+    Example:
+
+        assay sql checkout_redesign --dialect bigquery
+    """
+    loaded = load_project(project)
+    target = dialect or loaded.dialect
+    if assignment:
+        from assay.assign.sql import assignment_sql
+
+        typer.echo(assignment_sql(loaded, experiment, target))
+        return
+    compiled = compile_analysis(loaded, experiment, dialect=target)
+    for name, text in compiled.statements().items():
+        typer.echo(f"-- {name}\n{text};\n")
+
+
+@app.command()
+@reported
+def demo(
+    out: Annotated[Path, typer.Option(help="Folder for the demo project, warehouse and reports.")
+                   ] = Path("demo"),
+    users: Annotated[int, typer.Option(help="Users in the demo warehouse.", min=1000)] = 60_000,
+    seed: Annotated[int, typer.Option(help="Random seed (same seed, same data).")] = 7,
+) -> None:
+    """Build a demo warehouse with experiments of known truth, analyse them, write reports.
+
+    The demo holds a shop (users, sessions, orders with refunds and heavy-tailed revenue, weeks
+    of pre-period history) and four experiments: a real effect on revenue and conversion, an
+    A/A test, a sample-ratio mismatch and a three-armed test. Each report says what assay found;
+    the table below sets it beside the truth the data were built with.
+
+    Example:
+
+        assay demo --out /tmp/assay-demo && assay analyze checkout_redesign -p /tmp/assay-demo
+    """
+    from assay.demo import build_demo
+
+    with progress(True) as step:
+        step(f"building the demo warehouse ({users:,} users)")
+        info = build_demo(out, seed=seed, users=users)
+        project = load_project(out)
+        results = {}
+        for experiment_id in sorted(project.experiments):
+            step(f"analysing {experiment_id}")
+            results[experiment_id] = analyze(project, experiment_id)
+            _store(project, results[experiment_id])
+    reports = out / "reports"
+    table = Table(title=f"Demo: {info.warehouse}", title_justify="left")
+    for column in ("experiment", "truth", "decision", "checks", "report"):
+        table.add_column(column)
+    for experiment_id, result in results.items():
+        truth = info.experiments.get(experiment_id)
+        path = write_report(result, reports)
+        table.add_row(experiment_id, truth.note if truth else "",
+                      decide(result).verdict, result.status(), str(path))
+    console.print(table)
+    console.print(f"Reports are in [bold]{reports}[/]. Try: [bold]assay analyze "
+                  f"checkout_redesign --project {out}[/]")

@@ -1,0 +1,69 @@
+"""``assay init`` and ``assay validate``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from assay.analysis.preflight import preflight
+from assay.cli.app import ProjectOption, app, console, err_console
+from assay.cli.errors import reported
+from assay.metrics.plan import plan_experiment
+from assay.spec import load_project
+from assay.spec.scaffold import scaffold
+
+
+@app.command()
+@reported
+def init(
+    directory: Annotated[Path, typer.Argument(help="Where to create the project.")] = Path("."),
+    force: Annotated[bool, typer.Option(help="Overwrite files that exist.")] = False,
+) -> None:
+    """Scaffold a project: assay_project.yml, metrics/ and experiments/ with commented examples.
+
+    Example:
+
+        assay init shop && cd shop && assay validate
+    """
+    written = scaffold(directory, force=force)
+    for path in written:
+        console.print(f"[green]created[/] {path}")
+    console.print("Next: point `warehouse:` in assay_project.yml at your data, then "
+                  "`assay validate`.")
+
+
+@app.command()
+@reported
+def validate(
+    project: ProjectOption = Path("."),
+    warehouse: Annotated[bool, typer.Option(
+        "--warehouse/--offline",
+        help="Also check that tables and columns exist (catalogue look-ups, no data read).")
+    ] = True,
+) -> None:
+    """Check a project without running any data query.
+
+    Every problem is reported at once with its file, line and field, and a hint where one
+    exists. SQL fragments are parsed. With --warehouse (the default) each experiment's tables
+    and columns are looked up in the warehouse catalogue.
+
+    Exit codes: 0 valid, 2 spec problems, 3 the warehouse could not be reached.
+
+    Example:
+
+        assay validate --project shop --offline
+    """
+    loaded = load_project(project)
+    for issue in loaded.warnings:
+        err_console.print(f"  [yellow]▲[/] {issue.format()}", markup=True, highlight=False)
+    if warehouse:
+        wh = loaded.warehouse()
+        try:
+            for experiment in loaded.experiments.values():
+                preflight(loaded, plan_experiment(loaded, experiment), wh)
+        finally:
+            wh.close()
+    console.print(f"[green]✔[/] {len(loaded.metrics)} metrics and {len(loaded.experiments)} "
+                  f"experiments are valid" + (" (tables and columns checked)" if warehouse else ""))

@@ -1,0 +1,113 @@
+"""Markdown decision documents, with a forest plot of relative lifts when matplotlib is present."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from assay.analysis.results import AnalysisResult, MetricResult
+from assay.report.decision import decide, is_loss, is_win
+from assay.report.format import interval, num, p, pct
+
+_ICON = {"pass": "✅", "warn": "⚠️", "fail": "❌"}
+
+
+def render_markdown(result: AnalysisResult, plot: str | None = None) -> str:
+    """The decision document of one analysis (``plot``: relative path of a lift chart)."""
+    decision = decide(result)
+    lines = [f"# {result.name or result.experiment}", ""]
+    if result.name:
+        lines += [f"Experiment `{result.experiment}`", ""]
+    lines += [f"**Decision: {decision.verdict.upper()}**", ""]
+    lines += [f"- {reason}" for reason in decision.reasons] + [""]
+    if result.hypothesis:
+        lines += ["## Hypothesis", "", result.hypothesis, ""]
+    lines += ["## Design", "",
+              f"- Control: `{result.control}`; alpha {result.alpha}; multiple-comparison "
+              f"correction: {result.correction}; CUPED: {'on' if result.cuped else 'off'}",
+              f"- Units analysed: {result.units:,}"
+              + (f" of {result.planned_sample_size:,} planned" if result.planned_sample_size
+                 else ""), ""]
+    lines += ["## Arms", "", "| variant | units | observed share | intended share | exposure rows |",
+              "|---|---:|---:|---:|---:|"]
+    lines += [f"| {a.variant} | {a.units:,} | {a.observed_share:.2%} | {a.expected_share:.2%} | "
+              f"{a.exposure_rows:,} |" for a in result.arms] + [""]
+    lines += ["## Results", ""] + _results_table(result.results) + [""]
+    if plot:
+        lines += [f"![Relative lift with {100 * (1 - result.alpha):.0f}% intervals]({plot})", ""]
+    if result.segments:
+        lines += ["## Results by segment", "",
+                  "Segments are exploratory: p-values are corrected across all segment cells, "
+                  "and a difference between segments is not itself tested.", ""]
+        lines += _results_table(result.segments, by_segment=True) + [""]
+    lines += ["## Health checks", "", "| | check | detail |", "|---|---|---|"]
+    lines += [f"| {_ICON[c.status]} | {c.name} | {c.message} |" for c in result.checks] + [""]
+    lines += ["## Reproduce", "",
+              f"- Spec hash: `{result.spec_hash}`", f"- Run at: {result.run_at} on "
+              f"{result.warehouse}",
+              "- Versions: " + ", ".join(f"{k} {v}" for k, v in result.versions.items()), ""]
+    for name, sql in result.sql.items():
+        lines += [f"<details><summary>SQL: {name}</summary>", "", "```sql", sql, "```", "",
+                  "</details>", ""]
+    return "\n".join(lines)
+
+
+def _results_table(results: list[MetricResult], by_segment: bool = False) -> list[str]:
+    head = "| metric | role | variant | control | treatment | abs. lift [CI] | rel. lift [CI] " \
+           "| p | p adj. | | method |"
+    rule = "|---|---|---|---:|---:|---:|---:|---:|---:|---|---|"
+    if by_segment:
+        head, rule = "| segment " + head, "|---" + rule
+    out = [head, rule]
+    for r in results:
+        mark = "🟢 better" if is_win(r) else "🔴 worse" if is_loss(r) else "n.s."
+        cells = [r.metric, r.role, r.variant, num(r.mean_control), num(r.mean_treatment)]
+        if r.error is not None:
+            cells += [f"error: `{r.error}`", "", "", "", "", r.method]
+        else:
+            vr = "" if r.cuped_variance_reduction is None else \
+                f", variance −{r.cuped_variance_reduction:.0%}"
+            cells += [f"{num(r.diff)} {interval(r.diff_ci)}",
+                      f"{pct(r.rel_lift)} {interval(r.rel_lift_ci, as_pct=True)}",
+                      p(r.p_value), p(r.p_value_adjusted), mark, r.method + vr]
+        if by_segment:
+            cells.insert(0, f"{r.segment}={r.segment_value}")
+        out.append("| " + " | ".join(cells) + " |")
+    return out
+
+
+def write_report(result: AnalysisResult, out_dir: str | Path) -> Path:
+    """Write ``<out_dir>/<experiment>.md`` (and its lift chart) and return the Markdown path."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    plot = _forest_plot(result, out / f"{result.experiment}_lift.png")
+    path = out / f"{result.experiment}.md"
+    path.write_text(render_markdown(result, plot.name if plot else None), encoding="utf-8")
+    return path
+
+
+def _forest_plot(result: AnalysisResult, path: Path) -> Path | None:
+    """Relative lift and interval per metric x variant; None without matplotlib or results."""
+    rows = [r for r in result.results if r.error is None]
+    if not rows:
+        return None
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return None
+    fig, ax = plt.subplots(figsize=(7, 0.5 * len(rows) + 1.2))
+    for i, r in enumerate(reversed(rows)):
+        colour = "tab:green" if is_win(r) else "tab:red" if is_loss(r) else "tab:gray"
+        low, high = (100 * b for b in r.rel_lift_ci)
+        ax.plot([low, high], [i, i], color=colour, lw=2)
+        ax.plot([100 * r.rel_lift], [i], "o", color=colour)
+    ax.axvline(0, color="black", lw=0.8)
+    ax.set_yticks(range(len(rows)), [f"{r.metric} · {r.variant}" for r in reversed(rows)])
+    ax.set_xlabel(f"relative lift vs {result.control} (%), {100 * (1 - result.alpha):.0f}% CI")
+    ax.set_title(result.name or result.experiment)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path

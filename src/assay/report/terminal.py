@@ -1,0 +1,100 @@
+"""Tables for people, in the terminal (rich)."""
+
+from __future__ import annotations
+
+from rich.console import Console, Group
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+from assay.analysis.results import AnalysisResult, MetricResult
+from assay.report.decision import decide, is_loss, is_win
+from assay.report.format import interval, num, p, pct
+
+_STATUS = {"pass": "[green]✔ pass[/]", "warn": "[yellow]▲ warn[/]", "fail": "[red]✘ fail[/]"}
+_VERDICT = {"ship": "green", "do not ship": "red", "inconclusive": "yellow", "untrustworthy": "red"}
+
+
+def render_terminal(result: AnalysisResult, console: Console, *, segments: bool = False) -> None:
+    """Print the arms, metric results, checks and the decision."""
+    title = f"{result.experiment}" + (f" — {result.name}" if result.name else "")
+    console.print(Panel(Group(*_header(result)), title=title, expand=False))
+    console.print(_arms(result))
+    console.print(_metrics(result.results, result, "Results"))
+    if segments and result.segments:
+        console.print(_metrics(result.segments, result, "Results by segment", by_segment=True))
+    console.print(_checks(result))
+    decision = decide(result)
+    colour = _VERDICT.get(decision.verdict, "white")
+    body = "\n".join(f"• {r}" for r in decision.reasons)
+    console.print(Panel(body, title=f"[bold {colour}]Decision: {decision.verdict}[/]",
+                        expand=False))
+
+
+def _header(result: AnalysisResult) -> list[Text]:
+    lines = []
+    if result.hypothesis:
+        lines.append(Text(f"Hypothesis: {result.hypothesis}"))
+    lines.append(Text(f"{result.units:,} units · alpha {result.alpha} · correction "
+                      f"{result.correction} · CUPED {'on' if result.cuped else 'off'} · "
+                      f"warehouse {result.warehouse}"))
+    return lines
+
+
+def _arms(result: AnalysisResult) -> Table:
+    table = Table(title="Arms", title_justify="left")
+    for column in ("variant", "units", "observed", "intended", "exposure rows"):
+        table.add_column(column, justify="left" if column == "variant" else "right")
+    for arm in result.arms:
+        marker = " (control)" if arm.variant == result.control else ""
+        table.add_row(arm.variant + marker, f"{arm.units:,}", f"{arm.observed_share:.2%}",
+                      f"{arm.expected_share:.2%}", f"{arm.exposure_rows:,}")
+    return table
+
+
+def _metrics(results: list[MetricResult], result: AnalysisResult, title: str,
+             by_segment: bool = False) -> Table:
+    table = Table(title=title, title_justify="left")
+    columns = ["metric", "variant", "control", "treatment", "abs. lift [CI]", "rel. lift [CI]",
+               "p", "p adj.", "", "CUPED VR"]
+    if by_segment:
+        columns.insert(0, "segment")
+    for column in columns:
+        table.add_column(column, justify="left" if column in ("metric", "variant", "segment")
+                         else "right")
+    for r in results:
+        row = [f"{r.metric}" + (" ★" if r.role == "primary" else " ⛨" if r.role == "guardrail"
+                                else ""), r.variant]
+        if by_segment:
+            row.insert(0, f"{r.segment}={r.segment_value}")
+        if r.error is not None:
+            row += [num(r.mean_control), num(r.mean_treatment), f"[red]{r.error}[/]", "", "", "",
+                    "", ""]
+        else:
+            row += [num(r.mean_control), num(r.mean_treatment),
+                    f"{num(r.diff)} {interval(r.diff_ci)}",
+                    f"{pct(r.rel_lift)} {interval(r.rel_lift_ci, as_pct=True)}",
+                    p(r.p_value), p(r.p_value_adjusted), _marker(r),
+                    "—" if r.cuped_variance_reduction is None
+                    else f"{r.cuped_variance_reduction:.0%}"]
+        table.add_row(*row)
+    table.caption = "★ primary  ⛨ guardrail  ● significant after correction (green: good, red: bad)"
+    return table
+
+
+def _marker(r: MetricResult) -> str:
+    if is_win(r):
+        return "[bold green]● better[/]"
+    if is_loss(r):
+        return "[bold red]● worse[/]"
+    return "[dim]○ n.s.[/]"
+
+
+def _checks(result: AnalysisResult) -> Table:
+    table = Table(title="Health checks", title_justify="left")
+    table.add_column("status")
+    table.add_column("check")
+    table.add_column("detail", overflow="fold")
+    for check in result.checks:
+        table.add_row(_STATUS[check.status], check.name, check.message)
+    return table
