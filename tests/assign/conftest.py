@@ -1,4 +1,4 @@
-"""Read the shared, versioned hash vectors (``tests/vectors/hash_v1.json``)."""
+"""Fixtures of the assignment tests: the shared hash vectors (``tests/vectors/hash_v1.json``)."""
 
 from __future__ import annotations
 
@@ -6,6 +6,8 @@ import hashlib
 import json
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 VECTORS = Path(__file__).parents[1] / "vectors" / "hash_v1.json"
 # A released version never changes: this pins the file's bytes.
@@ -16,23 +18,10 @@ def load_vectors() -> dict[str, Any]:
     """The parsed vectors file, after checking it is the released one."""
     raw = VECTORS.read_bytes()
     assert hashlib.sha256(raw).hexdigest() == HASH_V1_SHA256, "hash_v1.json was modified"
-    return json.loads(raw.decode("utf-8"))
-
-
-import pytest  # noqa: E402
-
-from assay.warehouse.duckdb import DuckDBWarehouse  # noqa: E402
+    return json.loads(raw.decode("utf-8"))  # type: ignore[no-any-return]
 
 
 @pytest.fixture(scope="session")
 def hash_vectors() -> dict[str, Any]:
     """The released hash version 1 vectors."""
     return load_vectors()
-
-
-@pytest.fixture
-def warehouse() -> Any:
-    """A DuckDB warehouse (local stand-in until the shared fixture lands)."""
-    wh = DuckDBWarehouse(":memory:")
-    yield wh
-    wh.close()

@@ -9,7 +9,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from assay.assign.hashing import BUCKETS, SaltedHasher, bucket, buckets, hash_input, hash32
+from assay.assign.hashing import BUCKETS, SaltedHasher, bucket, buckets, hash32, hash_input
 from assay.assign.layout import variant_ranges
 
 
