@@ -46,6 +46,10 @@ class Project:
         experiments: Experiment id -> definition.
         where: ``("metric", name)`` / ``("experiment", id)`` / ``("project", "")`` -> location.
         warnings: Issues of severity ``warning`` (the project still runs).
+        broken: Names of metrics whose definitions failed to load (already reported, so
+            references to them are not reported again).
+        metrics_unreadable: A metrics file could not be parsed, so which metrics exist is
+            unknown and references to metrics are not checked.
     """
 
     root: Path
@@ -54,6 +58,8 @@ class Project:
     experiments: dict[str, ExperimentSpec] = field(default_factory=dict)
     where: dict[tuple[str, str], Where] = field(default_factory=dict)
     warnings: list[SpecIssue] = field(default_factory=list)
+    broken: set[str] = field(default_factory=set)
+    metrics_unreadable: bool = False
 
     @property
     def dialect(self) -> str:
@@ -125,6 +131,7 @@ def _load_metrics(project: Project, file: Path, issues: list[SpecIssue]) -> None
     src = load_yaml(file, _shown(file))
     issues += src.issues
     if src.issues:
+        project.metrics_unreadable = True
         return
     if not isinstance(src.data, dict) or not isinstance(src.data.get("metrics"), list):
         issues.append(src.issue((), "a metrics file holds `metrics:`, a list of metric definitions"))
@@ -136,6 +143,8 @@ def _load_metrics(project: Project, file: Path, issues: list[SpecIssue]) -> None
     for i, raw in enumerate(src.data["metrics"]):
         metric = _validate(MetricSpec, src, ("metrics", i), raw, issues)
         if metric is None:
+            if isinstance(raw, dict) and isinstance(raw.get("name"), str):
+                project.broken.add(raw["name"])
             continue
         if metric.name in project.metrics:
             first = project.where[("metric", metric.name)]

@@ -69,6 +69,8 @@ def _check_metrics(project: Project) -> list[SpecIssue]:
             for part in ("numerator", "denominator"):
                 ref = getattr(metric, part)
                 target = project.metrics.get(ref)
+                if ref in project.broken or project.metrics_unreadable:
+                    continue
                 if target is None:
                     issues.append(where.issue((part,), f"unknown metric `{ref}`",
                                               hint=did_you_mean(ref, names)))
@@ -90,6 +92,8 @@ def _check_experiments(project: Project) -> list[SpecIssue]:
         where = project.where[("experiment", exp_id)]
         for role in ("primary", "secondary", "guardrails"):
             for i, ref in enumerate(getattr(experiment.metrics, role)):
+                if ref in project.broken or project.metrics_unreadable:
+                    continue
                 if ref not in project.metrics:
                     issues.append(where.issue(("metrics", role, i), f"unknown metric `{ref}`",
                                               hint=did_you_mean(ref, names)
