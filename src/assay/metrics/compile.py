@@ -26,8 +26,17 @@ from assay.stats.moments import N_COLUMN, cross_column, sum_column
 
 UNIT, VARIANT, TS = "unit_id", "variant", "ts"
 VARIANT_MAX, T0 = "variant_max", "t0"
+# Dialect differences, as data.
 # Dialects without ARG_MIN/MIN_BY take the segment value at first exposure another way.
 _NO_ARG_MIN = {"postgres"}
+# The aggregate that computes a winsorizing cap: an exact, linearly interpolated percentile
+# (PERCENTILE_CONT) unless the engine names it otherwise or has none (then approximate).
+_QUANTILE: dict[str, type[exp.Expression]] = {
+    "spark": exp.Quantile,            # PERCENTILE(x, q): exact, linear interpolation
+    "databricks": exp.Quantile,
+    "bigquery": exp.ApproxQuantile,   # no aggregate PERCENTILE_CONT: APPROX_QUANTILES
+    "trino": exp.ApproxQuantile,      # APPROX_PERCENTILE
+}
 
 
 @dataclass(frozen=True)
@@ -155,7 +164,7 @@ def _metrics_query(project: Project, plan: AnalysisPlan, exposures: exp.Select, 
     for source, measures in sources.items():
         query = query.with_(names[source], _source_scan(project, experiment, source, measures,
                                                         dialect))
-    raw, capped = _per_unit(plan, names)
+    raw, capped = _per_unit(plan, names, dialect)
     if capped is None:
         query = query.with_("per_unit", raw)
     else:
@@ -282,7 +291,7 @@ def _aggregate(aggregation: str, condition: exp.Expression, value: exp.Expressio
     return functions[aggregation](this=picked)
 
 
-def _per_unit(plan: AnalysisPlan, sources: dict[Source, str]
+def _per_unit(plan: AnalysisPlan, sources: dict[Source, str], dialect: str
               ) -> tuple[exp.Select, exp.Select | None]:
     """Every measure per unit (0 for units without events where the measure fills zero).
 
@@ -308,7 +317,8 @@ def _per_unit(plan: AnalysisPlan, sources: dict[Source, str]
                                                      expressions=[exp.Literal.number(0)]),
                                         f"{name}__nulls"))
         if measure.capping is not None and measure.capping.winsorize is not None:
-            caps.append(_alias(_quantile(col(name), measure.capping.winsorize), f"{name}__cap"))
+            caps.append(_alias(_quantile(col(name), measure.capping.winsorize, dialect),
+                               f"{name}__cap"))
     if not caps:
         return query, None
     winsorized = [m for m in plan.measures if m.capping is not None and m.capping.winsorize]
@@ -338,8 +348,11 @@ def _cap_absolute(value: exp.Expression, measure: Measure) -> exp.Expression:
     return value
 
 
-def _quantile(value: exp.Expression, q: float) -> exp.Expression:
-    return exp.PercentileCont(this=value, expression=exp.Literal.number(q))
+def _quantile(value: exp.Expression, q: float, dialect: str) -> exp.Expression:
+    kind = _QUANTILE.get(dialect, exp.PercentileCont)
+    if kind is exp.PercentileCont:
+        return exp.PercentileCont(this=value, expression=exp.Literal.number(q))
+    return kind(this=value, quantile=exp.Literal.number(q))
 
 
 def _statistics(plan: AnalysisPlan) -> list[exp.Expression]:

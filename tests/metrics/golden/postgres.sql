@@ -1,0 +1,356 @@
+-- exposures
+WITH e AS (
+  SELECT
+    "x"."user_id" AS "unit_id",
+    "x"."variant" AS "variant",
+    "x"."exposed_at" AS "ts",
+    "x"."platform" AS "platform"
+  FROM "exposures" AS "x"
+  WHERE
+    "x"."experiment_id" = 'exp'
+), u AS (
+  SELECT
+    "unit_id",
+    MIN("variant") AS "variant",
+    MAX("variant") AS "variant_max",
+    COUNT(*) AS "rows"
+  FROM e
+  WHERE
+    NOT "unit_id" IS NULL
+    AND (
+      "ts" >= CAST('2026-01-05 00:00:00' AS TIMESTAMP)
+      AND "ts" < CAST('2026-01-20 00:00:00' AS TIMESTAMP)
+    )
+  GROUP BY
+    "unit_id"
+)
+SELECT
+  CASE WHEN "variant" = "variant_max" THEN "variant" END AS "variant",
+  COUNT(*) AS "units",
+  SUM("rows") AS "exposure_rows"
+FROM u
+GROUP BY
+  1
+ORDER BY
+  1;
+
+-- exposure_totals
+WITH e AS (
+  SELECT
+    "x"."user_id" AS "unit_id",
+    "x"."variant" AS "variant",
+    "x"."exposed_at" AS "ts",
+    "x"."platform" AS "platform"
+  FROM "exposures" AS "x"
+  WHERE
+    "x"."experiment_id" = 'exp'
+)
+SELECT
+  COUNT(*) AS "rows",
+  COUNT(CASE WHEN "unit_id" IS NULL THEN 1 END) AS "null_unit_rows",
+  COUNT(
+    CASE
+      WHEN NOT (
+        "ts" >= CAST('2026-01-05 00:00:00' AS TIMESTAMP)
+        AND "ts" < CAST('2026-01-20 00:00:00' AS TIMESTAMP)
+      )
+      THEN 1
+    END
+  ) AS "outside_rows",
+  MIN("ts") AS "first_ts",
+  MAX("ts") AS "last_ts"
+FROM e;
+
+-- metrics
+WITH e AS (
+  SELECT
+    "x"."user_id" AS "unit_id",
+    "x"."variant" AS "variant",
+    "x"."exposed_at" AS "ts",
+    "x"."platform" AS "platform"
+  FROM "exposures" AS "x"
+  WHERE
+    "x"."experiment_id" = 'exp'
+), units AS (
+  SELECT
+    "unit_id",
+    "t0",
+    "variant",
+    "platform"
+  FROM (
+    SELECT
+      "unit_id",
+      MIN("ts") AS "t0",
+      MIN("variant") AS "variant",
+      MAX("variant") AS "variant_max",
+      (
+        ARRAY_AGG("platform" ORDER BY "ts")
+      )[2] AS "platform"
+    FROM e
+    WHERE
+      NOT "unit_id" IS NULL
+      AND (
+        "ts" >= CAST('2026-01-05 00:00:00' AS TIMESTAMP)
+        AND "ts" < CAST('2026-01-20 00:00:00' AS TIMESTAMP)
+      )
+    GROUP BY
+      "unit_id"
+  ) AS f
+  WHERE
+    "variant" = "variant_max" AND "variant" IN ('control', 'treatment')
+), src0 AS (
+  SELECT
+    "u"."unit_id",
+    SUM(
+      CASE
+        WHEN "ev"."f0"
+        AND "ev"."__ts" >= "u"."t0"
+        AND "ev"."__ts" < (
+          "u"."t0" + INTERVAL '14 DAY'
+        )
+        THEN "ev"."v0"
+      END
+    ) AS "a0",
+    COUNT(
+      CASE
+        WHEN (
+          "ev"."f0"
+          AND "ev"."__ts" >= "u"."t0"
+          AND "ev"."__ts" < (
+            "u"."t0" + INTERVAL '14 DAY'
+          )
+        )
+        AND "ev"."v0" IS NULL
+        THEN 1
+      END
+    ) AS "a0__nulls",
+    SUM(
+      CASE
+        WHEN "ev"."f0"
+        AND "ev"."__ts" >= (
+          "u"."t0" - INTERVAL '14 DAY'
+        )
+        AND "ev"."__ts" < "u"."t0"
+        THEN "ev"."v0"
+      END
+    ) AS "a1",
+    COUNT(
+      CASE
+        WHEN (
+          "ev"."f0"
+          AND "ev"."__ts" >= (
+            "u"."t0" - INTERVAL '14 DAY'
+          )
+          AND "ev"."__ts" < "u"."t0"
+        )
+        AND "ev"."v0" IS NULL
+        THEN 1
+      END
+    ) AS "a1__nulls",
+    COUNT(
+      CASE
+        WHEN "ev"."f0"
+        AND "ev"."__ts" >= "u"."t0"
+        AND "ev"."__ts" < (
+          "u"."t0" + INTERVAL '14 DAY'
+        )
+        THEN 1
+      END
+    ) AS "a2",
+    COUNT(
+      CASE
+        WHEN "ev"."f0"
+        AND "ev"."__ts" >= (
+          "u"."t0" - INTERVAL '14 DAY'
+        )
+        AND "ev"."__ts" < "u"."t0"
+        THEN 1
+      END
+    ) AS "a3",
+    MAX(
+      CASE
+        WHEN "ev"."f0"
+        AND "ev"."__ts" >= "u"."t0"
+        AND "ev"."__ts" < (
+          "u"."t0" + INTERVAL '14 DAY'
+        )
+        THEN 1
+        ELSE 0
+      END
+    ) AS "a4",
+    SUM(
+      CASE
+        WHEN "ev"."__ts" >= "u"."t0" AND "ev"."__ts" < (
+          "u"."t0" + INTERVAL '14 DAY'
+        )
+        THEN "ev"."v0"
+      END
+    ) AS "a5",
+    COUNT(
+      CASE
+        WHEN (
+          "ev"."__ts" >= "u"."t0" AND "ev"."__ts" < (
+            "u"."t0" + INTERVAL '14 DAY'
+          )
+        )
+        AND "ev"."v0" IS NULL
+        THEN 1
+      END
+    ) AS "a5__nulls"
+  FROM (
+    SELECT
+      *
+    FROM (
+      SELECT
+        "s"."user_id" AS "__unit",
+        "s"."created_at" AS "__ts",
+        amount AS "v0",
+        status <> 'cancelled' AS "f0"
+      FROM "orders" AS "s"
+    ) AS r
+    WHERE
+      "__ts" >= CAST('2025-12-22 00:00:00' AS TIMESTAMP)
+      AND "__ts" < CAST('2026-02-03 00:00:00' AS TIMESTAMP)
+  ) AS ev
+  INNER JOIN units AS "u"
+    ON "ev"."__unit" = "u"."unit_id"
+  GROUP BY
+    "u"."unit_id"
+), src1 AS (
+  SELECT
+    "u"."unit_id",
+    AVG(
+      CASE
+        WHEN "ev"."__ts" >= "u"."t0" AND "ev"."__ts" < (
+          "u"."t0" + INTERVAL '7 DAY'
+        )
+        THEN "ev"."v0"
+      END
+    ) AS "a6",
+    COUNT(
+      CASE
+        WHEN (
+          "ev"."__ts" >= "u"."t0" AND "ev"."__ts" < (
+            "u"."t0" + INTERVAL '7 DAY'
+          )
+        )
+        AND "ev"."v0" IS NULL
+        THEN 1
+      END
+    ) AS "a6__nulls"
+  FROM (
+    SELECT
+      *
+    FROM (
+      SELECT
+        "s"."user_id" AS "__unit",
+        "s"."started_at" AS "__ts",
+        duration_s AS "v0"
+      FROM "sessions" AS "s"
+    ) AS r
+    WHERE
+      "__ts" >= CAST('2026-01-05 00:00:00' AS TIMESTAMP)
+      AND "__ts" < CAST('2026-01-27 00:00:00' AS TIMESTAMP)
+  ) AS ev
+  INNER JOIN units AS "u"
+    ON "ev"."__unit" = "u"."unit_id"
+  GROUP BY
+    "u"."unit_id"
+), per_unit_raw AS (
+  SELECT
+    "u"."unit_id",
+    "u"."variant",
+    "u"."platform",
+    CAST(COALESCE("src0"."a0", 0) AS DOUBLE PRECISION) AS "a0",
+    COALESCE("src0"."a0__nulls", 0) AS "a0__nulls",
+    CAST(COALESCE("src0"."a1", 0) AS DOUBLE PRECISION) AS "a1",
+    COALESCE("src0"."a1__nulls", 0) AS "a1__nulls",
+    CAST(COALESCE("src0"."a2", 0) AS DOUBLE PRECISION) AS "a2",
+    CAST(COALESCE("src0"."a3", 0) AS DOUBLE PRECISION) AS "a3",
+    CAST(COALESCE("src0"."a4", 0) AS DOUBLE PRECISION) AS "a4",
+    CAST(COALESCE("src0"."a5", 0) AS DOUBLE PRECISION) AS "a5",
+    COALESCE("src0"."a5__nulls", 0) AS "a5__nulls",
+    CAST("src1"."a6" AS DOUBLE PRECISION) AS "a6",
+    COALESCE("src1"."a6__nulls", 0) AS "a6__nulls"
+  FROM units AS "u"
+  LEFT JOIN src0 AS "src0"
+    ON "src0"."unit_id" = "u"."unit_id"
+  LEFT JOIN src1 AS "src1"
+    ON "src1"."unit_id" = "u"."unit_id"
+), per_unit AS (
+  SELECT
+    "unit_id",
+    "variant",
+    "platform",
+    "a0",
+    "a1",
+    "a2",
+    "a3",
+    "a4",
+    CASE WHEN "a5" > "q"."a5__cap" THEN "q"."a5__cap" ELSE "a5" END AS "a5",
+    "a6",
+    "a0__nulls",
+    "a1__nulls",
+    "a5__nulls",
+    "a6__nulls"
+  FROM per_unit_raw
+  CROSS JOIN (
+    SELECT
+      PERCENTILE_CONT(0.95) WITHIN GROUP (ORDER BY
+        "a5") AS "a5__cap"
+    FROM per_unit_raw
+  ) AS q
+)
+SELECT
+  "variant",
+  "platform",
+  GROUPING("platform") AS "g__platform",
+  COUNT(*) AS "m0__n",
+  SUM("a0") AS "m0__s__y",
+  SUM("a1") AS "m0__s__x",
+  SUM("a1" * "a1") AS "m0__ss__x__x",
+  SUM("a1" * "a0") AS "m0__ss__x__y",
+  SUM("a0" * "a0") AS "m0__ss__y__y",
+  COUNT(*) AS "m1__n",
+  SUM("a2") AS "m1__s__y",
+  SUM("a3") AS "m1__s__x",
+  SUM("a3" * "a3") AS "m1__ss__x__x",
+  SUM("a3" * "a2") AS "m1__ss__x__y",
+  SUM("a2" * "a2") AS "m1__ss__y__y",
+  COUNT(*) AS "m2__n",
+  SUM("a4") AS "m2__s__y",
+  SUM("a4" * "a4") AS "m2__ss__y__y",
+  COUNT(*) AS "m3__n",
+  SUM("a0") AS "m3__s__num",
+  SUM("a2") AS "m3__s__den",
+  SUM("a1") AS "m3__s__num_pre",
+  SUM("a3") AS "m3__s__den_pre",
+  SUM("a2" * "a2") AS "m3__ss__den__den",
+  SUM("a2" * "a3") AS "m3__ss__den__den_pre",
+  SUM("a2" * "a0") AS "m3__ss__den__num",
+  SUM("a2" * "a1") AS "m3__ss__den__num_pre",
+  SUM("a3" * "a3") AS "m3__ss__den_pre__den_pre",
+  SUM("a3" * "a0") AS "m3__ss__den_pre__num",
+  SUM("a3" * "a1") AS "m3__ss__den_pre__num_pre",
+  SUM("a0" * "a0") AS "m3__ss__num__num",
+  SUM("a0" * "a1") AS "m3__ss__num__num_pre",
+  SUM("a1" * "a1") AS "m3__ss__num_pre__num_pre",
+  COUNT(*) AS "m4__n",
+  SUM("a5") AS "m4__s__y",
+  SUM("a5" * "a5") AS "m4__ss__y__y",
+  COUNT("a6") AS "m5__n",
+  SUM("a6") AS "m5__s__y",
+  SUM("a6" * "a6") AS "m5__ss__y__y",
+  SUM("a0__nulls") AS "a0__nulls",
+  SUM("a1__nulls") AS "a1__nulls",
+  SUM("a5__nulls") AS "a5__nulls",
+  SUM("a6__nulls") AS "a6__nulls"
+FROM per_unit
+GROUP BY
+  GROUPING SETS (
+    ("variant"),
+    ("variant", "platform")
+  )
+ORDER BY
+  "variant",
+  "platform";
