@@ -8,6 +8,7 @@ from assay.cli.app import app
 
 # Modules that register commands on `app`. A module is listed once it exists.
 _COMMAND_MODULES = [
+    "assay.cli.assign_cmds",
     "assay.cli.project_cmds",
     "assay.cli.analyze_cmds",
 ]
