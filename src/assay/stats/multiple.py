@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
 from numpy.typing import NDArray
+
+from assay.stats.tests import Effect, interval_arrays
 
 AdjustMethod = Literal["none", "bonferroni", "holm", "bh", "by"]
 
@@ -67,4 +70,81 @@ def _adjust(p: NDArray[np.float64], method: str) -> NDArray[np.float64]:
         raise ValueError(f"unknown adjustment method {method!r}")
     out = np.empty(m)
     out[order] = adjusted
+    return out
+
+
+@dataclass(frozen=True)
+class AdjustedEffect:
+    """An effect with its family-wise / false-discovery adjustment.
+
+    Attributes:
+        effect: The unadjusted effect.
+        p_value_adjusted: Adjusted p-value (NaN when the effect has none).
+        diff_ci: Interval for ``diff`` at the adjusted level.
+        rel_lift_ci: Delta-method interval for ``rel_lift`` at the adjusted level.
+        interval_alpha: The per-interval alpha used.
+        method: The adjustment.
+    """
+
+    effect: Effect
+    p_value_adjusted: float
+    diff_ci: tuple[float, float]
+    rel_lift_ci: tuple[float, float]
+    interval_alpha: float
+    method: str
+
+
+def interval_alpha(pvalues: Sequence[float] | NDArray[np.float64], method: AdjustMethod,
+                   alpha: float = 0.05) -> float:
+    """Per-interval alpha that makes the family's intervals valid under ``method``.
+
+    ``bonferroni`` and ``holm``: ``alpha / m`` (simultaneous Bonferroni intervals; Holm has no
+    simple compatible intervals, so it reports Bonferroni's). ``bh``: ``R alpha / m`` with ``R``
+    the number of BH rejections at ``alpha`` (at least 1), the false-coverage-rate intervals of
+    Benjamini & Yekutieli (2005); ``by``: the same with ``alpha / c(m)``. ``none``: ``alpha``.
+
+    References:
+        Benjamini, Y., Yekutieli, D. (2005). False discovery rate-adjusted multiple confidence
+        intervals for selected parameters. JASA 100(469), 71-81, Definition 1 and Theorem 1.
+    """
+    p = np.asarray(pvalues, dtype=np.float64)
+    p = p[~np.isnan(p)]
+    m = p.size
+    if method == "none" or m == 0:
+        return alpha
+    if method in ("bonferroni", "holm"):
+        return alpha / m
+    rejected = int(np.sum(adjust_pvalues(p, method) <= alpha))
+    scale = float(np.sum(1.0 / np.arange(1, m + 1))) if method == "by" else 1.0
+    return max(rejected, 1) * alpha / (m * scale)
+
+
+def adjust_effects(effects: Sequence[Effect], method: AdjustMethod, alpha: float = 0.05
+                   ) -> list[AdjustedEffect]:
+    """Adjust a stated family of effects (metrics x variants, optionally x segments).
+
+    The family is exactly the effects passed; effects without a p-value (data problems) are
+    not counted. Each keeps its own test's alternative and degrees of freedom.
+
+    Args:
+        effects: The family, flattened in any order.
+        method: ``"none"``, ``"bonferroni"``, ``"holm"``, ``"bh"`` or ``"by"``.
+        alpha: Family level (FWER for Bonferroni/Holm, FDR / FCR for BH/BY).
+
+    Returns:
+        One adjusted effect per input, same order.
+
+    References:
+        See :func:`adjust_pvalues` and :func:`interval_alpha`.
+    """
+    p = np.array([e.p_value for e in effects], dtype=np.float64)
+    adjusted = adjust_pvalues(p, method)
+    level = interval_alpha(p, method, alpha)
+    out = []
+    for e, p_adj in zip(effects, adjusted, strict=True):
+        alt = e.alternative if e.alternative in ("two-sided", "greater", "less") else "two-sided"
+        d_lo, d_hi = interval_arrays(e.diff, e.diff_se, e.df, level, alt)  # type: ignore[arg-type]
+        r_lo, r_hi = interval_arrays(e.rel_lift, e.rel_lift_se, e.df, level, alt)  # type: ignore[arg-type]
+        out.append(AdjustedEffect(e, float(p_adj), (float(d_lo), float(d_hi)),
+                                  (float(r_lo), float(r_hi)), level, method))
     return out

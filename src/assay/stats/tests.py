@@ -16,8 +16,9 @@ infinite) for ``"greater"`` / ``"less"``, so that the interval excludes ``margin
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Literal
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from typing import Any, Literal
 
 import numpy as np
 from scipy import stats as sps
@@ -48,6 +49,9 @@ class Effect:
         p_value: p-value of the test against ``margin`` under ``alternative``.
         method: Name of the test (``"welch"``, ``"z"``, ``"two-proportion z"`` ...).
         alternative: ``"two-sided"``, ``"greater"`` or ``"less"``.
+        rel_lift_method: How ``rel_lift_ci`` was computed: ``"delta"`` (delta method) or
+            ``"fieller"`` (Fieller's interval; ``(-inf, inf)`` when the control mean is not
+            distinguishable from zero).
         error: Data problem. ``CONTROL_MEAN_ZERO`` leaves every ``diff`` field valid and only the
             ``rel_lift`` fields NaN; ``ZERO_VARIANCE`` keeps ``diff`` and ``rel_lift`` points
             (exact) with NaN test numbers; every other code makes all numbers NaN.
@@ -65,6 +69,7 @@ class Effect:
     method: str
     alternative: str
     error: ErrorCode | None = None
+    rel_lift_method: str = "delta"
 
 
 def welch_df(
@@ -174,6 +179,42 @@ def compare_arrays(
     }
 
 
+def fieller_arrays(
+    c_point: Floats, c_var: Floats, t_point: Floats, t_var: Floats, df: Floats, alpha: float,
+    alternative: Alternative = "two-sided",
+) -> tuple[FloatArray, FloatArray]:
+    """Fieller's interval for ``t / c - 1`` with independent arms, vectorised.
+
+    The set of ``r`` with ``(t - r c)^2 <= q^2 (v_t + r^2 v_c)``: the roots of
+    ``(c^2 - q^2 v_c) r^2 - 2 t c r + (t^2 - q^2 v_t)``. When ``c^2 <= q^2 v_c`` (control not
+    distinguishable from zero) the set is unbounded and ``(-inf, inf)`` is returned. One-sided
+    alternatives take one root (control mean assumed positive; NaN otherwise).
+
+    References:
+        Fieller, E. C. (1954). Some problems in interval estimation. JRSS B 16(2), 175-185.
+        Franz, V. H. (2007). Ratios: a short guide to confidence limits and proper use,
+        arXiv:0710.2024, eq. (8).
+    """
+    c, vc, t, vt = (np.asarray(a, dtype=np.float64) for a in (c_point, c_var, t_point, t_var))
+    two = alternative == "two-sided"
+    q = sps.t.ppf(1.0 - (alpha / 2.0 if two else alpha), df)
+    a = c**2 - q**2 * vc
+    with np.errstate(divide="ignore", invalid="ignore"):
+        root = np.sqrt(np.maximum(q**2 * (vt * a + t**2 * vc), 0.0))
+        lo = (t * c - root) / a - 1.0
+        hi = (t * c + root) / a - 1.0
+    bounded = a > 0
+    lo = np.where(bounded, lo, -np.inf)
+    hi = np.where(bounded, hi, np.inf)
+    if not two:
+        ok = c > 0
+        if alternative == "greater":
+            lo, hi = np.where(ok, lo, np.nan), np.where(ok, np.inf, np.nan)
+        else:
+            lo, hi = np.where(ok, -np.inf, np.nan), np.where(ok, hi, np.nan)
+    return lo, hi
+
+
 def failed_effect(error: ErrorCode, method: str, alternative: str) -> Effect:
     """An effect that could not be computed."""
     return Effect(NAN, NAN, (NAN, NAN), NAN, NAN, (NAN, NAN), NAN, NAN, NAN, method, alternative,
@@ -202,6 +243,7 @@ def compare(
     test: TestKind = "welch",
     alternative: Alternative = "two-sided",
     margin: float = 0.0,
+    lift_interval: Literal["delta", "fieller"] = "delta",
 ) -> Effect:
     """Compare a treatment estimate with the control estimate.
 
@@ -217,6 +259,7 @@ def compare(
         test: ``"welch"`` or ``"z"``.
         alternative: ``"two-sided"``, ``"greater"`` (treatment better if higher) or ``"less"``.
         margin: Null value of ``diff`` (non-inferiority / superiority margin, absolute scale).
+        lift_interval: ``"delta"`` (default) or ``"fieller"`` for ``rel_lift_ci``.
 
     Returns:
         The effect; ``error`` set as documented on :class:`Effect`.
@@ -238,7 +281,14 @@ def compare(
     )
     cell = compare_arrays(control.point, control.variance, treatment.point, treatment.variance,
                           np.asarray(df), alpha=alpha, alternative=alternative, margin=margin)
-    return _effect_from(cell, method, alternative)
+    effect = _effect_from(cell, method, alternative)
+    if lift_interval == "fieller" and effect.error is None:
+        lo, hi = fieller_arrays(control.point, control.variance, treatment.point,
+                                treatment.variance, df, alpha, alternative)
+        return replace(effect, rel_lift_ci=(float(lo), float(hi)), rel_lift_method="fieller")
+    if lift_interval not in ("delta", "fieller"):
+        raise ValueError(f"unknown lift interval {lift_interval!r}")
+    return effect
 
 
 def proportion_arrays(
@@ -302,5 +352,25 @@ def proportion_test(
     effect = _effect_from(cell, method, alternative)
     if np.isnan(effect.statistic) and effect.error is None:
         # Pooled rate 0 or 1: the null variance is zero although the intervals exist.
-        return Effect(**{**effect.__dict__, "error": ErrorCode.ZERO_VARIANCE})
+        return replace(effect, error=ErrorCode.ZERO_VARIANCE)
     return effect
+
+
+def compare_to_control(
+    control: ArmEstimate,
+    treatments: Mapping[str, ArmEstimate],
+    **options: Any,
+) -> dict[str, Effect]:
+    """A/B/n: compare every treatment arm with the one control.
+
+    Args:
+        control: The control arm's estimate.
+        treatments: Estimates of the other arms, by name.
+        **options: Passed to :func:`compare` (``alpha``, ``test``, ``alternative``, ``margin``,
+            ``lift_interval``).
+
+    Returns:
+        One effect per treatment; adjust the family with
+        :func:`assay.stats.multiple.adjust_effects`.
+    """
+    return {name: compare(control, arm, **options) for name, arm in treatments.items()}
