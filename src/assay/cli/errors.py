@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import ParamSpec, TypeVar
 
 import typer
+from rich.markup import escape
 
 from assay.cli.app import err_console
 from assay.errors import AssayError, SpecError, WarehouseError
@@ -30,10 +31,13 @@ def reported(command: Callable[P, R]) -> Callable[P, R]:
             noun = "problem" if len(err.issues) == 1 else "problems"
             err_console.print(f"[bold red]{len(err.issues)} {noun} in the spec:[/]")
             for issue in err.issues:
-                err_console.print(f"  [red]✘[/] {issue.format()}", markup=False, highlight=False)
+                # soft_wrap: a file:line a user copies must never be broken across lines
+                err_console.print(f"  [red]✘[/] {escape(issue.format())}", highlight=False,
+                                  soft_wrap=True)
             raise typer.Exit(EXIT_SPEC) from None
         except WarehouseError as err:
-            err_console.print(f"[bold red]warehouse error:[/] {err}", highlight=False)
+            err_console.print(f"[bold red]warehouse error:[/] {escape(str(err))}",
+                              highlight=False, soft_wrap=True)
             if err.sql:
                 err_console.print("[dim]the SQL that failed is shown by `assay sql`; "
                                   "first lines:[/]")
@@ -41,7 +45,8 @@ def reported(command: Callable[P, R]) -> Callable[P, R]:
                                   highlight=False)
             raise typer.Exit(EXIT_WAREHOUSE) from None
         except AssayError as err:
-            err_console.print(f"[bold red]error:[/] {err}", highlight=False)
+            err_console.print(f"[bold red]error:[/] {escape(str(err))}", highlight=False,
+                              soft_wrap=True)
             raise typer.Exit(EXIT_OTHER) from None
 
     return wrapper

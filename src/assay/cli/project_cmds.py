@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from assay.analysis.preflight import preflight
 from assay.cli.app import ProjectOption, app, console, err_console
@@ -57,7 +58,8 @@ def validate(
     """
     loaded = load_project(project)
     for issue in loaded.warnings:
-        err_console.print(f"  [yellow]▲[/] {issue.format()}", markup=True, highlight=False)
+        err_console.print(f"  [yellow]▲[/] {escape(issue.format())}", highlight=False,
+                          soft_wrap=True)
     if warehouse:
         wh = loaded.warehouse()
         try:
