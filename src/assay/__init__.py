@@ -13,5 +13,13 @@ from assay.spec import load_project
 
 __version__ = "0.1.0"
 
-__all__ = ["AnalysisResult", "AssayError", "MetricResult", "SpecError", "WarehouseError",
-           "__version__", "analyze", "load_project"]
+__all__ = [
+    "AnalysisResult",
+    "AssayError",
+    "MetricResult",
+    "SpecError",
+    "WarehouseError",
+    "__version__",
+    "analyze",
+    "load_project",
+]

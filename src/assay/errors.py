@@ -38,7 +38,9 @@ class SpecIssue:
     def format(self) -> str:
         """Render as ``file:line: field: message (value) hint``."""
         where = self.file if self.line is None else f"{self.file}:{self.line}"
-        text = f"{where}: {self.field}: {self.message}" if self.field else f"{where}: {self.message}"
+        text = (
+            f"{where}: {self.field}: {self.message}" if self.field else f"{where}: {self.message}"
+        )
         if self.value is not None:
             text += f" (got {self.value})"
         if self.hint:

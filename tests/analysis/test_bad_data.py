@@ -8,13 +8,13 @@ from pathlib import Path
 
 import pyarrow as pa
 import pytest
+from tests.analysis.oracle import analysed_units
+from tests.analysis.shop import ODD_IDS, Shop, build_shop, write_project
 
 from assay.analysis import analyze
 from assay.errors import SpecError
 from assay.report import decide
 from assay.warehouse.duckdb import DuckDBWarehouse
-from tests.analysis.oracle import analysed_units
-from tests.analysis.shop import ODD_IDS, Shop, build_shop, write_project
 
 
 def _check(result, name):  # type: ignore[no-untyped-def]
@@ -58,8 +58,7 @@ def test_unknown_exposure_column_is_located_in_the_project_file(project: Path) -
     (project / "assay_project.yml").write_text(text)
     with pytest.raises(SpecError) as err:
         analyze(project, "exp")
-    assert any(i.field == "exposures.unit_id" and "`uid`" in i.message
-               for i in err.value.issues)
+    assert any(i.field == "exposures.unit_id" and "`uid`" in i.message for i in err.value.issues)
 
 
 def test_experiment_with_no_exposures_fails_checks_and_keeps_going(project: Path) -> None:
@@ -74,8 +73,11 @@ def test_experiment_with_no_exposures_fails_checks_and_keeps_going(project: Path
 def test_an_arm_with_no_units_marks_its_results_and_the_others_stand(tmp_path: Path) -> None:
     shop = build_shop(n_units=600, variants=("control", "treatment", "empty"))
     exposures = shop.exposures.filter(pa.compute.not_equal(shop.exposures["variant"], "empty"))
-    project = write_project(tmp_path, Shop(exposures, shop.orders, shop.sessions),
-                            variants=("control", "treatment", "empty"))
+    project = write_project(
+        tmp_path,
+        Shop(exposures, shop.orders, shop.sessions),
+        variants=("control", "treatment", "empty"),
+    )
     result = analyze(project, "exp")
     assert _check(result, "empty_arms").status == "fail"
     assert {r.error for r in result.results if r.variant == "empty"} == {"zero_units"}
@@ -97,8 +99,11 @@ def test_duplicate_exposures_use_the_first_and_are_reported(project: Path, shop:
     result = analyze(project, "exp")
     check = _check(result, "duplicate_exposures")
     rows = shop.exposures.to_pandas()
-    rows = rows[(rows.experiment_id == "exp") & rows.user_id.notna()
-                & (rows.exposed_at < dt.datetime(2026, 1, 20))]
+    rows = rows[
+        (rows.experiment_id == "exp")
+        & rows.user_id.notna()
+        & (rows.exposed_at < dt.datetime(2026, 1, 20))
+    ]
     assert check.figures["duplicate_rows"] == len(rows) - rows.user_id.nunique()
 
 
@@ -128,14 +133,18 @@ def test_non_ascii_quoted_and_very_long_ids_are_analysed(project: Path, shop: Sh
     assert result.units == len(units)
 
 
-def test_sample_ratio_mismatch_fails_and_the_decision_says_untrustworthy(tmp_path: Path,
-                                                                       shop: Shop) -> None:
+def test_sample_ratio_mismatch_fails_and_the_decision_says_untrustworthy(
+    tmp_path: Path, shop: Shop
+) -> None:
     e = shop.exposures.to_pandas()
     control = e[e.variant == "control"]
     dropped = control.sample(frac=0.15, random_state=3).index
-    project = write_project(tmp_path, Shop(pa.Table.from_pandas(e.drop(dropped),
-                                                                preserve_index=False),
-                                           shop.orders, shop.sessions))
+    project = write_project(
+        tmp_path,
+        Shop(
+            pa.Table.from_pandas(e.drop(dropped), preserve_index=False), shop.orders, shop.sessions
+        ),
+    )
     result = analyze(project, "exp")
     assert _check(result, "srm").status == "fail"
     assert decide(result).verdict == "untrustworthy"

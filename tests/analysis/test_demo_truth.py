@@ -23,8 +23,9 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[DemoInfo, dict[str, 
 
 
 def _result(results: dict[str, AnalysisResult], experiment: str, metric: str, variant: str):  # type: ignore[no-untyped-def]
-    return next(r for r in results[experiment].results
-                if r.metric == metric and r.variant == variant)
+    return next(
+        r for r in results[experiment].results if r.metric == metric and r.variant == variant
+    )
 
 
 def test_real_effect_is_found_and_its_interval_covers_the_truth(demo) -> None:  # type: ignore[no-untyped-def]

@@ -13,10 +13,10 @@ import pytest
 from scipy import stats
 from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.proportion import confint_proportions_2indep, proportions_ztest
-
-from assay.analysis import AnalysisResult, MetricResult, analyze
 from tests.analysis.oracle import unit_table
 from tests.analysis.shop import Shop
+
+from assay.analysis import AnalysisResult, MetricResult, analyze
 
 REL = 1e-9
 
@@ -49,7 +49,9 @@ def _welch(c: np.ndarray, t: np.ndarray):  # type: ignore[no-untyped-def]
 def test_units_and_arms_match_independent_dedup(result: AnalysisResult, units) -> None:  # type: ignore[no-untyped-def]
     counts = units.variant.value_counts()
     assert {a.variant: a.units for a in result.arms} == {
-        "control": counts["control"], "treatment": counts["treatment"]}
+        "control": counts["control"],
+        "treatment": counts["treatment"],
+    }
 
 
 def test_welch_with_cuped_matches_scipy_on_adjusted_unit_values(result, units) -> None:  # type: ignore[no-untyped-def]
@@ -63,7 +65,9 @@ def test_welch_with_cuped_matches_scipy_on_adjusted_unit_values(result, units) -
     assert r.p_value == pytest.approx(p, rel=REL)
     assert r.diff_ci == pytest.approx(ci, rel=REL)
     raw_c, raw_t = _arms(units, "revenue")
-    assert (r.mean_control, r.mean_treatment) == pytest.approx((raw_c.mean(), raw_t.mean()), rel=REL)
+    assert (r.mean_control, r.mean_treatment) == pytest.approx(
+        (raw_c.mean(), raw_t.mean()), rel=REL
+    )
     assert r.n_control == len(c) and r.n_treatment == len(t)
     # relative lift: delta method on the adjusted means (Deng et al. 2018)
     vc, vt = c.var(ddof=1) / len(c), t.var(ddof=1) / len(t)
@@ -136,7 +140,8 @@ def test_ratio_delta_method_with_cuped_matches_linearisation(result, units) -> N
     se = np.sqrt(var["control"] + var["treatment"])
     assert r.diff_se == pytest.approx(se, rel=REL)
     assert (r.mean_control, r.mean_treatment) == pytest.approx(
-        (est["control"], est["treatment"]), rel=REL)
+        (est["control"], est["treatment"]), rel=REL
+    )
 
 
 def test_holm_over_metric_variant_family_matches_statsmodels(result: AnalysisResult) -> None:
@@ -158,7 +163,10 @@ def test_segments_match_per_platform_recomputation(result: AnalysisResult, units
         sub = units[units.platform == platform]
         c, t = _arms(sub, "conversion")
         _, p = proportions_ztest([t.sum(), c.sum()], [len(t), len(c)])
-        r = next(s for s in result.segments if s.metric == "conversion"
-                 and s.segment == "platform" and s.segment_value == platform)
+        r = next(
+            s
+            for s in result.segments
+            if s.metric == "conversion" and s.segment == "platform" and s.segment_value == platform
+        )
         assert r.p_value == pytest.approx(p, rel=REL)
         assert (r.n_control, r.n_treatment) == (len(c), len(t))

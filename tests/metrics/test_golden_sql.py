@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 import sqlglot
+from tests.analysis.shop import METRICS, PROJECT, experiment_yaml
 
 from assay.metrics.compile import compile_analysis
 from assay.spec import load_project
-from tests.analysis.shop import METRICS, PROJECT, experiment_yaml
 
 GOLDEN = Path(__file__).parent / "golden"
 DIALECTS = ["duckdb", "postgres", "spark", "bigquery", "snowflake", "trino"]

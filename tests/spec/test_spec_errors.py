@@ -5,20 +5,20 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from tests.analysis.shop import METRICS, PROJECT, experiment_yaml
 
 from assay.errors import SpecError
 from assay.spec import load_project
-from tests.analysis.shop import METRICS, PROJECT, experiment_yaml
 
 
-def _project(root: Path, *, project: str = PROJECT, metrics: str = METRICS,
-             experiment: str | None = None) -> Path:
+def _project(
+    root: Path, *, project: str = PROJECT, metrics: str = METRICS, experiment: str | None = None
+) -> Path:
     (root / "metrics").mkdir(parents=True, exist_ok=True)
     (root / "experiments").mkdir(exist_ok=True)
     (root / "assay_project.yml").write_text(project, encoding="utf-8")
     (root / "metrics" / "shop.yml").write_text(metrics, encoding="utf-8")
-    (root / "experiments" / "exp.yml").write_text(experiment or experiment_yaml(),
-                                                  encoding="utf-8")
+    (root / "experiments" / "exp.yml").write_text(experiment or experiment_yaml(), encoding="utf-8")
     return root
 
 
@@ -40,41 +40,60 @@ def test_malformed_yaml_names_file_and_line(tmp_path: Path) -> None:
 
 
 def test_unknown_field_suggests_the_right_one(tmp_path: Path) -> None:
-    root = _project(tmp_path, metrics=METRICS.replace("    window: [0d, 7d]",
-                                                      "    windw: [0d, 7d]"))
+    root = _project(
+        tmp_path, metrics=METRICS.replace("    window: [0d, 7d]", "    windw: [0d, 7d]")
+    )
     issues = _issues(root)
     assert len(issues) == 1, issues  # the experiment naming the broken metric is not blamed
-    assert any("shop.yml:32: metrics[5].windw: unknown field `windw`; did you mean `window`?"
-               in i for i in issues), issues
+    assert any(
+        "shop.yml:32: metrics[5].windw: unknown field `windw`; did you mean `window`?" in i
+        for i in issues
+    ), issues
 
 
 def test_unknown_metric_in_experiment_suggests_a_name(tmp_path: Path) -> None:
-    root = _project(tmp_path, experiment=experiment_yaml().replace("primary: [revenue]",
-                                                                   "primary: [revenu]"))
+    root = _project(
+        tmp_path, experiment=experiment_yaml().replace("primary: [revenue]", "primary: [revenu]")
+    )
     issues = _issues(root)
-    assert any("experiments/exp.yml:7: metrics.primary[0]: unknown metric `revenu`; did you "
-               "mean `revenue`?" in i for i in issues), issues
+    assert any(
+        "experiments/exp.yml:7: metrics.primary[0]: unknown metric `revenu`; did you "
+        "mean `revenue`?" in i
+        for i in issues
+    ), issues
 
 
 def test_sql_fragment_that_does_not_parse_is_located(tmp_path: Path) -> None:
-    root = _project(tmp_path, metrics=METRICS.replace("value: amount\n    filter",
-                                                      "value: amount +\n    filter", 1))
+    root = _project(
+        tmp_path,
+        metrics=METRICS.replace("value: amount\n    filter", "value: amount +\n    filter", 1),
+    )
     issues = _issues(root)
     assert any("shop.yml:4: metrics[0].value: SQL does not parse" in i for i in issues), issues
 
 
 def test_sql_statement_smuggled_into_a_filter_is_rejected(tmp_path: Path) -> None:
-    root = _project(tmp_path, metrics=METRICS.replace(
-        "filter: status <> 'cancelled'", "filter: \"1=1; DROP TABLE orders\"", 1))
+    root = _project(
+        tmp_path,
+        metrics=METRICS.replace(
+            "filter: status <> 'cancelled'", 'filter: "1=1; DROP TABLE orders"', 1
+        ),
+    )
     issues = _issues(root)
     assert any("metrics[0].filter" in i and "one SQL expression" in i for i in issues), issues
 
 
 def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
-    experiment = experiment_yaml().replace("correction: holm", "correction: holmes").replace(
-        "weight: 1}", "weight: -1}", 1)
-    root = _project(tmp_path, experiment=experiment,
-                    metrics=METRICS.replace("source: sessions", "source: sesions"))
+    experiment = (
+        experiment_yaml()
+        .replace("correction: holm", "correction: holmes")
+        .replace("weight: 1}", "weight: -1}", 1)
+    )
+    root = _project(
+        tmp_path,
+        experiment=experiment,
+        metrics=METRICS.replace("source: sessions", "source: sesions"),
+    )
     issues = _issues(root)
     assert any("unknown source `sesions`; did you mean `sessions`?" in i for i in issues)
     assert any("correction" in i and "did you mean `holm`?" in i for i in issues)
@@ -84,14 +103,17 @@ def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
 def test_duplicate_metric_names_point_at_both_definitions(tmp_path: Path) -> None:
     root = _project(tmp_path)
     (root / "metrics" / "more.yml").write_text(
-        "metrics:\n  - name: revenue\n    source: orders\n    value: amount\n", encoding="utf-8")
+        "metrics:\n  - name: revenue\n    source: orders\n    value: amount\n", encoding="utf-8"
+    )
     issues = _issues(root)
     assert any("more.yml:2" in i and "defined twice" in i and "shop.yml:2" in i for i in issues)
 
 
 def test_duplicate_yaml_keys_are_errors_not_last_wins(tmp_path: Path) -> None:
-    root = _project(tmp_path, metrics=METRICS.replace(
-        "  - name: revenue\n", "  - name: revenue\n    name: income\n", 1))
+    root = _project(
+        tmp_path,
+        metrics=METRICS.replace("  - name: revenue\n", "  - name: revenue\n    name: income\n", 1),
+    )
     issues = _issues(root)
     assert any("shop.yml:3" in i and "duplicate key" in i for i in issues), issues
 

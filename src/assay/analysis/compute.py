@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -34,7 +34,7 @@ class Cell:
     rows: dict[str, Row]  # variant -> row of sufficient statistics
 
 
-def split_rows(rows: list[Row], segments: list[str]) -> list[Cell]:
+def split_rows(rows: Sequence[Row], segments: list[str]) -> list[Cell]:
     """Group the metrics query's rows into the overall cell and one cell per segment value."""
     cells: dict[tuple[str | None, str | None], dict[str, Row]] = {}
     for row in rows:
@@ -49,8 +49,9 @@ def split_rows(rows: list[Row], segments: list[str]) -> list[Cell]:
     return [Cell(seg, val, arm_rows) for (seg, val), arm_rows in cells.items()]
 
 
-def metric_moments(metric: MetricPlan, rows: Mapping[str, Row], variants: list[str]
-                   ) -> dict[str, Moments]:
+def metric_moments(
+    metric: MetricPlan, rows: Mapping[str, Row], variants: list[str]
+) -> dict[str, Moments]:
     """Moments of a metric's variables per variant (zero moments for a variant with no row)."""
     names = tuple(metric.variables)
     out = {}
@@ -59,14 +60,16 @@ def metric_moments(metric: MetricPlan, rows: Mapping[str, Row], variants: list[s
         if row is None:
             out[variant] = Moments.zero(names)
             continue
-        own = {k.removeprefix(metric.prefix): v for k, v in row.items()
-               if k.startswith(metric.prefix)}
+        own = {
+            k.removeprefix(metric.prefix): v for k, v in row.items() if k.startswith(metric.prefix)
+        }
         out[variant] = Moments.from_row(names, own)
     return out
 
 
-def metric_results(plan: AnalysisPlan, cell: Cell, null_counts: Mapping[str, int]
-                   ) -> list[MetricResult]:
+def metric_results(
+    plan: AnalysisPlan, cell: Cell, null_counts: Mapping[str, int]
+) -> list[MetricResult]:
     """Every metric x treatment comparison in one cell (p-values not yet adjusted)."""
     experiment = plan.experiment
     variants = [v.name for v in experiment.variants]
@@ -75,10 +78,21 @@ def metric_results(plan: AnalysisPlan, cell: Cell, null_counts: Mapping[str, int
         arms = metric_moments(metric, cell.rows, variants)
         estimates, reduction = _estimates(metric, arms)
         for treatment in experiment.treatments:
-            effect = _effect(metric, arms, estimates, experiment.control.name, treatment.name,
-                             experiment.alpha)
-            out.append(_result(metric, experiment, treatment.name, arms, effect, reduction, cell,
-                               null_counts.get(metric.metric.name, 0)))
+            effect = _effect(
+                metric, arms, estimates, experiment.control.name, treatment.name, experiment.alpha
+            )
+            out.append(
+                _result(
+                    metric,
+                    experiment,
+                    treatment.name,
+                    arms,
+                    effect,
+                    reduction,
+                    cell,
+                    null_counts.get(metric.metric.name, 0),
+                )
+            )
     return out
 
 
@@ -93,8 +107,11 @@ def covariate_balance(plan: AnalysisPlan, cell: Cell) -> list[tuple[str, float]]
         arms = metric_moments(metric, cell.rows, variants)
         control = _raw(metric, arms[experiment.control.name], pre=True)
         for treatment in experiment.treatments:
-            effect = compare(control, _raw(metric, arms[treatment.name], pre=True),
-                             test="z" if metric.metric.kind == "ratio" else "welch")
+            effect = compare(
+                control,
+                _raw(metric, arms[treatment.name], pre=True),
+                test="z" if metric.metric.kind == "ratio" else "welch",
+            )
             out.append((metric.metric.name, effect.p_value))
     return out
 
@@ -105,20 +122,24 @@ def adjust(results: list[MetricResult], method: str, alpha: float) -> list[Metri
     out = []
     for r, p in zip(results, adjusted, strict=True):
         p_adj = float(p)
-        out.append(replace(r, p_value_adjusted=p_adj,
-                            significant=bool(r.error is None and np.isfinite(p_adj) and p_adj < alpha)))
+        out.append(
+            replace(
+                r,
+                p_value_adjusted=p_adj,
+                significant=bool(r.error is None and np.isfinite(p_adj) and p_adj < alpha),
+            )
+        )
     return out
 
 
-def _estimates(metric: MetricPlan, arms: dict[str, Moments]
-               ) -> tuple[dict[str, ArmEstimate] | None, float | None]:
+def _estimates(
+    metric: MetricPlan, arms: dict[str, Moments]
+) -> tuple[dict[str, ArmEstimate] | None, float | None]:
     """Adjusted estimates per arm when CUPED applies (else None) and the variance reduction."""
     if not metric.cuped:
         return None, None
-    if metric.metric.kind == "ratio":
-        result = cuped_ratio_estimates(arms)
-    else:
-        result = cuped_estimates(arms)
+    adjust_arms = cuped_ratio_estimates if metric.metric.kind == "ratio" else cuped_estimates
+    result = adjust_arms(arms)
     return result.estimates, result.variance_reduction
 
 
@@ -128,35 +149,62 @@ def _raw(metric: MetricPlan, moments: Moments, *, pre: bool = False) -> ArmEstim
     return mean_estimate(moments, "x" if pre else "y")
 
 
-def _effect(metric: MetricPlan, arms: dict[str, Moments],
-            estimates: dict[str, ArmEstimate] | None, control: str, treatment: str,
-            alpha: float) -> Effect:
+def _effect(
+    metric: MetricPlan,
+    arms: dict[str, Moments],
+    estimates: dict[str, ArmEstimate] | None,
+    control: str,
+    treatment: str,
+    alpha: float,
+) -> Effect:
     kind = metric.metric.kind
     if estimates is None and kind == "proportion":
         return proportion_test(arms[control], arms[treatment], alpha=alpha)
     if estimates is None:
         estimates = {control: _raw(metric, arms[control]), treatment: _raw(metric, arms[treatment])}
-    test = "welch" if kind == "mean" else "z"
+    # Means of sample averages use Welch's t; ratios (delta method) and proportions the normal.
+    test: Literal["welch", "z"] = "welch" if kind == "mean" else "z"
     return compare(estimates[control], estimates[treatment], alpha=alpha, test=test)
 
 
-def _result(metric: MetricPlan, experiment: ExperimentSpec, treatment: str,
-            arms: dict[str, Moments], effect: Effect, reduction: float | None, cell: Cell,
-            nulls: int) -> MetricResult:
+def _result(
+    metric: MetricPlan,
+    experiment: ExperimentSpec,
+    treatment: str,
+    arms: dict[str, Moments],
+    effect: Effect,
+    reduction: float | None,
+    cell: Cell,
+    nulls: int,
+) -> MetricResult:
     control = experiment.control.name
     raw_c, raw_t = _raw(metric, arms[control]), _raw(metric, arms[treatment])
     method = effect.method + (" + CUPED" if metric.cuped else "")
     if metric.metric.kind == "ratio":
         method += " (delta method)"
     return MetricResult(
-        metric=metric.metric.name, role=metric.role, kind=metric.metric.kind, variant=treatment,
-        control=control, n_control=arms[control].n, n_treatment=arms[treatment].n,
-        mean_control=raw_c.point, mean_treatment=raw_t.point, diff=effect.diff,
-        diff_se=effect.diff_se, diff_ci=effect.diff_ci, rel_lift=effect.rel_lift,
-        rel_lift_ci=effect.rel_lift_ci, p_value=effect.p_value, p_value_adjusted=effect.p_value,
-        significant=False, method=method, cuped_variance_reduction=reduction,
+        metric=metric.metric.name,
+        role=metric.role,
+        kind=metric.metric.kind,
+        variant=treatment,
+        control=control,
+        n_control=arms[control].n,
+        n_treatment=arms[treatment].n,
+        mean_control=raw_c.point,
+        mean_treatment=raw_t.point,
+        diff=effect.diff,
+        diff_se=effect.diff_se,
+        diff_ci=effect.diff_ci,
+        rel_lift=effect.rel_lift,
+        rel_lift_ci=effect.rel_lift_ci,
+        p_value=effect.p_value,
+        p_value_adjusted=effect.p_value,
+        significant=False,
+        method=method,
+        cuped_variance_reduction=reduction,
         error=None if effect.error is None else str(effect.error),
-        higher_is_better=metric.metric.higher_is_better, segment=cell.segment,
-        segment_value=cell.segment_value, null_values=nulls,
+        higher_is_better=metric.metric.higher_is_better,
+        segment=cell.segment,
+        segment_value=cell.segment_value,
+        null_values=nulls,
     )
-

@@ -32,11 +32,21 @@ def preflight(project: Project, plan: AnalysisPlan, warehouse: Warehouse) -> Non
     project_where = project.where[("project", "")]
     exposures = project.spec.exposures
     if exposures.table is not None:
-        needed = {"experiment_id": exposures.experiment_id, "variant": exposures.variant,
-                  "unit_id": exposures.unit_id, "timestamp": exposures.timestamp}
+        needed = {
+            "experiment_id": exposures.experiment_id,
+            "variant": exposures.variant,
+            "unit_id": exposures.unit_id,
+            "timestamp": exposures.timestamp,
+        }
         needed |= {f"segment {s}": s for s in plan.experiment.segments}
-        issues += _check_table(exposures.table, needed, columns(exposures.table), project_where,
-                               ("exposures",), "the exposure table")
+        issues += _check_table(
+            exposures.table,
+            needed,
+            columns(exposures.table),
+            project_where,
+            ("exposures",),
+            "the exposure table",
+        )
     checked: set[Source] = set()
     for metric_plan in plan.metrics:
         for measure in metric_plan.variables.values():
@@ -45,25 +55,46 @@ def preflight(project: Project, plan: AnalysisPlan, warehouse: Warehouse) -> Non
             checked.add(measure.source)
             where, loc = _source_location(project, measure.source)
             needed = {"unit": measure.source.unit, "timestamp": measure.source.timestamp}
-            issues += _check_table(measure.source.table, needed, columns(measure.source.table),
-                                   where, loc, "the source")
+            issues += _check_table(
+                measure.source.table,
+                needed,
+                columns(measure.source.table),
+                where,
+                loc,
+                "the source",
+            )
         issues += _fragment_columns(project, metric_plan.metric.name, columns)
     if issues:
         raise SpecError(issues)
 
 
-def _check_table(table: str, needed: dict[str, str], found: list[str] | None, where: Where,
-                 loc: tuple[str, ...], what: str) -> list[SpecIssue]:
+def _check_table(
+    table: str,
+    needed: dict[str, str],
+    found: list[str] | None,
+    where: Where,
+    loc: tuple[str, ...],
+    what: str,
+) -> list[SpecIssue]:
     if found is None:
-        return [where.issue((*loc, "table"), f"{what} table `{table}` does not exist in the "
-                            "warehouse", hint="check the name and schema (schema.table)")]
+        return [
+            where.issue(
+                (*loc, "table"),
+                f"{what} table `{table}` does not exist in the warehouse",
+                hint="check the name and schema (schema.table)",
+            )
+        ]
     issues = []
     for role, column in needed.items():
         if column not in found:
             field = role.split(" ")[0] if not role.startswith("segment") else "segments"
-            issues.append(where.issue((*loc, field), f"column `{column}` ({role}) is not in "
-                                      f"`{table}`", hint=did_you_mean(column, found)
-                                      or f"columns: {', '.join(found[:12])}"))
+            issues.append(
+                where.issue(
+                    (*loc, field),
+                    f"column `{column}` ({role}) is not in `{table}`",
+                    hint=did_you_mean(column, found) or f"columns: {', '.join(found[:12])}",
+                )
+            )
     return issues
 
 
@@ -77,11 +108,15 @@ def _source_location(project: Project, source: Source) -> tuple[Where, tuple[str
     return project.where[("project", "")], ()
 
 
-def _fragment_columns(project: Project, name: str,
-                      columns: Callable[[str], list[str] | None]) -> list[SpecIssue]:
+def _fragment_columns(
+    project: Project, name: str, columns: Callable[[str], list[str] | None]
+) -> list[SpecIssue]:
     metric = project.metrics[name]
-    parts = [metric] if metric.kind != "ratio" else [
-        project.metrics[metric.numerator or ""], project.metrics[metric.denominator or ""]]
+    parts = (
+        [metric]
+        if metric.kind != "ratio"
+        else [project.metrics[metric.numerator or ""], project.metrics[metric.denominator or ""]]
+    )
     issues: list[SpecIssue] = []
     for part in parts:
         source = project.source_of(part)
@@ -97,7 +132,11 @@ def _fragment_columns(project: Project, name: str,
                 continue
             for column in parse_expression(text, project.dialect).find_all(exp.Column):
                 if column.name not in found:
-                    issues.append(where.issue((field,), f"column `{column.name}` is not in "
-                                              f"`{source.table}`",
-                                              hint=did_you_mean(column.name, found)))
+                    issues.append(
+                        where.issue(
+                            (field,),
+                            f"column `{column.name}` is not in `{source.table}`",
+                            hint=did_you_mean(column.name, found),
+                        )
+                    )
     return issues

@@ -115,7 +115,8 @@ class AnalysisResult:
         data["schema_version"] = JSON_SCHEMA_VERSION
         data["units"] = self.units
         data["status"] = self.status()
-        return _clean(data)
+        cleaned: dict[str, Any] = _clean(data)
+        return cleaned
 
 
 def _clean(value: Any) -> Any:

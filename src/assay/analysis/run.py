@@ -25,8 +25,13 @@ from assay.warehouse import Warehouse
 Step = Callable[[str], None]
 
 
-def analyze(project: Project | str | Path, experiment_id: str, *,
-            warehouse: Warehouse | None = None, on_step: Step | None = None) -> AnalysisResult:
+def analyze(
+    project: Project | str | Path,
+    experiment_id: str,
+    *,
+    warehouse: Warehouse | None = None,
+    on_step: Step | None = None,
+) -> AnalysisResult:
     """Analyse one experiment end to end.
 
     Args:
@@ -58,8 +63,7 @@ def analyze(project: Project | str | Path, experiment_id: str, *,
             wh.close()
 
 
-def _run(project: Project, compiled: CompiledAnalysis, wh: Warehouse, step: Step
-         ) -> AnalysisResult:
+def _run(project: Project, compiled: CompiledAnalysis, wh: Warehouse, step: Step) -> AnalysisResult:
     plan = compiled.plan
     experiment = plan.experiment
     sql = compiled.statements()
@@ -75,20 +79,32 @@ def _run(project: Project, compiled: CompiledAnalysis, wh: Warehouse, step: Step
     overall = next((c for c in cells if c.segment is None), Cell(None, None, {}))
     nulls = _null_counts(plan, overall)
     results = adjust(metric_results(plan, overall, nulls), experiment.correction, experiment.alpha)
-    segment_results = [r for c in cells if c.segment is not None
-                       for r in metric_results(plan, c, {})]
+    segment_results = [
+        r for c in cells if c.segment is not None for r in metric_results(plan, c, {})
+    ]
     segment_results = adjust(segment_results, experiment.correction, experiment.alpha)
     arms = _arms(counts, experiment.weights())
     checks = exposure_checks(counts, experiment) + result_checks(
-        results, experiment, sum(a.units for a in arms), covariate_balance(plan, overall))
+        results, experiment, sum(a.units for a in arms), covariate_balance(plan, overall)
+    )
     return AnalysisResult(
-        experiment=experiment.id, name=experiment.name, hypothesis=experiment.hypothesis,
-        spec_hash=spec_hash(project, plan), run_at=dt.datetime.now(dt.UTC).isoformat(
-            timespec="seconds"),
-        control=experiment.control.name, alpha=experiment.alpha,
-        correction=experiment.correction, cuped=experiment.cuped, warehouse=wh.name, arms=arms,
-        results=results, segments=segment_results, checks=checks, sql=sql,
-        versions=versions(wh.name), planned_sample_size=experiment.planned_sample_size,
+        experiment=experiment.id,
+        name=experiment.name,
+        hypothesis=experiment.hypothesis,
+        spec_hash=spec_hash(project, plan),
+        run_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        control=experiment.control.name,
+        alpha=experiment.alpha,
+        correction=experiment.correction,
+        cuped=experiment.cuped,
+        warehouse=wh.name,
+        arms=arms,
+        results=results,
+        segments=segment_results,
+        checks=checks,
+        sql=sql,
+        versions=versions(wh.name),
+        planned_sample_size=experiment.planned_sample_size,
     )
 
 
@@ -103,27 +119,43 @@ def _exposure_counts(per_variant: pa.Table, totals: pa.Table) -> ExposureCounts:
             units[str(row["variant"])] = int(row["units"])
             rows[str(row["variant"])] = int(row["exposure_rows"])
     total = totals.to_pylist()[0]
-    return ExposureCounts(units=units, exposure_rows=rows, multi_variant_units=multi_units,
-                          multi_variant_rows=multi_rows, rows=int(total["rows"] or 0),
-                          null_unit_rows=int(total["null_unit_rows"] or 0),
-                          outside_rows=int(total["outside_rows"] or 0))
+    return ExposureCounts(
+        units=units,
+        exposure_rows=rows,
+        multi_variant_units=multi_units,
+        multi_variant_rows=multi_rows,
+        rows=int(total["rows"] or 0),
+        null_unit_rows=int(total["null_unit_rows"] or 0),
+        outside_rows=int(total["outside_rows"] or 0),
+    )
 
 
 def _arms(counts: ExposureCounts, weights: dict[str, float]) -> list[Arm]:
     total = sum(counts.units.get(v, 0) for v in weights)
-    return [Arm(variant=v, units=counts.units.get(v, 0), expected_share=w,
-                observed_share=counts.units.get(v, 0) / total if total else float("nan"),
-                exposure_rows=counts.exposure_rows.get(v, 0)) for v, w in weights.items()]
+    return [
+        Arm(
+            variant=v,
+            units=counts.units.get(v, 0),
+            expected_share=w,
+            observed_share=counts.units.get(v, 0) / total if total else float("nan"),
+            exposure_rows=counts.exposure_rows.get(v, 0),
+        )
+        for v, w in weights.items()
+    ]
 
 
 def _null_counts(plan: AnalysisPlan, cell: Cell) -> dict[str, int]:
     """NULL event values in each metric's analysis window (pre-period covariates not counted)."""
     out: dict[str, int] = {}
     for metric in plan.metrics:
-        columns = {f"{plan.measures[m]}__nulls" for var, m in metric.variables.items()
-                   if m.value is not None and var in ("y", "num", "den")}
-        out[metric.metric.name] = int(sum(row.get(c) or 0 for row in cell.rows.values()
-                                          for c in columns))
+        columns = {
+            f"{plan.measures[m]}__nulls"
+            for var, m in metric.variables.items()
+            if m.value is not None and var in ("y", "num", "den")
+        }
+        out[metric.metric.name] = int(
+            sum(row.get(c) or 0 for row in cell.rows.values() for c in columns)
+        )
     return out
 
 
@@ -146,8 +178,9 @@ def versions(backend: str) -> dict[str, str]:
     """Versions of assay, Python and the libraries that computed the numbers."""
     out = {"python": platform.python_version()}
     for package in ("assay", "sqlglot", "numpy", "scipy", "duckdb", "psycopg", "pyspark"):
-        if package in ("psycopg", "pyspark") and package not in backend.replace("postgres",
-                                                                                  "psycopg"):
+        if package in ("psycopg", "pyspark") and package not in backend.replace(
+            "postgres", "psycopg"
+        ):
             continue
         try:
             out[package] = metadata.version(package)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from assay.analysis.results import Check
+from assay.analysis.results import Check, Status
 from assay.spec.models import ExperimentSpec
 from assay.stats.srm import srm_test
 
@@ -58,8 +58,13 @@ def _declared_units(counts: ExposureCounts, experiment: ExperimentSpec) -> dict[
 
 def _exposures_present(counts: ExposureCounts) -> Check:
     if counts.rows == 0:
-        return Check("exposures", "fail", "no exposures logged for this experiment; check the "
-                     "experiment id and the exposure table in assay_project.yml", {"rows": 0})
+        return Check(
+            "exposures",
+            "fail",
+            "no exposures logged for this experiment; check the "
+            "experiment id and the exposure table in assay_project.yml",
+            {"rows": 0},
+        )
     return Check("exposures", "pass", f"{counts.rows:,} exposure rows", {"rows": counts.rows})
 
 
@@ -72,15 +77,26 @@ def _srm(counts: ExposureCounts, experiment: ExperimentSpec) -> Check:
     result = srm_test(observed, list(weights.values()))
     total = sum(observed)
     shares = {v: round(units[v] / total, 5) for v in weights}
-    figures = {"p_value": result.p_value, "chi2": result.statistic, "df": result.df,
-               "observed_shares": shares, "expected_shares": {k: round(w, 5) for k, w in weights.items()}}
+    figures = {
+        "p_value": result.p_value,
+        "chi2": result.statistic,
+        "df": result.df,
+        "observed_shares": shares,
+        "expected_shares": {k: round(w, 5) for k, w in weights.items()},
+    }
     if result.p_value < SRM_FAIL_P:
-        return Check("srm", "fail", f"sample ratio mismatch (p = {result.p_value:.2g} < "
-                     f"{SRM_FAIL_P}): observed {_shares(shares)} vs intended "
-                     f"{_shares(weights)}; the assignment or the exposure logging is biased, so "
-                     "metric results cannot be trusted", figures)
-    return Check("srm", "pass", f"traffic split matches the design (p = {result.p_value:.3g})",
-                 figures)
+        return Check(
+            "srm",
+            "fail",
+            f"sample ratio mismatch (p = {result.p_value:.2g} < "
+            f"{SRM_FAIL_P}): observed {_shares(shares)} vs intended "
+            f"{_shares(weights)}; the assignment or the exposure logging is biased, so "
+            "metric results cannot be trusted",
+            figures,
+        )
+    return Check(
+        "srm", "pass", f"traffic split matches the design (p = {result.p_value:.3g})", figures
+    )
 
 
 def _empty_arms(counts: ExposureCounts, experiment: ExperimentSpec) -> Check:
@@ -95,8 +111,12 @@ def _undeclared(counts: ExposureCounts, experiment: ExperimentSpec) -> Check:
     stray = {v: n for v, n in counts.units.items() if v not in declared}
     if stray:
         listed = ", ".join(f"`{v}` ({n:,} units)" for v, n in sorted(stray.items()))
-        return Check("undeclared_variants", "warn", f"variants in the data but not in the spec "
-                     f"were left out: {listed}", {"units": stray})
+        return Check(
+            "undeclared_variants",
+            "warn",
+            f"variants in the data but not in the spec were left out: {listed}",
+            {"units": stray},
+        )
     return Check("undeclared_variants", "pass", "every logged variant is declared", {})
 
 
@@ -105,11 +125,17 @@ def _multi_variant(counts: ExposureCounts) -> Check:
     share = counts.multi_variant_units / total if total else 0.0
     figures = {"units": counts.multi_variant_units, "share": share}
     if counts.multi_variant_units == 0:
-        return Check("multiple_variants", "pass", "no unit was exposed to more than one variant",
-                     figures)
-    status = "fail" if share > MULTI_VARIANT_FAIL_SHARE else "warn"
-    return Check("multiple_variants", status, f"{counts.multi_variant_units:,} units "
-                 f"({share:.2%}) were exposed to more than one variant and were excluded", figures)
+        return Check(
+            "multiple_variants", "pass", "no unit was exposed to more than one variant", figures
+        )
+    status: Status = "fail" if share > MULTI_VARIANT_FAIL_SHARE else "warn"
+    return Check(
+        "multiple_variants",
+        status,
+        f"{counts.multi_variant_units:,} units "
+        f"({share:.2%}) were exposed to more than one variant and were excluded",
+        figures,
+    )
 
 
 def _duplicates(counts: ExposureCounts) -> Check:
@@ -119,24 +145,38 @@ def _duplicates(counts: ExposureCounts) -> Check:
     figures = {"duplicate_rows": duplicates, "rows_per_unit": rows / units if units else None}
     if duplicates == 0:
         return Check("duplicate_exposures", "pass", "one exposure row per unit", figures)
-    return Check("duplicate_exposures", "pass", f"{duplicates:,} repeated exposure rows; each "
-                 "unit's first exposure is used", figures)
+    return Check(
+        "duplicate_exposures",
+        "pass",
+        f"{duplicates:,} repeated exposure rows; each unit's first exposure is used",
+        figures,
+    )
 
 
 def _outside_dates(counts: ExposureCounts) -> Check:
     figures = {"rows": counts.outside_rows}
     if counts.outside_rows:
-        return Check("exposure_dates", "warn", f"{counts.outside_rows:,} exposure rows fall "
-                     "outside the experiment's start/end and were excluded", figures)
-    return Check("exposure_dates", "pass", "all exposures fall within the experiment's dates",
-                 figures)
+        return Check(
+            "exposure_dates",
+            "warn",
+            f"{counts.outside_rows:,} exposure rows fall "
+            "outside the experiment's start/end and were excluded",
+            figures,
+        )
+    return Check(
+        "exposure_dates", "pass", "all exposures fall within the experiment's dates", figures
+    )
 
 
 def _null_units(counts: ExposureCounts) -> Check:
     figures = {"rows": counts.null_unit_rows}
     if counts.null_unit_rows:
-        return Check("missing_unit_ids", "warn", f"{counts.null_unit_rows:,} exposure rows have "
-                     "no unit id and were excluded", figures)
+        return Check(
+            "missing_unit_ids",
+            "warn",
+            f"{counts.null_unit_rows:,} exposure rows have no unit id and were excluded",
+            figures,
+        )
     return Check("missing_unit_ids", "pass", "every exposure has a unit id", figures)
 
 

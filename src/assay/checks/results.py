@@ -12,8 +12,12 @@ IMPLAUSIBLE_LIFT = 0.25
 BALANCE_WARN_P = 0.001
 
 
-def result_checks(results: list[MetricResult], experiment: ExperimentSpec, units: int,
-                  covariate_balance: list[tuple[str, float]]) -> list[Check]:
+def result_checks(
+    results: list[MetricResult],
+    experiment: ExperimentSpec,
+    units: int,
+    covariate_balance: list[tuple[str, float]],
+) -> list[Check]:
     """Checks over the overall results of one analysis.
 
     ``covariate_balance`` holds ``(metric, p-value)`` of a test comparing each CUPED covariate
@@ -31,27 +35,47 @@ def result_checks(results: list[MetricResult], experiment: ExperimentSpec, units
 def _sample_size(experiment: ExperimentSpec, units: int) -> Check:
     planned = experiment.planned_sample_size
     if planned is None:
-        return Check("sample_size", "pass", "no planned sample size in the spec; set "
-                     "`planned_sample_size` to guard against peeking", {"units": units})
+        return Check(
+            "sample_size",
+            "pass",
+            "no planned sample size in the spec; set "
+            "`planned_sample_size` to guard against peeking",
+            {"units": units},
+        )
     figures = {"units": units, "planned": planned, "share": units / planned}
     if units < planned:
-        return Check("sample_size", "warn", f"analysed at {units:,} of {planned:,} planned units "
-                     f"({units / planned:.0%}): fixed-horizon p-values read before the planned "
-                     "sample size overstate significance (peeking)", figures)
-    return Check("sample_size", "pass", f"planned sample size reached ({units:,} of "
-                 f"{planned:,})", figures)
+        return Check(
+            "sample_size",
+            "warn",
+            f"analysed at {units:,} of {planned:,} planned units "
+            f"({units / planned:.0%}): fixed-horizon p-values read before the planned "
+            "sample size overstate significance (peeking)",
+            figures,
+        )
+    return Check(
+        "sample_size", "pass", f"planned sample size reached ({units:,} of {planned:,})", figures
+    )
 
 
 def _implausible(results: list[MetricResult]) -> Check:
-    flagged = [r for r in results if r.error is None and r.significant
-               and abs(r.rel_lift) > IMPLAUSIBLE_LIFT]
+    flagged = [
+        r
+        for r in results
+        if r.error is None and r.significant and abs(r.rel_lift) > IMPLAUSIBLE_LIFT
+    ]
     figures = {"metrics": [f"{r.metric}:{r.variant}" for r in flagged]}
     if flagged:
         listed = ", ".join(f"{r.metric} ({r.variant}: {r.rel_lift:+.0%})" for r in flagged)
-        return Check("implausible_lift", "warn", f"lifts above {IMPLAUSIBLE_LIFT:.0%} are usually "
-                     f"bugs (Twyman's law); audit the data before celebrating: {listed}", figures)
-    return Check("implausible_lift", "pass", f"no significant lift above {IMPLAUSIBLE_LIFT:.0%}",
-                 figures)
+        return Check(
+            "implausible_lift",
+            "warn",
+            f"lifts above {IMPLAUSIBLE_LIFT:.0%} are usually "
+            f"bugs (Twyman's law); audit the data before celebrating: {listed}",
+            figures,
+        )
+    return Check(
+        "implausible_lift", "pass", f"no significant lift above {IMPLAUSIBLE_LIFT:.0%}", figures
+    )
 
 
 def _metric_errors(results: list[MetricResult]) -> Check:
@@ -59,8 +83,9 @@ def _metric_errors(results: list[MetricResult]) -> Check:
     figures = {"metrics": {f"{r.metric}:{r.variant}": r.error for r in failed}}
     if failed:
         listed = ", ".join(f"{r.metric} ({r.variant}): {r.error}" for r in failed)
-        return Check("metric_errors", "warn", f"some comparisons could not be computed: {listed}",
-                     figures)
+        return Check(
+            "metric_errors", "warn", f"some comparisons could not be computed: {listed}", figures
+        )
     return Check("metric_errors", "pass", "every comparison was computed", figures)
 
 
@@ -71,8 +96,12 @@ def _null_values(results: list[MetricResult]) -> Check:
             seen[r.metric] = r.null_values
     if seen:
         listed = ", ".join(f"{m} ({n:,})" for m, n in seen.items())
-        return Check("null_values", "warn", f"events with a NULL value were ignored: {listed}",
-                     {"events": seen})
+        return Check(
+            "null_values",
+            "warn",
+            f"events with a NULL value were ignored: {listed}",
+            {"events": seen},
+        )
     return Check("null_values", "pass", "no NULL metric values in the analysis windows", {})
 
 
@@ -84,7 +113,12 @@ def _pre_period_balance(balance: list[tuple[str, float]]) -> Check:
     metric, p_value = min(tested, key=lambda pair: pair[1])
     figures = {"min_p_value": p_value, "metric": metric}
     if p_value < BALANCE_WARN_P:
-        return Check("pre_period_balance", "warn", f"arms already differed before exposure on "
-                     f"{metric} (p = {p_value:.2g}); suspect the assignment or a carry-over "
-                     "from an earlier experiment", figures)
+        return Check(
+            "pre_period_balance",
+            "warn",
+            f"arms already differed before exposure on "
+            f"{metric} (p = {p_value:.2g}); suspect the assignment or a carry-over "
+            "from an earlier experiment",
+            figures,
+        )
     return Check("pre_period_balance", "pass", "arms were balanced before exposure", figures)

@@ -1,4 +1,4 @@
-"""The ``assay`` command line. Each command group lives in its own module and registers on ``app``."""
+"""The ``assay`` command line. Each command group lives in its own module, registered on ``app``."""
 
 from __future__ import annotations
 

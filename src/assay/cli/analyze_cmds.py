@@ -37,8 +37,13 @@ def progress(enabled: bool) -> Iterator[Step]:
     if not enabled:
         yield lambda _: None
         return
-    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
-                  console=err_console, transient=True) as bar:
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        TimeElapsedColumn(),
+        console=err_console,
+        transient=True,
+    ) as bar:
         task = bar.add_task("starting", total=None)
         yield lambda text: bar.update(task, description=text)
 
@@ -48,16 +53,25 @@ def progress(enabled: bool) -> Iterator[Step]:
 def analyze_cmd(
     experiment: Annotated[str, typer.Argument(help="Experiment id (file name in experiments/).")],
     project: ProjectOption = Path("."),
-    fmt: Annotated[Format, typer.Option("--format", "-f", help="table for people, json for "
-                                        "machines, markdown for a decision document.")
-                   ] = Format.table,
-    segments: Annotated[bool, typer.Option(help="Also show results by segment (table).")
-                        ] = False,
-    out: Annotated[Path | None, typer.Option(help="Write the output to this file instead of "
-                                             "stdout (markdown: also writes the lift chart).")
-                   ] = None,
-    store: Annotated[bool, typer.Option(help="Record the result in the warehouse's "
-                                        "assay_results table.")] = True,
+    fmt: Annotated[
+        Format,
+        typer.Option(
+            "--format",
+            "-f",
+            help="table for people, json for machines, markdown for a decision document.",
+        ),
+    ] = Format.table,
+    segments: Annotated[bool, typer.Option(help="Also show results by segment (table).")] = False,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            help="Write the output to this file instead of "
+            "stdout (markdown: also writes the lift chart)."
+        ),
+    ] = None,
+    store: Annotated[
+        bool, typer.Option(help="Record the result in the warehouse's assay_results table.")
+    ] = True,
 ) -> None:
     """Analyse an experiment: SQL runs in the warehouse, Python sees only per-arm statistics.
 
@@ -124,11 +138,18 @@ def _emit(result: AnalysisResult, fmt: Format, out: Path | None, segments: bool)
 def sql_cmd(
     experiment: Annotated[str, typer.Argument(help="Experiment id.")],
     project: ProjectOption = Path("."),
-    dialect: Annotated[str | None, typer.Option(
-        help="duckdb, postgres, bigquery, snowflake, spark, trino ... (default: the "
-             "project's warehouse)")] = None,
-    assignment: Annotated[bool, typer.Option(
-        "--assignment", help="Print the SQL that materialises the assignment table instead.")
+    dialect: Annotated[
+        str | None,
+        typer.Option(
+            help="duckdb, postgres, bigquery, snowflake, spark, trino ... (default: the "
+            "project's warehouse)"
+        ),
+    ] = None,
+    assignment: Annotated[
+        bool,
+        typer.Option(
+            "--assignment", help="Print the SQL that materialises the assignment table instead."
+        ),
     ] = False,
 ) -> None:
     """Print the SQL an analysis runs, exactly as the warehouse will see it.
@@ -152,8 +173,9 @@ def sql_cmd(
 @app.command()
 @reported
 def demo(
-    out: Annotated[Path, typer.Option(help="Folder for the demo project, warehouse and reports.")
-                   ] = Path("demo"),
+    out: Annotated[
+        Path, typer.Option(help="Folder for the demo project, warehouse and reports.")
+    ] = Path("demo"),
     users: Annotated[int, typer.Option(help="Users in the demo warehouse.", min=1000)] = 60_000,
     seed: Annotated[int, typer.Option(help="Random seed (same seed, same data).")] = 7,
 ) -> None:
@@ -186,8 +208,15 @@ def demo(
     for experiment_id, result in results.items():
         truth = info.experiments.get(experiment_id)
         path = write_report(result, reports)
-        table.add_row(experiment_id, truth.note if truth else "",
-                      decide(result).verdict, result.status(), str(path))
+        table.add_row(
+            experiment_id,
+            truth.note if truth else "",
+            decide(result).verdict,
+            result.status(),
+            str(path),
+        )
     console.print(table)
-    console.print(f"Reports are in [bold]{reports}[/]. Try: [bold]assay analyze "
-                  f"checkout_redesign --project {out}[/]")
+    console.print(
+        f"Reports are in [bold]{reports}[/]. Try: [bold]assay analyze "
+        f"checkout_redesign --project {out}[/]"
+    )

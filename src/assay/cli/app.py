@@ -26,6 +26,11 @@ err_console = Console(stderr=True)
 
 ProjectOption = Annotated[
     Path,
-    typer.Option("--project", "-p", help="Project directory (holds assay_project.yml).",
-                 file_okay=False, resolve_path=True),
+    typer.Option(
+        "--project",
+        "-p",
+        help="Project directory (holds assay_project.yml).",
+        file_okay=False,
+        resolve_path=True,
+    ),
 ]

@@ -32,21 +32,26 @@ def reported(command: Callable[P, R]) -> Callable[P, R]:
             err_console.print(f"[bold red]{len(err.issues)} {noun} in the spec:[/]")
             for issue in err.issues:
                 # soft_wrap: a file:line a user copies must never be broken across lines
-                err_console.print(f"  [red]✘[/] {escape(issue.format())}", highlight=False,
-                                  soft_wrap=True)
+                err_console.print(
+                    f"  [red]✘[/] {escape(issue.format())}", highlight=False, soft_wrap=True
+                )
             raise typer.Exit(EXIT_SPEC) from None
         except WarehouseError as err:
-            err_console.print(f"[bold red]warehouse error:[/] {escape(str(err))}",
-                              highlight=False, soft_wrap=True)
+            err_console.print(
+                f"[bold red]warehouse error:[/] {escape(str(err))}", highlight=False, soft_wrap=True
+            )
             if err.sql:
-                err_console.print("[dim]the SQL that failed is shown by `assay sql`; "
-                                  "first lines:[/]")
-                err_console.print("\n".join(err.sql.splitlines()[:8]), markup=False,
-                                  highlight=False)
+                err_console.print(
+                    "[dim]the SQL that failed is shown by `assay sql`; first lines:[/]"
+                )
+                err_console.print(
+                    "\n".join(err.sql.splitlines()[:8]), markup=False, highlight=False
+                )
             raise typer.Exit(EXIT_WAREHOUSE) from None
         except AssayError as err:
-            err_console.print(f"[bold red]error:[/] {escape(str(err))}", highlight=False,
-                              soft_wrap=True)
+            err_console.print(
+                f"[bold red]error:[/] {escape(str(err))}", highlight=False, soft_wrap=True
+            )
             raise typer.Exit(EXIT_OTHER) from None
 
     return wrapper

@@ -31,17 +31,21 @@ def init(
     written = scaffold(directory, force=force)
     for path in written:
         console.print(f"[green]created[/] {path}")
-    console.print("Next: point `warehouse:` in assay_project.yml at your data, then "
-                  "`assay validate`.")
+    console.print(
+        "Next: point `warehouse:` in assay_project.yml at your data, then `assay validate`."
+    )
 
 
 @app.command()
 @reported
 def validate(
     project: ProjectOption = Path("."),
-    warehouse: Annotated[bool, typer.Option(
-        "--warehouse/--offline",
-        help="Also check that tables and columns exist (catalogue look-ups, no data read).")
+    warehouse: Annotated[
+        bool,
+        typer.Option(
+            "--warehouse/--offline",
+            help="Also check that tables and columns exist (catalogue look-ups, no data read).",
+        ),
     ] = True,
 ) -> None:
     """Check a project without running any data query.
@@ -58,8 +62,9 @@ def validate(
     """
     loaded = load_project(project)
     for issue in loaded.warnings:
-        err_console.print(f"  [yellow]▲[/] {escape(issue.format())}", highlight=False,
-                          soft_wrap=True)
+        err_console.print(
+            f"  [yellow]▲[/] {escape(issue.format())}", highlight=False, soft_wrap=True
+        )
     if warehouse:
         wh = loaded.warehouse()
         try:
@@ -67,5 +72,7 @@ def validate(
                 preflight(loaded, plan_experiment(loaded, experiment), wh)
         finally:
             wh.close()
-    console.print(f"[green]✔[/] {len(loaded.metrics)} metrics and {len(loaded.experiments)} "
-                  f"experiments are valid" + (" (tables and columns checked)" if warehouse else ""))
+    console.print(
+        f"[green]✔[/] {len(loaded.metrics)} metrics and {len(loaded.experiments)} "
+        f"experiments are valid" + (" (tables and columns checked)" if warehouse else "")
+    )

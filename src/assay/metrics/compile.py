@@ -31,11 +31,11 @@ VARIANT_MAX, T0 = "variant_max", "t0"
 _NO_ARG_MIN = {"postgres"}
 # The aggregate that computes a winsorizing cap: an exact, linearly interpolated percentile
 # (PERCENTILE_CONT) unless the engine names it otherwise or has none (then approximate).
-_QUANTILE: dict[str, type[exp.Expression]] = {
-    "spark": exp.Quantile,            # PERCENTILE(x, q): exact, linear interpolation
+_QUANTILE: dict[str, type[exp.Expr]] = {
+    "spark": exp.Quantile,  # PERCENTILE(x, q): exact, linear interpolation
     "databricks": exp.Quantile,
-    "bigquery": exp.ApproxQuantile,   # no aggregate PERCENTILE_CONT: APPROX_QUANTILES
-    "trino": exp.ApproxQuantile,      # APPROX_PERCENTILE
+    "bigquery": exp.ApproxQuantile,  # no aggregate PERCENTILE_CONT: APPROX_QUANTILES
+    "trino": exp.ApproxQuantile,  # APPROX_PERCENTILE
 }
 
 
@@ -57,8 +57,9 @@ class CompiledAnalysis:
         return {k: q.sql(dialect=self.dialect, pretty=True) for k, q in out.items()}
 
 
-def compile_analysis(project: Project, experiment_id: str, dialect: str | None = None
-                     ) -> CompiledAnalysis:
+def compile_analysis(
+    project: Project, experiment_id: str, dialect: str | None = None
+) -> CompiledAnalysis:
     """Compile the SQL of ``experiment_id``'s analysis (project already validated)."""
     experiment = project.experiment(experiment_id)
     dialect = dialect or project.dialect
@@ -78,11 +79,11 @@ def col(name: str, table: str | None = None) -> exp.Column:
     return exp.column(name, table=table, quoted=True)
 
 
-def _alias(expression: exp.Expression, name: str) -> exp.Alias:
+def _alias(expression: exp.Expr, name: str) -> exp.Expr:
     return exp.alias_(expression, name, quoted=True)
 
 
-def _relation(table: str | None, sql: str | None, dialect: str, alias: str) -> exp.Expression:
+def _relation(table: str | None, sql: str | None, dialect: str, alias: str) -> exp.Expr:
     if sql is not None:
         return parse_query(sql, dialect).subquery(alias)
     ref = exp.to_table(table or "", dialect=dialect)
@@ -93,12 +94,12 @@ def _relation(table: str | None, sql: str | None, dialect: str, alias: str) -> e
     return ref.as_(alias, quoted=True)
 
 
-def _timestamp(moment: dt.datetime) -> exp.Expression:
+def _timestamp(moment: dt.datetime) -> exp.Expr:
     return exp.cast(exp.Literal.string(moment.isoformat(sep=" ")), exp.DataType.Type.TIMESTAMP)
 
 
-def _in_dates(ts: exp.Expression, experiment: ExperimentSpec) -> exp.Expression | None:
-    conditions: list[exp.Expression] = []
+def _in_dates(ts: exp.Expr, experiment: ExperimentSpec) -> exp.Expr | None:
+    conditions: list[exp.Expr] = []
     start, end = experiment.start_at(), experiment.end_at()
     if start is not None:
         conditions.append(ts.copy() >= _timestamp(start))
@@ -121,49 +122,71 @@ def _exposures(project: Project, experiment: ExperimentSpec) -> exp.Select:
 
 def _exposure_query(exposures: exp.Select, experiment: ExperimentSpec) -> exp.Query:
     """Per variant (NULL: units seen in several variants): units and exposure rows."""
-    per_unit = exp.select(
-        col(UNIT),
-        _alias(exp.Min(this=col(VARIANT)), VARIANT),
-        _alias(exp.Max(this=col(VARIANT)), VARIANT_MAX),
-        _alias(exp.Count(this=exp.Star()), "rows"),
-    ).from_("e").where(col(UNIT).is_(exp.null()).not_()).group_by(col(UNIT))
+    per_unit = (
+        exp.select(
+            col(UNIT),
+            _alias(exp.Min(this=col(VARIANT)), VARIANT),
+            _alias(exp.Max(this=col(VARIANT)), VARIANT_MAX),
+            _alias(exp.Count(this=exp.Star()), "rows"),
+        )
+        .from_("e")
+        .where(col(UNIT).is_(exp.null()).not_())
+        .group_by(col(UNIT))
+    )
     dates = _in_dates(col(TS), experiment)
     if dates is not None:
         per_unit = per_unit.where(dates)
     arm = exp.Case().when(col(VARIANT).eq(col(VARIANT_MAX)), col(VARIANT))
     return (
-        exp.select(_alias(arm, VARIANT), _alias(exp.Count(this=exp.Star()), "units"),
-                   _alias(exp.Sum(this=col("rows")), "exposure_rows"))
-        .from_("u").group_by(exp.Literal.number(1)).order_by(exp.Literal.number(1))
-        .with_("e", exposures).with_("u", per_unit)
+        exp.select(
+            _alias(arm, VARIANT),
+            _alias(exp.Count(this=exp.Star()), "units"),
+            _alias(exp.Sum(this=col("rows")), "exposure_rows"),
+        )
+        .from_("u")
+        .group_by(exp.Literal.number(1))
+        .order_by(exp.Literal.number(1))
+        .with_("e", exposures)
+        .with_("u", per_unit)
     )
 
 
 def _totals_query(exposures: exp.Select, experiment: ExperimentSpec) -> exp.Query:
     """Exposure rows in all, without a unit id, outside the dates; first and last timestamp."""
     dates = _in_dates(col(TS), experiment)
-    outside = exp.Literal.number(0) if dates is None else exp.Count(
-        this=exp.Case().when(exp.Not(this=exp.paren(dates)), exp.Literal.number(1)))
-    return exp.select(
-        _alias(exp.Count(this=exp.Star()), "rows"),
-        _alias(exp.Count(this=exp.Case().when(col(UNIT).is_(exp.null()), exp.Literal.number(1))),
-               "null_unit_rows"),
-        _alias(outside, "outside_rows"),
-        _alias(exp.Min(this=col(TS)), "first_ts"),
-        _alias(exp.Max(this=col(TS)), "last_ts"),
-    ).from_("e").with_("e", exposures)
+    outside = (
+        exp.Literal.number(0)
+        if dates is None
+        else exp.Count(this=exp.Case().when(exp.Not(this=exp.paren(dates)), exp.Literal.number(1)))
+    )
+    return (
+        exp.select(
+            _alias(exp.Count(this=exp.Star()), "rows"),
+            _alias(
+                exp.Count(this=exp.Case().when(col(UNIT).is_(exp.null()), exp.Literal.number(1))),
+                "null_unit_rows",
+            ),
+            _alias(outside, "outside_rows"),
+            _alias(exp.Min(this=col(TS)), "first_ts"),
+            _alias(exp.Max(this=col(TS)), "last_ts"),
+        )
+        .from_("e")
+        .with_("e", exposures)
+    )
 
 
-def _metrics_query(project: Project, plan: AnalysisPlan, exposures: exp.Select, dialect: str
-                   ) -> exp.Query:
+def _metrics_query(
+    project: Project, plan: AnalysisPlan, exposures: exp.Select, dialect: str
+) -> exp.Query:
     experiment = plan.experiment
     query = exp.select(*_statistics(plan)).from_("per_unit")
     query = query.with_("e", exposures).with_("units", _units(experiment, dialect))
     sources = plan.by_source()
     names = {source: f"src{i}" for i, source in enumerate(sources)}
     for source, measures in sources.items():
-        query = query.with_(names[source], _source_scan(project, experiment, source, measures,
-                                                        dialect))
+        query = query.with_(
+            names[source], _source_scan(project, experiment, source, measures, dialect)
+        )
     raw, capped = _per_unit(plan, names, dialect)
     if capped is None:
         query = query.with_("per_unit", raw)
@@ -175,27 +198,38 @@ def _metrics_query(project: Project, plan: AnalysisPlan, exposures: exp.Select, 
 def _units(experiment: ExperimentSpec, dialect: str) -> exp.Query:
     """First exposure per unit; units in several (or undeclared) variants are left out."""
     segments = [_first_value(s, dialect) for s in experiment.segments]
-    per_unit = exp.select(
-        col(UNIT), _alias(exp.Min(this=col(TS)), T0),
-        _alias(exp.Min(this=col(VARIANT)), VARIANT),
-        _alias(exp.Max(this=col(VARIANT)), VARIANT_MAX), *segments,
-    ).from_("e").where(col(UNIT).is_(exp.null()).not_()).group_by(col(UNIT))
+    per_unit = (
+        exp.select(
+            col(UNIT),
+            _alias(exp.Min(this=col(TS)), T0),
+            _alias(exp.Min(this=col(VARIANT)), VARIANT),
+            _alias(exp.Max(this=col(VARIANT)), VARIANT_MAX),
+            *segments,
+        )
+        .from_("e")
+        .where(col(UNIT).is_(exp.null()).not_())
+        .group_by(col(UNIT))
+    )
     dates = _in_dates(col(TS), experiment)
     if dates is not None:
         per_unit = per_unit.where(dates)
     declared = [exp.Literal.string(v.name) for v in experiment.variants]
-    return (exp.select(col(UNIT), col(T0), col(VARIANT), *(col(s) for s in experiment.segments))
-            .from_(per_unit.subquery("f"))
-            .where(col(VARIANT).eq(col(VARIANT_MAX)))
-            .where(col(VARIANT).isin(*declared)))
+    return (
+        exp.select(col(UNIT), col(T0), col(VARIANT), *(col(s) for s in experiment.segments))
+        .from_(per_unit.subquery("f"))
+        .where(col(VARIANT).eq(col(VARIANT_MAX)))
+        .where(col(VARIANT).isin(*declared))
+    )
 
 
-def _first_value(segment: str, dialect: str) -> exp.Expression:
+def _first_value(segment: str, dialect: str) -> exp.Expr:
     if dialect in _NO_ARG_MIN:
-        ordered = exp.ArrayAgg(this=exp.Order(this=col(segment), expressions=[
-            exp.Ordered(this=col(TS))]))
-        return _alias(exp.Bracket(this=exp.paren(ordered), expressions=[exp.Literal.number(1)]),
-                      segment)
+        ordered = exp.ArrayAgg(
+            this=exp.Order(this=col(segment), expressions=[exp.Ordered(this=col(TS))])
+        )
+        return _alias(
+            exp.Bracket(this=exp.paren(ordered), expressions=[exp.Literal.number(1)]), segment
+        )
     return _alias(exp.ArgMin(this=col(segment), expression=col(TS)), segment)
 
 
@@ -205,7 +239,7 @@ def _interval(delta: dt.timedelta) -> exp.Interval:
     return exp.Interval(this=exp.Literal.string(str(count)), unit=exp.Var(this=unit))
 
 
-def _shift(moment: exp.Expression, delta: dt.timedelta) -> exp.Expression:
+def _shift(moment: exp.Expr, delta: dt.timedelta) -> exp.Expr:
     """``moment + delta`` as SQL (subtraction for negative offsets, nothing for zero)."""
     if delta == dt.timedelta(0):
         return moment
@@ -214,12 +248,12 @@ def _shift(moment: exp.Expression, delta: dt.timedelta) -> exp.Expression:
     return exp.Add(this=moment, expression=_interval(delta))
 
 
-def _scan_range(experiment: ExperimentSpec, measures: list[Measure]) -> exp.Expression | None:
+def _scan_range(experiment: ExperimentSpec, measures: list[Measure]) -> exp.Expr | None:
     """Time range of events any measure can use, pushed into the source scan."""
     first, last = window_bounds(measures)
     start, end = experiment.start_at(), experiment.end_at()
     ts = col("__ts")
-    conditions: list[exp.Expression] = []
+    conditions: list[exp.Expr] = []
     if start is not None and first is not None:
         conditions.append(ts.copy() >= _timestamp(start + first))
     if end is not None:
@@ -228,8 +262,13 @@ def _scan_range(experiment: ExperimentSpec, measures: list[Measure]) -> exp.Expr
     return exp.and_(*conditions) if conditions else None
 
 
-def _source_scan(project: Project, experiment: ExperimentSpec, source: Source,
-                 measures: list[tuple[Measure, str]], dialect: str) -> exp.Query:
+def _source_scan(
+    project: Project,
+    experiment: ExperimentSpec,
+    source: Source,
+    measures: list[tuple[Measure, str]],
+    dialect: str,
+) -> exp.Query:
     """One pass over a source: every measure of it aggregated per unit, relative to t0."""
     values: dict[str, str] = {}
     filters: dict[str, str] = {}
@@ -239,33 +278,43 @@ def _source_scan(project: Project, experiment: ExperimentSpec, source: Source,
         if measure.filter is not None:
             filters.setdefault(measure.filter, f"f{len(filters)}")
     rows = exp.select(
-        _alias(col(source.unit, "s"), "__unit"), _alias(col(source.timestamp, "s"), "__ts"),
+        _alias(col(source.unit, "s"), "__unit"),
+        _alias(col(source.timestamp, "s"), "__ts"),
         *(_alias(parse_expression(text, dialect), name) for text, name in values.items()),
         *(_alias(parse_expression(text, dialect), name) for text, name in filters.items()),
     ).from_(_relation(source.table, source.sql, dialect, "s"))
     in_range = _scan_range(experiment, [m for m, _ in measures])
     if in_range is not None:
         rows = exp.select("*").from_(rows.subquery("r")).where(in_range)
-    aggregates: list[exp.Expression] = []
+    aggregates: list[exp.Expr] = []
     for measure, name in measures:
         value = col(values[measure.value], "ev") if measure.value is not None else None
         condition = _in_window(measure, filters, experiment)
         aggregates.append(_alias(_aggregate(measure.aggregation, condition, value), name))
         if value is not None:
             nulls = exp.and_(condition.copy(), value.copy().is_(exp.null()))
-            aggregates.append(_alias(exp.Count(this=exp.Case().when(nulls, exp.Literal.number(1))),
-                                     f"{name}__nulls"))
-    return (exp.select(col(UNIT, "u"), *aggregates)
-            .from_(rows.subquery("ev"))
-            .join(exp.to_table("units").as_("u", quoted=True),
-                  on=col("__unit", "ev").eq(col(UNIT, "u")), join_type="inner")
-            .group_by(col(UNIT, "u")))
+            aggregates.append(
+                _alias(
+                    exp.Count(this=exp.Case().when(nulls, exp.Literal.number(1))), f"{name}__nulls"
+                )
+            )
+    return (
+        exp.select(col(UNIT, "u"), *aggregates)
+        .from_(rows.subquery("ev"))
+        .join(
+            exp.to_table("units").as_("u", quoted=True),
+            on=col("__unit", "ev").eq(col(UNIT, "u")),
+            join_type="inner",
+        )
+        .group_by(col(UNIT, "u"))
+    )
 
 
-def _in_window(measure: Measure, filters: dict[str, str], experiment: ExperimentSpec
-               ) -> exp.Expression:
+def _in_window(
+    measure: Measure, filters: dict[str, str], experiment: ExperimentSpec
+) -> exp.Expr:
     ts, t0 = col("__ts", "ev"), col(T0, "u")
-    conditions: list[exp.Expression] = []
+    conditions: list[exp.Expr] = []
     if measure.filter is not None:
         conditions.append(col(filters[measure.filter], "ev"))
     if measure.window is not None:
@@ -279,65 +328,82 @@ def _in_window(measure: Measure, filters: dict[str, str], experiment: Experiment
     return exp.and_(*conditions)
 
 
-def _aggregate(aggregation: str, condition: exp.Expression, value: exp.Expression | None
-               ) -> exp.Expression:
+def _aggregate(
+    aggregation: str, condition: exp.Expr, value: exp.Expr | None
+) -> exp.Expr:
     one, zero = exp.Literal.number(1), exp.Literal.number(0)
     if aggregation == "any":
         return exp.Max(this=exp.Case().when(condition, one).else_(zero))
-    if aggregation == "count" or value is None and aggregation == "sum":
+    if aggregation == "count" or (value is None and aggregation == "sum"):
         return exp.Count(this=exp.Case().when(condition, one))
     picked = exp.Case().when(condition, value if value is not None else one)
     functions = {"sum": exp.Sum, "avg": exp.Avg, "max": exp.Max, "min": exp.Min}
     return functions[aggregation](this=picked)
 
 
-def _per_unit(plan: AnalysisPlan, sources: dict[Source, str], dialect: str
-              ) -> tuple[exp.Select, exp.Select | None]:
+def _per_unit(
+    plan: AnalysisPlan, sources: dict[Source, str], dialect: str
+) -> tuple[exp.Select, exp.Select | None]:
     """Every measure per unit (0 for units without events where the measure fills zero).
 
     Returns the per-unit query with absolute caps applied and, when a measure is winsorized,
     a second query over it (``per_unit_raw``) capping at the pooled percentile.
     """
     experiment = plan.experiment
-    select = exp.select(col(UNIT, "u"), col(VARIANT, "u"), *(col(s, "u") for s in experiment.segments))
+    select = exp.select(
+        col(UNIT, "u"), col(VARIANT, "u"), *(col(s, "u") for s in experiment.segments)
+    )
     query = select.from_(exp.to_table("units").as_("u", quoted=True))
-    for source, alias in sources.items():
-        query = query.join(exp.to_table(alias).as_(alias, quoted=True),
-                           on=col(UNIT, alias).eq(col(UNIT, "u")), join_type="left")
-    caps: list[exp.Expression] = []
+    for alias in sources.values():
+        query = query.join(
+            exp.to_table(alias).as_(alias, quoted=True),
+            on=col(UNIT, alias).eq(col(UNIT, "u")),
+            join_type="left",
+        )
+    caps: list[exp.Expr] = []
     for measure, name in plan.measures.items():
         alias = sources[measure.source]
-        value: exp.Expression = col(name, alias)
+        value: exp.Expr = col(name, alias)
         if measure.fills_zero:
             value = exp.Coalesce(this=value, expressions=[exp.Literal.number(0)])
         value = _cap_absolute(exp.cast(value, exp.DataType.Type.DOUBLE), measure)
         query = query.select(_alias(value, name))
         if measure.value is not None:
-            query = query.select(_alias(exp.Coalesce(this=col(f"{name}__nulls", alias),
-                                                     expressions=[exp.Literal.number(0)]),
-                                        f"{name}__nulls"))
+            query = query.select(
+                _alias(
+                    exp.Coalesce(
+                        this=col(f"{name}__nulls", alias), expressions=[exp.Literal.number(0)]
+                    ),
+                    f"{name}__nulls",
+                )
+            )
         if measure.capping is not None and measure.capping.winsorize is not None:
-            caps.append(_alias(_quantile(col(name), measure.capping.winsorize, dialect),
-                               f"{name}__cap"))
+            caps.append(
+                _alias(_quantile(col(name), measure.capping.winsorize, dialect), f"{name}__cap")
+            )
     if not caps:
         return query, None
     winsorized = [m for m in plan.measures if m.capping is not None and m.capping.winsorize]
     capped = exp.select(
         *(col(c) for c in (UNIT, VARIANT, *experiment.segments)),
-        *(_alias(_cap_at(col(name), col(f"{name}__cap", "q")), name) if m in winsorized
-          else col(name) for m, name in plan.measures.items()),
+        *(
+            _alias(_cap_at(col(name), col(f"{name}__cap", "q")), name)
+            if m in winsorized
+            else col(name)
+            for m, name in plan.measures.items()
+        ),
         *(col(f"{name}__nulls") for m, name in plan.measures.items() if m.value is not None),
     )
     quantiles = exp.select(*caps).from_("per_unit_raw").subquery("q")
     return query, capped.from_("per_unit_raw").join(quantiles, join_type="cross")
 
 
-def _cap_at(value: exp.Expression, bound: exp.Expression, *, upper: bool = True) -> exp.Expression:
+def _cap_at(value: exp.Expr, bound: exp.Expr, *, upper: bool = True) -> exp.Expr:
     over = value.copy() > bound.copy() if upper else value.copy() < bound.copy()
     return exp.Case().when(over, bound).else_(value)
 
 
-def _cap_absolute(value: exp.Expression, measure: Measure) -> exp.Expression:
+def _cap_absolute(value: exp.Expr, measure: Measure) -> exp.Expr:
     capping = measure.capping
     if capping is None:
         return value
@@ -348,16 +414,16 @@ def _cap_absolute(value: exp.Expression, measure: Measure) -> exp.Expression:
     return value
 
 
-def _quantile(value: exp.Expression, q: float, dialect: str) -> exp.Expression:
+def _quantile(value: exp.Expr, q: float, dialect: str) -> exp.Expr:
     kind = _QUANTILE.get(dialect, exp.PercentileCont)
     if kind is exp.PercentileCont:
         return exp.PercentileCont(this=value, expression=exp.Literal.number(q))
     return kind(this=value, quantile=exp.Literal.number(q))
 
 
-def _statistics(plan: AnalysisPlan) -> list[exp.Expression]:
+def _statistics(plan: AnalysisPlan) -> list[exp.Expr]:
     """Per metric: unit count, sums and cross-product sums of its variables (the contract)."""
-    out: list[exp.Expression] = []
+    out: list[exp.Expr] = []
     for metric in plan.metrics:
         out += _metric_statistics(plan, metric)
     for measure, name in plan.measures.items():
@@ -366,21 +432,24 @@ def _statistics(plan: AnalysisPlan) -> list[exp.Expression]:
     return out
 
 
-def _metric_statistics(plan: AnalysisPlan, metric: MetricPlan) -> list[exp.Expression]:
+def _metric_statistics(plan: AnalysisPlan, metric: MetricPlan) -> list[exp.Expr]:
     outcome = metric.variables[metric.outcome]
     present = None if outcome.fills_zero else col(plan.measures[outcome]).is_(exp.null()).not_()
-    values: dict[str, exp.Expression] = {}
+    values: dict[str, exp.Expr] = {}
     for var, measure in metric.variables.items():
-        value: exp.Expression = col(plan.measures[measure])
+        value: exp.Expr = col(plan.measures[measure])
         if not measure.fills_zero and var != metric.outcome:
             value = exp.Coalesce(this=value, expressions=[exp.Literal.number(0)])
         if present is not None and var != metric.outcome:
             value = exp.Case().when(present.copy(), value)
         values[var] = value
     prefix = metric.prefix
-    count = exp.Count(this=exp.Star()) if present is None else exp.Count(
-        this=col(plan.measures[outcome]))
-    out: list[exp.Expression] = [_alias(count, prefix + N_COLUMN)]
+    count = (
+        exp.Count(this=exp.Star())
+        if present is None
+        else exp.Count(this=col(plan.measures[outcome]))
+    )
+    out: list[exp.Expr] = [_alias(count, prefix + N_COLUMN)]
     out += [_alias(exp.Sum(this=v.copy()), prefix + sum_column(k)) for k, v in values.items()]
     for a, b in combinations_with_replacement(sorted(values), 2):
         product = exp.Mul(this=_operand(values[a]), expression=_operand(values[b]))
@@ -388,7 +457,7 @@ def _metric_statistics(plan: AnalysisPlan, metric: MetricPlan) -> list[exp.Expre
     return out
 
 
-def _operand(value: exp.Expression) -> exp.Expression:
+def _operand(value: exp.Expr) -> exp.Expr:
     return value.copy() if isinstance(value, exp.Column) else exp.paren(value.copy())
 
 
@@ -400,6 +469,7 @@ def _grouped(query: exp.Select, experiment: ExperimentSpec) -> exp.Query:
     if not experiment.segments:
         return query.group_by(col(VARIANT)).order_by(col(VARIANT))
     sets = [exp.Tuple(expressions=[col(VARIANT)])] + [
-        exp.Tuple(expressions=[col(VARIANT), col(s)]) for s in experiment.segments]
+        exp.Tuple(expressions=[col(VARIANT), col(s)]) for s in experiment.segments
+    ]
     query.set("group", exp.Group(grouping_sets=[exp.GroupingSets(expressions=sets)]))
     return query.order_by(*(k.copy() for k in keys))

@@ -89,8 +89,11 @@ def plan_experiment(project: Project, experiment: ExperimentSpec) -> AnalysisPla
         variables = _variables(project, metric, experiment.cuped)
         for measure in variables.values():
             plan.measures.setdefault(measure, f"a{len(plan.measures)}")
-        plan.metrics.append(MetricPlan(metric, role, index, variables,
-                                       cuped="x" in variables or "num_pre" in variables))
+        plan.metrics.append(
+            MetricPlan(
+                metric, role, index, variables, cuped="x" in variables or "num_pre" in variables
+            )
+        )
     return plan
 
 
@@ -114,8 +117,14 @@ def _variables(project: Project, metric: MetricSpec, cuped: bool) -> dict[str, M
 def _measure(project: Project, metric: MetricSpec, window: Window | None) -> Measure:
     aggregation = "any" if metric.kind == "proportion" else metric.aggregation
     value = None if aggregation in ("count", "any") else metric.value
-    return Measure(project.source_of(metric), value, metric.filter, aggregation, window,
-                   metric.capping if metric.kind == "mean" else None)
+    return Measure(
+        project.source_of(metric),
+        value,
+        metric.filter,
+        aggregation,
+        window,
+        metric.capping if metric.kind == "mean" else None,
+    )
 
 
 def window_bounds(measures: list[Measure]) -> tuple[dt.timedelta | None, dt.timedelta | None]:

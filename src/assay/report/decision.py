@@ -41,13 +41,24 @@ def decide(result: AnalysisResult) -> Decision:
         return Decision("untrustworthy", [f"{c.name}: {c.message}" for c in failed])
     losses = [r for r in result.results if r.role in ("primary", "guardrail") and is_loss(r)]
     if losses:
-        return Decision("do not ship", [f"{r.metric} ({r.role}) got worse in {r.variant}: "
-                                        f"{r.rel_lift:+.2%}" for r in losses])
+        return Decision(
+            "do not ship",
+            [f"{r.metric} ({r.role}) got worse in {r.variant}: {r.rel_lift:+.2%}" for r in losses],
+        )
     wins = [r for r in result.results if r.role == "primary" and is_win(r)]
     if wins:
-        return Decision("ship", [f"{r.metric} improved in {r.variant}: {r.rel_lift:+.2%} "
-                                 f"(adjusted p = {r.p_value_adjusted:.3g})" for r in wins])
+        return Decision(
+            "ship",
+            [
+                f"{r.metric} improved in {r.variant}: {r.rel_lift:+.2%} "
+                f"(adjusted p = {r.p_value_adjusted:.3g})"
+                for r in wins
+            ],
+        )
     primaries = [r.metric for r in result.results if r.role == "primary"]
-    reason = ("no primary metric moved significantly" if primaries
-              else "the experiment names no primary metric")
+    reason = (
+        "no primary metric moved significantly"
+        if primaries
+        else "the experiment names no primary metric"
+    )
     return Decision("inconclusive", [reason])

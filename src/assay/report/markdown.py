@@ -21,39 +21,67 @@ def render_markdown(result: AnalysisResult, plot: str | None = None) -> str:
     lines += [f"- {reason}" for reason in decision.reasons] + [""]
     if result.hypothesis:
         lines += ["## Hypothesis", "", result.hypothesis, ""]
-    lines += ["## Design", "",
-              f"- Control: `{result.control}`; alpha {result.alpha}; multiple-comparison "
-              f"correction: {result.correction}; CUPED: {'on' if result.cuped else 'off'}",
-              f"- Units analysed: {result.units:,}"
-              + (f" of {result.planned_sample_size:,} planned" if result.planned_sample_size
-                 else ""), ""]
-    lines += ["## Arms", "", "| variant | units | observed share | intended share | exposure rows |",
-              "|---|---:|---:|---:|---:|"]
-    lines += [f"| {a.variant} | {a.units:,} | {a.observed_share:.2%} | {a.expected_share:.2%} | "
-              f"{a.exposure_rows:,} |" for a in result.arms] + [""]
-    lines += ["## Results", ""] + _results_table(result.results) + [""]
+    lines += [
+        "## Design",
+        "",
+        f"- Control: `{result.control}`; alpha {result.alpha}; multiple-comparison "
+        f"correction: {result.correction}; CUPED: {'on' if result.cuped else 'off'}",
+        f"- Units analysed: {result.units:,}"
+        + (f" of {result.planned_sample_size:,} planned" if result.planned_sample_size else ""),
+        "",
+    ]
+    lines += [
+        "## Arms",
+        "",
+        "| variant | units | observed share | intended share | exposure rows |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    lines += [
+        f"| {a.variant} | {a.units:,} | {a.observed_share:.2%} | {a.expected_share:.2%} | "
+        f"{a.exposure_rows:,} |"
+        for a in result.arms
+    ] + [""]
+    lines += ["## Results", "", *_results_table(result.results), ""]
     if plot:
         lines += [f"![Relative lift with {100 * (1 - result.alpha):.0f}% intervals]({plot})", ""]
     if result.segments:
-        lines += ["## Results by segment", "",
-                  "Segments are exploratory: p-values are corrected across all segment cells, "
-                  "and a difference between segments is not itself tested.", ""]
-        lines += _results_table(result.segments, by_segment=True) + [""]
+        lines += [
+            "## Results by segment",
+            "",
+            "Segments are exploratory: p-values are corrected across all segment cells, "
+            "and a difference between segments is not itself tested.",
+            "",
+        ]
+        lines += [*_results_table(result.segments, by_segment=True), ""]
     lines += ["## Health checks", "", "| | check | detail |", "|---|---|---|"]
     lines += [f"| {_ICON[c.status]} | {c.name} | {c.message} |" for c in result.checks] + [""]
-    lines += ["## Reproduce", "",
-              f"- Spec hash: `{result.spec_hash}`", f"- Run at: {result.run_at} on "
-              f"{result.warehouse}",
-              "- Versions: " + ", ".join(f"{k} {v}" for k, v in result.versions.items()), ""]
+    lines += [
+        "## Reproduce",
+        "",
+        f"- Spec hash: `{result.spec_hash}`",
+        f"- Run at: {result.run_at} on {result.warehouse}",
+        "- Versions: " + ", ".join(f"{k} {v}" for k, v in result.versions.items()),
+        "",
+    ]
     for name, sql in result.sql.items():
-        lines += [f"<details><summary>SQL: {name}</summary>", "", "```sql", sql, "```", "",
-                  "</details>", ""]
+        lines += [
+            f"<details><summary>SQL: {name}</summary>",
+            "",
+            "```sql",
+            sql,
+            "```",
+            "",
+            "</details>",
+            "",
+        ]
     return "\n".join(lines)
 
 
 def _results_table(results: list[MetricResult], by_segment: bool = False) -> list[str]:
-    head = "| metric | role | variant | control | treatment | abs. lift [CI] | rel. lift [CI] " \
-           "| p | p adj. | | method |"
+    head = (
+        "| metric | role | variant | control | treatment | abs. lift [CI] | rel. lift [CI] "
+        "| p | p adj. | | method |"
+    )
     rule = "|---|---|---|---:|---:|---:|---:|---:|---:|---|---|"
     if by_segment:
         head, rule = "| segment " + head, "|---" + rule
@@ -64,11 +92,19 @@ def _results_table(results: list[MetricResult], by_segment: bool = False) -> lis
         if r.error is not None:
             cells += [f"error: `{r.error}`", "", "", "", "", r.method]
         else:
-            vr = "" if r.cuped_variance_reduction is None else \
-                f", variance −{r.cuped_variance_reduction:.0%}"
-            cells += [f"{num(r.diff)} {interval(r.diff_ci)}",
-                      f"{pct(r.rel_lift)} {interval(r.rel_lift_ci, as_pct=True)}",
-                      p(r.p_value), p(r.p_value_adjusted), mark, r.method + vr]
+            vr = (
+                ""
+                if r.cuped_variance_reduction is None
+                else f", variance −{r.cuped_variance_reduction:.0%}"
+            )
+            cells += [
+                f"{num(r.diff)} {interval(r.diff_ci)}",
+                f"{pct(r.rel_lift)} {interval(r.rel_lift_ci, as_pct=True)}",
+                p(r.p_value),
+                p(r.p_value_adjusted),
+                mark,
+                r.method + vr,
+            ]
         if by_segment:
             cells.insert(0, f"{r.segment}={r.segment_value}")
         out.append("| " + " | ".join(cells) + " |")

@@ -27,17 +27,22 @@ def render_terminal(result: AnalysisResult, console: Console, *, segments: bool 
     decision = decide(result)
     colour = _VERDICT.get(decision.verdict, "white")
     body = "\n".join(f"• {r}" for r in decision.reasons)
-    console.print(Panel(body, title=f"[bold {colour}]Decision: {decision.verdict}[/]",
-                        expand=False))
+    console.print(
+        Panel(body, title=f"[bold {colour}]Decision: {decision.verdict}[/]", expand=False)
+    )
 
 
 def _header(result: AnalysisResult) -> list[Text]:
     lines = []
     if result.hypothesis:
         lines.append(Text(f"Hypothesis: {result.hypothesis}"))
-    lines.append(Text(f"{result.units:,} units · alpha {result.alpha} · correction "
-                      f"{result.correction} · CUPED {'on' if result.cuped else 'off'} · "
-                      f"warehouse {result.warehouse}"))
+    lines.append(
+        Text(
+            f"{result.units:,} units · alpha {result.alpha} · correction "
+            f"{result.correction} · CUPED {'on' if result.cuped else 'off'} · "
+            f"warehouse {result.warehouse}"
+        )
+    )
     return lines
 
 
@@ -47,36 +52,68 @@ def _arms(result: AnalysisResult) -> Table:
         table.add_column(column, justify="left" if column == "variant" else "right")
     for arm in result.arms:
         marker = " (control)" if arm.variant == result.control else ""
-        table.add_row(arm.variant + marker, f"{arm.units:,}", f"{arm.observed_share:.2%}",
-                      f"{arm.expected_share:.2%}", f"{arm.exposure_rows:,}")
+        table.add_row(
+            arm.variant + marker,
+            f"{arm.units:,}",
+            f"{arm.observed_share:.2%}",
+            f"{arm.expected_share:.2%}",
+            f"{arm.exposure_rows:,}",
+        )
     return table
 
 
-def _metrics(results: list[MetricResult], result: AnalysisResult, title: str,
-             by_segment: bool = False) -> Table:
+def _metrics(
+    results: list[MetricResult], result: AnalysisResult, title: str, by_segment: bool = False
+) -> Table:
     table = Table(title=title, title_justify="left")
-    columns = ["metric", "variant", "control", "treatment", "abs. lift [CI]", "rel. lift [CI]",
-               "p", "p adj.", "", "CUPED VR"]
+    columns = [
+        "metric",
+        "variant",
+        "control",
+        "treatment",
+        "abs. lift [CI]",
+        "rel. lift [CI]",
+        "p",
+        "p adj.",
+        "",
+        "CUPED VR",
+    ]
     if by_segment:
         columns.insert(0, "segment")
     for column in columns:
-        table.add_column(column, justify="left" if column in ("metric", "variant", "segment")
-                         else "right")
+        table.add_column(
+            column, justify="left" if column in ("metric", "variant", "segment") else "right"
+        )
     for r in results:
-        row = [f"{r.metric}" + (" ★" if r.role == "primary" else " ⛨" if r.role == "guardrail"
-                                else ""), r.variant]
+        row = [
+            f"{r.metric}"
+            + (" ★" if r.role == "primary" else " ⛨" if r.role == "guardrail" else ""),
+            r.variant,
+        ]
         if by_segment:
             row.insert(0, f"{r.segment}={r.segment_value}")
         if r.error is not None:
-            row += [num(r.mean_control), num(r.mean_treatment), f"[red]{r.error}[/]", "", "", "",
-                    "", ""]
+            row += [
+                num(r.mean_control),
+                num(r.mean_treatment),
+                f"[red]{r.error}[/]",
+                "",
+                "",
+                "",
+                "",
+                "",
+            ]
         else:
-            row += [num(r.mean_control), num(r.mean_treatment),
-                    f"{num(r.diff)} {interval(r.diff_ci)}",
-                    f"{pct(r.rel_lift)} {interval(r.rel_lift_ci, as_pct=True)}",
-                    p(r.p_value), p(r.p_value_adjusted), _marker(r),
-                    "—" if r.cuped_variance_reduction is None
-                    else f"{r.cuped_variance_reduction:.0%}"]
+            row += [
+                num(r.mean_control),
+                num(r.mean_treatment),
+                f"{num(r.diff)} {interval(r.diff_ci)}",
+                f"{pct(r.rel_lift)} {interval(r.rel_lift_ci, as_pct=True)}",
+                p(r.p_value),
+                p(r.p_value_adjusted),
+                _marker(r),
+                "—" if r.cuped_variance_reduction is None else f"{r.cuped_variance_reduction:.0%}",
+            ]
         table.add_row(*row)
     table.caption = "★ primary  ⛨ guardrail  ● significant after correction (green: good, red: bad)"
     return table

@@ -11,7 +11,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from assay.errors import SpecIssue
-from assay.spec.yamlsrc import Located, Loc
+from assay.spec.yamlsrc import Loc, Located
 
 # Pydantic adds union-member tags ("str", "date", "function-after[...]") to error locations.
 _TYPE_TAGS = {"str", "int", "float", "bool", "date", "datetime", "list", "dict", "tuple", "none"}
@@ -23,9 +23,10 @@ def did_you_mean(word: str, choices: Sequence[str]) -> str | None:
     return f"did you mean `{match[0]}`?" if match else None
 
 
-def issues_from_validation(err: ValidationError, src: Located, model: type[BaseModel],
-                           prefix: Loc = ()) -> list[SpecIssue]:
-    """Located issues for every error in ``err`` (the data validated sat at ``prefix`` in ``src``)."""
+def issues_from_validation(
+    err: ValidationError, src: Located, model: type[BaseModel], prefix: Loc = ()
+) -> list[SpecIssue]:
+    """Located issues for every error in ``err`` (validated data sat at ``prefix`` in ``src``)."""
     raw = err.errors(include_url=False)
     cleaned = [(_clean_loc(e["loc"], src, prefix), e) for e in raw]
     # A union reports one error per member; keep the member that matches the input's shape.
@@ -37,7 +38,8 @@ def issues_from_validation(err: ValidationError, src: Located, model: type[BaseM
     issues: list[SpecIssue] = []
     for loc, e in cleaned:
         if str(e["type"]).endswith("_type") and any(
-                by_loc.get(loc[:i], 0) for i in range(len(prefix) + 1, len(loc) + 1)):
+            by_loc.get(loc[:i], 0) for i in range(len(prefix) + 1, len(loc) + 1)
+        ):
             continue
         issues.append(_issue(loc, e, src, model, prefix))
     return _dedupe(issues)
@@ -49,10 +51,11 @@ def _issue(loc: Loc, e: Any, src: Located, model: type[BaseModel], prefix: Loc) 
     value: object = e.get("input")
     hint = None
     if kind == "extra_forbidden":
-        allowed = _fields_at(model, loc[len(prefix):-1])
+        allowed = _fields_at(model, loc[len(prefix) : -1])
         msg = f"unknown field `{loc[-1]}`"
         hint = did_you_mean(str(loc[-1]), allowed) or (
-            f"allowed: {', '.join(sorted(allowed))}" if allowed else None)
+            f"allowed: {', '.join(sorted(allowed))}" if allowed else None
+        )
         value = None
     elif kind == "missing":
         msg = "required field is missing"
@@ -113,8 +116,11 @@ def _model_in(annotation: Any) -> Any:
 
 
 def _literal_choices(msg: str) -> list[str]:
-    return [part.strip(" '\"") for part in msg.replace(" or ", ",").split("Input should be")[-1]
-            .split(",") if part.strip(" '\"")]
+    return [
+        part.strip(" '\"")
+        for part in msg.replace(" or ", ",").split("Input should be")[-1].split(",")
+        if part.strip(" '\"")
+    ]
 
 
 def _dedupe(issues: list[SpecIssue]) -> list[SpecIssue]:

@@ -121,7 +121,9 @@ class MetricSpec(Strict):
     def _kind_fields(self) -> MetricSpec:
         if self.kind == "ratio":
             if not self.numerator or not self.denominator:
-                raise ValueError("a ratio metric needs `numerator` and `denominator` (metric names)")
+                raise ValueError(
+                    "a ratio metric needs `numerator` and `denominator` (metric names)"
+                )
             if self.source is not None or self.value is not None:
                 raise ValueError("a ratio metric takes its source from its numerator/denominator")
         else:
@@ -130,7 +132,9 @@ class MetricSpec(Strict):
             if self.numerator or self.denominator:
                 raise ValueError("`numerator`/`denominator` belong to ratio metrics")
         if self.pre_window is not None and self.pre_window.end > dt.timedelta(0):
-            raise ValueError("`pre_window` must end at or before the first exposure (e.g. [-28d, 0d])")
+            raise ValueError(
+                "`pre_window` must end at or before the first exposure (e.g. [-28d, 0d])"
+            )
         return self
 
 
@@ -159,8 +163,11 @@ class MetricRefs(Strict):
         """``(metric, role)`` pairs in report order, each metric once."""
         seen: set[str] = set()
         out: list[tuple[str, str]] = []
-        for role, names in (("primary", self.primary), ("secondary", self.secondary),
-                            ("guardrail", self.guardrails)):
+        for role, names in (
+            ("primary", self.primary),
+            ("secondary", self.secondary),
+            ("guardrail", self.guardrails),
+        ):
             for name in names:
                 if name not in seen:
                     seen.add(name)
@@ -188,7 +195,8 @@ class ExperimentSpec(Strict):
     traffic: float = Field(1.0, gt=0, le=1, description="Share of eligible units that enter.")
     layer: str | None = Field(None, description="Mutually exclusive layer (namespace) name.")
     layer_range: tuple[int, int] | None = Field(
-        None, description="Buckets [start, end) of the layer's 10,000 this experiment owns.")
+        None, description="Buckets [start, end) of the layer's 10,000 this experiment owns."
+    )
     targeting: str | None = Field(None, description="SQL boolean over unit attributes.")
     forced: dict[str, str] = Field(default_factory=dict, description="unit id -> variant (QA).")
     holdout: str | None = Field(None, description="Name of a holdout experiment to respect.")
@@ -217,8 +225,11 @@ class ExperimentSpec(Strict):
 
     @model_validator(mode="after")
     def _dates(self) -> ExperimentSpec:
-        if self.start is not None and self.end is not None and _as_datetime(self.end, True) <= \
-                _as_datetime(self.start, False):
+        if (
+            self.start is not None
+            and self.end is not None
+            and _as_datetime(self.end, True) <= _as_datetime(self.start, False)
+        ):
             raise ValueError("`end` must be after `start`")
         if self.layer_range is not None:
             lo, hi = self.layer_range
@@ -278,8 +289,10 @@ class ProjectSpec(Strict):
     """``assay_project.yml``."""
 
     name: Annotated[str, Field(min_length=1)]
-    warehouse: str = Field("duckdb:///warehouse.duckdb",
-                           description="Connection URL; a relative DuckDB path is relative to the project.")
+    warehouse: str = Field(
+        "duckdb:///warehouse.duckdb",
+        description="Connection URL; a relative DuckDB path is relative to the project.",
+    )
     exposures: ExposureSource = Field(default_factory=ExposureSource)
     sources: dict[str, Source] = Field(default_factory=dict)
     results_schema: str | None = Field(None, description="Schema of the results tables.")
@@ -288,7 +301,10 @@ class ProjectSpec(Strict):
 
 def _as_datetime(value: dt.datetime | dt.date, end: bool) -> dt.datetime:
     if isinstance(value, dt.datetime):
-        return value.replace(tzinfo=None) if value.tzinfo is None else \
-            value.astimezone(dt.UTC).replace(tzinfo=None)
+        return (
+            value.replace(tzinfo=None)
+            if value.tzinfo is None
+            else value.astimezone(dt.UTC).replace(tzinfo=None)
+        )
     moment = dt.datetime.combine(value, dt.time())
     return moment + dt.timedelta(days=1) if end else moment

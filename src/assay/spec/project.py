@@ -16,7 +16,7 @@ from pydantic import BaseModel, ValidationError
 from assay.errors import SpecError, SpecIssue
 from assay.spec.errors import issues_from_validation
 from assay.spec.models import ExperimentSpec, MetricSpec, ProjectSpec, Source
-from assay.spec.yamlsrc import Located, Loc, load_yaml
+from assay.spec.yamlsrc import Loc, Located, load_yaml
 from assay.warehouse import Warehouse, connect, dialect_of
 
 PROJECT_FILE = "assay_project.yml"
@@ -85,9 +85,19 @@ class Project:
 
             known = sorted(self.experiments)
             hint = did_you_mean(experiment_id, known) or (
-                f"known: {', '.join(known)}" if known else "the project has no experiments")
-            raise SpecError([SpecIssue(str(self.root / "experiments"), None, "",
-                                       f"no experiment `{experiment_id}`", hint=hint)])
+                f"known: {', '.join(known)}" if known else "the project has no experiments"
+            )
+            raise SpecError(
+                [
+                    SpecIssue(
+                        str(self.root / "experiments"),
+                        None,
+                        "",
+                        f"no experiment `{experiment_id}`",
+                        hint=hint,
+                    )
+                ]
+            )
         return self.experiments[experiment_id]
 
 
@@ -103,9 +113,17 @@ def load_project(path: str | Path = ".") -> Project:
     issues: list[SpecIssue] = []
     project_file = root / PROJECT_FILE
     if not project_file.is_file():
-        raise SpecError([SpecIssue(str(project_file), None, "",
-                                   f"no {PROJECT_FILE} here; run `assay init` to create a project, "
-                                   "or pass --project DIR")])
+        raise SpecError(
+            [
+                SpecIssue(
+                    str(project_file),
+                    None,
+                    "",
+                    f"no {PROJECT_FILE} here; run `assay init` to create a project, "
+                    "or pass --project DIR",
+                )
+            ]
+        )
     src = load_yaml(project_file, _shown(project_file))
     issues += src.issues
     spec = _validate(ProjectSpec, src, (), src.data, issues)
@@ -134,12 +152,19 @@ def _load_metrics(project: Project, file: Path, issues: list[SpecIssue]) -> None
         project.metrics_unreadable = True
         return
     if not isinstance(src.data, dict) or not isinstance(src.data.get("metrics"), list):
-        issues.append(src.issue((), "a metrics file holds `metrics:`, a list of metric definitions"))
+        issues.append(
+            src.issue((), "a metrics file holds `metrics:`, a list of metric definitions")
+        )
         return
     extra = sorted(set(src.data) - {"metrics"})
     if extra:
-        issues.append(src.issue((extra[0],), f"unknown top-level key `{extra[0]}`",
-                                hint="a metrics file holds only `metrics:`"))
+        issues.append(
+            src.issue(
+                (extra[0],),
+                f"unknown top-level key `{extra[0]}`",
+                hint="a metrics file holds only `metrics:`",
+            )
+        )
     for i, raw in enumerate(src.data["metrics"]):
         metric = _validate(MetricSpec, src, ("metrics", i), raw, issues)
         if metric is None:
@@ -148,8 +173,13 @@ def _load_metrics(project: Project, file: Path, issues: list[SpecIssue]) -> None
             continue
         if metric.name in project.metrics:
             first = project.where[("metric", metric.name)]
-            issues.append(src.issue(("metrics", i, "name"), f"metric `{metric.name}` is defined twice",
-                                    hint=f"first defined in {first.src.file}:{first.src.line(first.loc)}"))
+            issues.append(
+                src.issue(
+                    ("metrics", i, "name"),
+                    f"metric `{metric.name}` is defined twice",
+                    hint=f"first defined in {first.src.file}:{first.src.line(first.loc)}",
+                )
+            )
             continue
         project.metrics[metric.name] = metric
         project.where[("metric", metric.name)] = Where(src, ("metrics", i))
@@ -161,13 +191,21 @@ def _load_experiment(project: Project, file: Path, issues: list[SpecIssue]) -> N
     if src.issues:
         return
     if not isinstance(src.data, dict):
-        issues.append(src.issue((), "an experiment file holds a mapping (id, variants, metrics ...)"))
+        issues.append(
+            src.issue((), "an experiment file holds a mapping (id, variants, metrics ...)")
+        )
         return
     data = dict(src.data)
     declared = data.pop("id", None)
     if declared is not None and str(declared) != file.stem:
-        issues.append(src.issue(("id",), "the experiment id is its file name", value=declared,
-                                hint=f"rename the file to {declared}.yml or remove `id`"))
+        issues.append(
+            src.issue(
+                ("id",),
+                "the experiment id is its file name",
+                value=declared,
+                hint=f"rename the file to {declared}.yml or remove `id`",
+            )
+        )
         return
     experiment = _validate(ExperimentSpec, src, (), {"id": file.stem, **data}, issues)
     if experiment is not None:
@@ -175,8 +213,9 @@ def _load_experiment(project: Project, file: Path, issues: list[SpecIssue]) -> N
         project.where[("experiment", experiment.id)] = Where(src, ())
 
 
-def _validate(model: type[M], src: Located, loc: Loc, raw: object,
-                            issues: list[SpecIssue]) -> M | None:
+def _validate(
+    model: type[M], src: Located, loc: Loc, raw: object, issues: list[SpecIssue]
+) -> M | None:
     if not isinstance(raw, dict):
         issues.append(src.issue(loc, f"expected a mapping for {model.__name__}", value=raw))
         return None

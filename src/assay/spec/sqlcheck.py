@@ -7,7 +7,7 @@ from sqlglot import exp
 from sqlglot.errors import ParseError, TokenError
 
 
-def parse_expression(text: str, dialect: str) -> exp.Expression:
+def parse_expression(text: str, dialect: str) -> exp.Expr:
     """Parse a per-row SQL expression (a metric's ``value`` or ``filter``).
 
     Raises:
@@ -24,8 +24,10 @@ def parse_expression(text: str, dialect: str) -> exp.Expression:
         raise ValueError(f"expected a per-row SQL expression, got {_kind(node)}")
     aggregate = node.find(exp.AggFunc)
     if aggregate is not None:
-        raise ValueError(f"aggregate `{aggregate.sql(dialect=dialect)}` is not allowed here; "
-                         "write the per-event value and set `aggregation:`")
+        raise ValueError(
+            f"aggregate `{aggregate.sql(dialect=dialect)}` is not allowed here; "
+            "write the per-event value and set `aggregation:`"
+        )
     return node
 
 
@@ -37,11 +39,11 @@ def parse_query(text: str, dialect: str) -> exp.Query:
     return statements[0]
 
 
-def _kind(node: exp.Expression) -> str:
+def _kind(node: exp.Expr) -> str:
     return "a subquery" if isinstance(node, exp.Query) else f"a statement ({node.key.upper()})"
 
 
-def _parse(text: str, dialect: str) -> list[exp.Expression | None]:
+def _parse(text: str, dialect: str) -> list[exp.Expr | None]:
     try:
         return sqlglot.parse(text, read=dialect)
     except ParseError as err:

@@ -7,6 +7,7 @@ named sources, ratio components, SQL fragments that must parse, CUPED without a 
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from typing import TYPE_CHECKING
 
 from assay.errors import SpecIssue
@@ -31,15 +32,17 @@ def _check_sources(project: Project) -> list[SpecIssue]:
     issues: list[SpecIssue] = []
     exposures = project.spec.exposures
     if exposures.sql is not None:
-        issues += _sql_issue(lambda: parse_query(exposures.sql or "", project.dialect),
-                             where, ("exposures", "sql"))
+        issues += _sql_issue(
+            lambda: parse_query(exposures.sql or "", project.dialect), where, ("exposures", "sql")
+        )
     for name, source in project.spec.sources.items():
         issues += _source_issues(project, source, where, ("sources", name))
     return issues
 
 
-def _source_issues(project: Project, source: Source, where: Where, loc: tuple[str, ...]
-                   ) -> list[SpecIssue]:
+def _source_issues(
+    project: Project, source: Source, where: Where, loc: tuple[str, ...]
+) -> list[SpecIssue]:
     if source.sql is None:
         return []
     return _sql_issue(lambda: parse_query(source.sql or "", project.dialect), where, (*loc, "sql"))
@@ -52,19 +55,35 @@ def _check_metrics(project: Project) -> list[SpecIssue]:
         where = project.where[("metric", name)]
         if isinstance(metric.source, str) and metric.source not in project.spec.sources:
             known = sorted(project.spec.sources)
-            issues.append(where.issue(("source",), f"unknown source `{metric.source}`",
-                                      hint=did_you_mean(metric.source, known)
-                                      or (f"sources in assay_project.yml: {', '.join(known)}"
-                                          if known else "declare it under `sources:` in assay_project.yml")))
+            issues.append(
+                where.issue(
+                    ("source",),
+                    f"unknown source `{metric.source}`",
+                    hint=did_you_mean(metric.source, known)
+                    or (
+                        f"sources in assay_project.yml: {', '.join(known)}"
+                        if known
+                        else "declare it under `sources:` in assay_project.yml"
+                    ),
+                )
+            )
         elif isinstance(metric.source, Source):
             issues += _source_issues(project, metric.source, where, ("source",))
         for part in ("value", "filter"):
             text = getattr(metric, part)
             if text is not None:
-                issues += _sql_issue(lambda t=text: parse_expression(t, project.dialect), where, (part,))
+                issues += _sql_issue(
+                    partial(parse_expression, text, project.dialect), where, (part,)
+                )
         if metric.kind == "proportion" and metric.aggregation != "sum":
-            issues.append(where.issue(("aggregation",), "a proportion metric has no aggregation: a "
-                                      "unit converts if any event qualifies", severity="warning"))
+            issues.append(
+                where.issue(
+                    ("aggregation",),
+                    "a proportion metric has no aggregation: a "
+                    "unit converts if any event qualifies",
+                    severity="warning",
+                )
+            )
         if metric.kind == "ratio":
             for part in ("numerator", "denominator"):
                 ref = getattr(metric, part)
@@ -72,15 +91,28 @@ def _check_metrics(project: Project) -> list[SpecIssue]:
                 if ref in project.broken or project.metrics_unreadable:
                     continue
                 if target is None:
-                    issues.append(where.issue((part,), f"unknown metric `{ref}`",
-                                              hint=did_you_mean(ref, names)))
+                    issues.append(
+                        where.issue(
+                            (part,), f"unknown metric `{ref}`", hint=did_you_mean(ref, names)
+                        )
+                    )
                 elif target.kind == "ratio":
-                    issues.append(where.issue((part,), f"`{ref}` is itself a ratio; a ratio's parts "
-                                              "are mean or proportion metrics"))
+                    issues.append(
+                        where.issue(
+                            (part,),
+                            f"`{ref}` is itself a ratio; a ratio's parts "
+                            "are mean or proportion metrics",
+                        )
+                    )
                 elif target.aggregation in ("avg", "max", "min") and target.kind == "mean":
-                    issues.append(where.issue((part,), f"`{ref}` aggregates with "
-                                              f"{target.aggregation}; ratio parts must be sums or "
-                                              "counts so that units add up"))
+                    issues.append(
+                        where.issue(
+                            (part,),
+                            f"`{ref}` aggregates with "
+                            f"{target.aggregation}; ratio parts must be sums or "
+                            "counts so that units add up",
+                        )
+                    )
     return issues
 
 
@@ -95,24 +127,47 @@ def _check_experiments(project: Project) -> list[SpecIssue]:
                 if ref in project.broken or project.metrics_unreadable:
                     continue
                 if ref not in project.metrics:
-                    issues.append(where.issue(("metrics", role, i), f"unknown metric `{ref}`",
-                                              hint=did_you_mean(ref, names)
-                                              or f"metrics defined: {', '.join(names) or 'none'}"))
+                    issues.append(
+                        where.issue(
+                            ("metrics", role, i),
+                            f"unknown metric `{ref}`",
+                            hint=did_you_mean(ref, names)
+                            or f"metrics defined: {', '.join(names) or 'none'}",
+                        )
+                    )
                 elif experiment.cuped and not _has_pre_window(project, ref):
-                    issues.append(where.issue(("metrics", role, i), f"CUPED is on but `{ref}` has "
-                                              "no `pre_window`; it is analysed without CUPED",
-                                              severity="warning"))
+                    issues.append(
+                        where.issue(
+                            ("metrics", role, i),
+                            f"CUPED is on but `{ref}` has "
+                            "no `pre_window`; it is analysed without CUPED",
+                            severity="warning",
+                        )
+                    )
         if not experiment.metrics.all():
-            issues.append(where.issue(("metrics",), "the experiment lists no metrics; only the "
-                                      "health checks will run", severity="warning"))
+            issues.append(
+                where.issue(
+                    ("metrics",),
+                    "the experiment lists no metrics; only the health checks will run",
+                    severity="warning",
+                )
+            )
         if experiment.targeting is not None:
-            issues += _sql_issue(lambda t=experiment.targeting: parse_expression(t, project.dialect),
-                                 where, ("targeting",))
+            issues += _sql_issue(
+                partial(parse_expression, experiment.targeting, project.dialect),
+                where,
+                ("targeting",),
+            )
         salt = experiment.hash_salt
         if salt in salts:
-            issues.append(where.issue(("salt",), f"salt `{salt}` is also used by experiment "
-                                      f"`{salts[salt]}`: their assignments are identical",
-                                      severity="warning"))
+            issues.append(
+                where.issue(
+                    ("salt",),
+                    f"salt `{salt}` is also used by experiment "
+                    f"`{salts[salt]}`: their assignments are identical",
+                    severity="warning",
+                )
+            )
         salts.setdefault(salt, exp_id)
     return issues
 
@@ -123,7 +178,10 @@ def _has_pre_window(project: Project, name: str) -> bool:
         return True
     if metric.kind != "ratio":
         return False
-    parts = [project.metrics.get(metric.numerator or ""), project.metrics.get(metric.denominator or "")]
+    parts = [
+        project.metrics.get(metric.numerator or ""),
+        project.metrics.get(metric.denominator or ""),
+    ]
     return all(p is not None and p.pre_window is not None for p in parts)
 
 

@@ -43,12 +43,24 @@ class Located:
             path = path[:-1]
         return self.lines.get((), None)
 
-    def issue(self, loc: Sequence[str | int], message: str, *, value: object = None,
-              hint: str | None = None, severity: str = "error") -> SpecIssue:
+    def issue(
+        self,
+        loc: Sequence[str | int],
+        message: str,
+        *,
+        value: object = None,
+        hint: str | None = None,
+        severity: str = "error",
+    ) -> SpecIssue:
         """A :class:`SpecIssue` located at ``loc`` in this file."""
         return SpecIssue(
-            file=self.file, line=self.line(loc), field=format_loc(loc), message=message,
-            value=None if value is None else _show(value), hint=hint, severity=severity,
+            file=self.file,
+            line=self.line(loc),
+            field=format_loc(loc),
+            message=message,
+            value=None if value is None else _show(value),
+            hint=hint,
+            severity=severity,
         )
 
 
@@ -85,9 +97,13 @@ def parse_yaml(text: str, shown_as: str) -> Located:
         mark = err.problem_mark or err.context_mark
         line = mark.line + 1 if mark is not None else None
         problem = err.problem or err.context or "invalid YAML"
-        return Located(shown_as, None, issues=[SpecIssue(shown_as, line, "", f"invalid YAML: {problem}")])
+        return Located(
+            shown_as, None, issues=[SpecIssue(shown_as, line, "", f"invalid YAML: {problem}")]
+        )
     except yaml.YAMLError as err:
-        return Located(shown_as, None, issues=[SpecIssue(shown_as, None, "", f"invalid YAML: {err}")])
+        return Located(
+            shown_as, None, issues=[SpecIssue(shown_as, None, "", f"invalid YAML: {err}")]
+        )
     finally:
         loader.dispose()
     located = Located(shown_as, data, {(): node.start_mark.line + 1})
@@ -102,8 +118,14 @@ def _walk(node: yaml.Node, loc: Loc, out: Located) -> None:
             key = key_node.value if isinstance(key_node, yaml.ScalarNode) else str(key_node)
             line = key_node.start_mark.line + 1
             if key in seen:
-                out.issues.append(SpecIssue(out.file, line, format_loc((*loc, key)),
-                                            f"duplicate key (first set on line {seen[key]})"))
+                out.issues.append(
+                    SpecIssue(
+                        out.file,
+                        line,
+                        format_loc((*loc, key)),
+                        f"duplicate key (first set on line {seen[key]})",
+                    )
+                )
             seen[key] = line
             out.lines[(*loc, key)] = line
             _walk(value_node, (*loc, key), out)

@@ -39,17 +39,25 @@ def save_result(warehouse: Warehouse, result: AnalysisResult, schema: str | None
     return table
 
 
-def load_results(warehouse: Warehouse, experiment: str | None = None,
-                 schema: str | None = None) -> list[dict[str, object]]:
+def load_results(
+    warehouse: Warehouse, experiment: str | None = None, schema: str | None = None
+) -> list[dict[str, object]]:
     """Stored analyses, newest first (JSON payloads decoded), optionally for one experiment."""
     name = results_table(schema)
     if warehouse.columns(name) is None:
         return []
-    query = exp.select("*").from_(exp.to_table(name, dialect=warehouse.dialect)).order_by(
-        exp.Ordered(this=exp.column("run_at", quoted=True), desc=True))
+    query = (
+        exp.select("*")
+        .from_(exp.to_table(name, dialect=warehouse.dialect))
+        .order_by(exp.Ordered(this=exp.column("run_at", quoted=True), desc=True))
+    )
     if experiment is not None:
-        query = query.where(exp.column("experiment", quoted=True).eq(exp.Literal.string(experiment)))
-    rows = warehouse.execute(query.sql(dialect=warehouse.dialect)).to_pylist()
+        query = query.where(
+            exp.column("experiment", quoted=True).eq(exp.Literal.string(experiment))
+        )
+    rows: list[dict[str, object]] = warehouse.execute(
+        query.sql(dialect=warehouse.dialect)
+    ).to_pylist()
     for row in rows:
         row["result"] = json.loads(str(row.pop("result_json")))
     return rows

@@ -14,8 +14,14 @@ from assay.warehouse.base import Warehouse
 __all__ = ["Warehouse", "connect", "dialect_of"]
 
 _DIALECTS = {
-    "duckdb": "duckdb", "postgres": "postgres", "postgresql": "postgres", "spark": "spark",
-    "databricks": "databricks", "bigquery": "bigquery", "snowflake": "snowflake", "trino": "trino",
+    "duckdb": "duckdb",
+    "postgres": "postgres",
+    "postgresql": "postgres",
+    "spark": "spark",
+    "databricks": "databricks",
+    "bigquery": "bigquery",
+    "snowflake": "snowflake",
+    "trino": "trino",
 }
 
 
@@ -23,8 +29,9 @@ def dialect_of(url: str) -> str:
     """The SQLGlot dialect of the warehouse a URL names (``postgresql://...`` -> ``postgres``)."""
     scheme = url.partition("://")[0].lower().split("+")[0]
     if scheme not in _DIALECTS:
-        raise AssayError(f"unsupported warehouse URL scheme '{scheme}://'; "
-                         f"known: {', '.join(sorted(_DIALECTS))}")
+        raise AssayError(
+            f"unsupported warehouse URL scheme '{scheme}://'; known: {', '.join(sorted(_DIALECTS))}"
+        )
     return _DIALECTS[scheme]
 
 
@@ -63,5 +70,6 @@ def connect(url: str, *, base_dir: str | Path | None = None, read_only: bool = F
         except ImportError as err:
             raise AssayError("Spark needs `pip install 'assay[spark]'`") from err
         return SparkWarehouse.from_url(url)
-    raise AssayError(f"unsupported warehouse URL scheme '{scheme}://'; "
-                     "use duckdb://, postgresql:// or spark://")
+    raise AssayError(
+        f"unsupported warehouse URL scheme '{scheme}://'; use duckdb://, postgresql:// or spark://"
+    )

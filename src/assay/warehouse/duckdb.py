@@ -18,8 +18,13 @@ class DuckDBWarehouse:
     dialect = "duckdb"
     name = "duckdb"
 
-    def __init__(self, path: str | Path = ":memory:", *, read_only: bool = False,
-                 connection: duckdb.DuckDBPyConnection | None = None) -> None:
+    def __init__(
+        self,
+        path: str | Path = ":memory:",
+        *,
+        read_only: bool = False,
+        connection: duckdb.DuckDBPyConnection | None = None,
+    ) -> None:
         self.path = str(path)
         if connection is not None:
             self.con = connection
@@ -44,9 +49,12 @@ class DuckDBWarehouse:
 
     def columns(self, table: str) -> list[str] | None:
         ref = exp.to_table(table, dialect=self.dialect)
-        query = exp.select("column_name").from_("information_schema.columns").where(
-            exp.column("table_name").eq(exp.Literal.string(ref.name))
-        ).order_by("ordinal_position")
+        query = (
+            exp.select("column_name")
+            .from_("information_schema.columns")
+            .where(exp.column("table_name").eq(exp.Literal.string(ref.name)))
+            .order_by("ordinal_position")
+        )
         if ref.db:
             query = query.where(exp.column("table_schema").eq(exp.Literal.string(ref.db)))
         rows = self.con.execute(query.sql(dialect=self.dialect)).fetchall()
@@ -58,11 +66,17 @@ class DuckDBWarehouse:
         try:
             if target.db:
                 self.con.execute(
-                    exp.Create(this=exp.to_identifier(target.db, quoted=True), kind="SCHEMA",
-                               exists=True).sql(dialect=self.dialect))
+                    exp.Create(
+                        this=exp.to_identifier(target.db, quoted=True), kind="SCHEMA", exists=True
+                    ).sql(dialect=self.dialect)
+                )
             if mode == "replace" or self.columns(table) is None:
-                create = exp.Create(this=target, kind="TABLE", replace=mode == "replace",
-                                    expression=sqlglot.select("*").from_("__assay_incoming"))
+                create = exp.Create(
+                    this=target,
+                    kind="TABLE",
+                    replace=mode == "replace",
+                    expression=sqlglot.select("*").from_("__assay_incoming"),
+                )
                 if mode != "replace":
                     create.set("exists", True)
                 self.con.execute(create.sql(dialect=self.dialect))
