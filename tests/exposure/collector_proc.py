@@ -1,0 +1,99 @@
+"""A small project on disk and a real `assay collect` process on 127.0.0.1."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+PROJECT = """\
+name: collector_test
+warehouse: duckdb:///wh.duckdb
+"""
+EXPERIMENT = """\
+variants:
+  - {name: control, weight: 1, control: true}
+  - {name: treatment, weight: 1}
+"""
+START_TIMEOUT = 60.0
+
+
+def write_project(root: Path) -> Path:
+    """A minimal project: one experiment, a DuckDB warehouse file."""
+    (root / "experiments").mkdir(parents=True, exist_ok=True)
+    (root / "assay_project.yml").write_text(PROJECT, encoding="utf-8")
+    (root / "experiments" / "checkout_v2.yml").write_text(EXPERIMENT, encoding="utf-8")
+    return root
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class CollectorProcess:
+    """A running ``assay collect`` subprocess."""
+
+    root: Path
+    port: int
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        assert self.process is None
+        log = open(self.root / "collector.log", "ab")  # noqa: SIM115
+        self.process = subprocess.Popen(
+            [str(Path(sys.executable).with_name("assay")), "collect", "--project", str(self.root),
+             "--host", "127.0.0.1", "--port", str(self.port)],
+            stdout=log, stderr=log, start_new_session=True)
+        deadline = time.monotonic() + START_TIMEOUT
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError((self.root / "collector.log").read_text())
+            try:
+                if httpx.get(self.url + "/healthz", timeout=1.0).status_code == 200:
+                    return
+            except httpx.TransportError:
+                time.sleep(0.1)
+        raise RuntimeError("collector did not start in time")
+
+    def kill(self) -> None:
+        """SIGKILL: no clean-up runs."""
+        assert self.process is not None
+        os.kill(self.process.pid, signal.SIGKILL)
+        self.process.wait(timeout=30)
+        self.process = None
+
+    def stop(self) -> None:
+        """SIGTERM: graceful shutdown (the loader finishes its transaction)."""
+        if self.process is None:
+            return
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.kill()
+        self.process = None
+
+    def wait_loaded(self, expected: int, timeout: float = 60.0) -> dict[str, object]:
+        """Poll /v1/stats until nothing is pending and ``expected`` events were accepted."""
+        deadline = time.monotonic() + timeout
+        stats: dict[str, object] = {}
+        while time.monotonic() < deadline:
+            stats = httpx.get(self.url + "/v1/stats", timeout=5.0).json()
+            if stats["pending_events"] == 0 and stats["exposures_accepted"] == expected:
+                return stats
+            time.sleep(0.1)
+        raise AssertionError(f"not loaded in time: {stats}")

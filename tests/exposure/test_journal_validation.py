@@ -1,0 +1,71 @@
+"""The journal's crash recovery and the event validation rules."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import pytest
+
+from assay.exposure.journal import Journal
+from assay.exposure.validation import check_exposure, check_metric_event, parse_timestamp
+from assay.spec.models import ExperimentSpec
+
+SPEC = ExperimentSpec(id="e", variants=[{"name": "a", "weight": 1}, {"name": "b", "weight": 1}])
+
+
+def test_torn_tail_is_cut_and_complete_records_kept(tmp_path: Path) -> None:
+    path = tmp_path / "j.jsonl"
+    journal = Journal(path)
+    journal.append({"batch_id": "1", "rows": []})
+    journal.append({"batch_id": "2", "rows": [{"x": "é"}]})
+    journal.close()
+    with open(path, "ab") as handle:  # a crash in the middle of the third write
+        handle.write(b'{"batch_id": "3", "ro')
+    reopened = Journal(path)
+    assert [r["batch_id"] for r in reopened.records] == ["1", "2"]
+    reopened.append({"batch_id": "4", "rows": []})
+    reopened.close()
+    lines = path.read_bytes().splitlines()
+    assert [json.loads(x)["batch_id"] for x in lines] == ["1", "2", "4"]
+
+
+@pytest.mark.parametrize(("event", "code"), [
+    ({"experiment_id": "e", "variant": "a", "unit_id": "u", "timestamp": "2026-01-01"}, None),
+    ({"experiment_id": "e", "variant": "a", "unit_id": 42, "timestamp": "2026-01-01"}, None),
+    ({"experiment_id": "x", "variant": "a", "unit_id": "u", "timestamp": "2026-01-01"},
+     "unknown_experiment"),
+    ({"experiment_id": "e", "variant": "c", "unit_id": "u", "timestamp": "2026-01-01"},
+     "unknown_variant"),
+    ({"experiment_id": "e", "variant": "a", "timestamp": "2026-01-01"}, "missing_unit_id"),
+    ({"experiment_id": "e", "variant": "a", "unit_id": None, "timestamp": "2026-01-01"},
+     "missing_unit_id"),
+    ({"experiment_id": "e", "variant": "a", "unit_id": "u", "timestamp": "01/02/2026"},
+     "malformed_timestamp"),
+    ({"experiment_id": "e", "variant": "a", "unit_id": "u", "timestamp": 1700000000},
+     "malformed_timestamp"),
+    ({"experiment_id": "e", "variant": "a", "unit_id": "u"}, "malformed_timestamp"),
+    (["not", "an", "object"], "not_an_object"),
+])
+def test_exposure_rules(event: object, code: str | None) -> None:
+    row, rejection = check_exposure(3, event, {"e": SPEC})
+    assert (rejection.code if rejection else None) == code
+    assert (row is None) == (code is not None)
+    if rejection is not None:
+        assert rejection.index == 3 and rejection.reason
+
+
+def test_metric_event_rules() -> None:
+    ok = {"unit_id": "u", "timestamp": "2026-01-01T00:00:00Z", "event": "buy", "value": 3}
+    assert check_metric_event(0, ok)[0] == {"unit_id": "u", "timestamp": "2026-01-01T00:00:00",
+                                           "event": "buy", "value": 3.0}
+    assert check_metric_event(0, ok | {"value": True})[1].code == "missing_field"  # type: ignore[union-attr]
+    assert check_metric_event(0, ok | {"event": ""})[1].code == "missing_field"  # type: ignore[union-attr]
+
+
+def test_timestamps_become_naive_utc() -> None:
+    assert parse_timestamp("2026-11-22T09:30:00+01:00") == dt.datetime(2026, 11, 22, 8, 30)
+    assert parse_timestamp("2026-11-22T08:30:00Z") == dt.datetime(2026, 11, 22, 8, 30)
+    assert parse_timestamp("2026-11-22 08:30") == dt.datetime(2026, 11, 22, 8, 30)
+    assert parse_timestamp("2026-13-01") is None
