@@ -59,6 +59,23 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.xdist_group("spark"))
         if "postgres_server" in names:
             item.add_marker(pytest.mark.postgres)
+    if getattr(config.option, "loadgroup", False):  # set on xdist workers under loadgroup
+        _suffix_xdist_groups(items)
+
+
+def _suffix_xdist_groups(items: list[pytest.Item]) -> None:
+    """Work around pytest-xdist#1386: with pytest >= 9.2, xdist's ``@group`` suffix is written
+    to the legacy ``_nodeid`` field and lost, so ``--dist loadgroup`` stops grouping. Write it to
+    the structured id instead (a no-op on older pytest, where xdist still does it)."""
+    try:
+        from _pytest.nodeid import NodeId
+    except ImportError:
+        return
+    for item in items:
+        groups = sorted({str(m.args[0] if m.args else m.kwargs.get("name", "default"))
+                         for m in item.iter_markers("xdist_group")})
+        if groups and hasattr(item, "_id") and "@" not in item.nodeid.rpartition("]")[2]:
+            item._id = NodeId.parse(f"{item.nodeid}@{'_'.join(groups)}")
 
 
 def _unavailable(reason: str) -> None:
