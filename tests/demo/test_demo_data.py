@@ -188,9 +188,9 @@ def test_pre_period_predicts_the_outcome(con: duckdb.DuckDBPyConnection) -> None
 
 
 def test_same_seed_same_data_other_seed_other_data(tmp_path: Path) -> None:
-    first = build_demo(tmp_path / "a", seed=3, users=2000)
-    again = build_demo(tmp_path / "b", seed=3, users=2000)
-    other = build_demo(tmp_path / "c", seed=4, users=2000)
+    first = build_demo(tmp_path / "a", seed=3, users=1000)
+    again = build_demo(tmp_path / "b", seed=3, users=1000)
+    other = build_demo(tmp_path / "c", seed=4, users=1000)
     assert first.experiments == again.experiments and first.tables == again.tables
     assert first.experiments != other.experiments
     for table in COLUMNS:

@@ -117,7 +117,7 @@ def per_user(values: pa.Array, owners: np.ndarray, n: int) -> np.ndarray:
 
 
 def test_checkout_mechanism_reproduces_its_truths() -> None:
-    n = 200_000
+    n = 120_000
     population = window_population(n, seed=11)
     rng = np.random.default_rng(12)
     treated = np.arange(n) % 2 == 1
@@ -138,6 +138,8 @@ def test_checkout_mechanism_reproduces_its_truths() -> None:
     }
     for metric, (y, expected) in checks.items():
         lift, se = arm_ratio_lift(y, expected, treated)
+        # Tight enough to tell the truth from a missing mechanism (revenue without the amount
+        # lift would be ~+0.7%, conversion without rescues 0).
         assert se < 0.005, metric
         assert abs(lift - effect.truths[metric]) < 4 * se, (metric, lift, effect.truths[metric])
 
@@ -168,8 +170,8 @@ def test_search_mechanism_reproduces_its_truths() -> None:
     assert abs(diff) < 4 * se and se < 0.01
 
 
-@settings(max_examples=25, deadline=None)
-@given(st.integers(min_value=1000, max_value=50_000))
+@settings(max_examples=15, deadline=None)
+@given(st.integers(min_value=1000, max_value=20_000))
 def test_user_ids_are_unique_and_odd_ones_exist(n: int) -> None:
     ids = make_user_ids(n)
     assert len(set(ids.tolist())) == n
