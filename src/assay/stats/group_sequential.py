@@ -267,6 +267,7 @@ def group_sequential_test(
     alpha: float = 0.05,
     spending: Spending = "obf",
     alternative: Sides = "two-sided",
+    boundaries: Boundaries | None = None,
 ) -> GsResult:
     """Test ``treatment - control`` at each pre-registered look against Lan-DeMets boundaries.
 
@@ -278,6 +279,8 @@ def group_sequential_test(
         alpha: Overall type I error.
         spending: ``"obf"`` or ``"pocock"``.
         alternative: ``"two-sided"``, ``"greater"`` or ``"less"``.
+        boundaries: Precomputed :func:`gs_boundaries` for these fractions (saves the numerical
+            integration when many cells share one design); overrides the design arguments.
 
     Returns:
         Statistic and boundary at each look and whether (and when) the test rejected.
@@ -292,8 +295,10 @@ def group_sequential_test(
         (k + 1) / k_planned for k in range(len(looks))]
     if len(t) != len(looks):
         raise ValueError("one information fraction per look")
-    bounds = gs_boundaries(t, alpha, spending, "two-sided" if alternative == "two-sided"
-                           else "greater")
+    bounds = boundaries or gs_boundaries(t, alpha, spending, "two-sided"
+                                         if alternative == "two-sided" else "greater")
+    if len(bounds.z) < len(looks):
+        raise ValueError("the boundaries have fewer looks than the data")
     out: list[GsLook] = []
     stopped: int | None = None
     error: ErrorCode | None = None
