@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import threading
 from pathlib import Path
 
 import pytest
 
+from assay.exposure.collector import Collector
 from assay.exposure.journal import Journal
 from assay.exposure.validation import check_exposure, check_metric_event, parse_timestamp
 from assay.spec.models import ExperimentSpec
+from assay.warehouse.duckdb import DuckDBWarehouse
 
 SPEC = ExperimentSpec(id="e", variants=[{"name": "a", "weight": 1}, {"name": "b", "weight": 1}])
 
@@ -69,3 +72,34 @@ def test_timestamps_become_naive_utc() -> None:
     assert parse_timestamp("2026-11-22T08:30:00Z") == dt.datetime(2026, 11, 22, 8, 30)
     assert parse_timestamp("2026-11-22 08:30") == dt.datetime(2026, 11, 22, 8, 30)
     assert parse_timestamp("2026-13-01") is None
+
+
+def test_concurrent_appends_all_durable(tmp_path: Path) -> None:
+    journal = Journal(tmp_path / "j.jsonl")
+    threads = [threading.Thread(target=lambda k=k: [journal.append({"batch_id": f"{k}-{i}"})
+                                                    for i in range(50)]) for k in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    journal.close()
+    assert len(Journal(tmp_path / "j.jsonl").records) == 400
+
+
+def test_concurrent_requests_with_one_batch_id_count_once(tmp_path: Path) -> None:
+    collector = Collector({"e": SPEC}, lambda: DuckDBWarehouse(":memory:"), tmp_path / "c")
+    batch = {"batch_id": "same", "events": [
+        {"experiment_id": "e", "variant": "a", "unit_id": f"u{i}", "timestamp": "2026-01-01"}
+        for i in range(200)]}
+    replies: list[dict[str, object]] = []
+    threads = [threading.Thread(target=lambda: replies.append(
+        collector.receive("exposures", batch)[1])) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(r["duplicate"] for r in replies) == [False] + [True] * 7  # type: ignore[type-var]
+    assert all(r["accepted"] == 200 for r in replies)
+    assert len(collector.journal.records) == 1
+    assert collector.stats()["exposures_accepted"] == 200
+    collector.journal.close()

@@ -21,7 +21,7 @@ import numpy.typing as npt
 
 from assay.assign.hashing import BUCKETS, SaltedHasher, layer_salt, traffic_salt, unit_text
 from assay.assign.layout import VariantRange, bucket_table, traffic_threshold, variant_ranges
-from assay.assign.targeting import Rule, compile_targeting
+from assay.assign.targeting import Rule, attributes_of, compile_targeting
 from assay.errors import SpecError, SpecIssue
 from assay.spec.models import ExperimentSpec
 
@@ -67,6 +67,7 @@ class CompiledExperiment:
         self.forced = _checked_forced(spec)
         self.rule: Rule | None = compile_targeting(spec.targeting,
                                                    where=f"experiments/{spec.id}.yml")
+        self.rule_attributes = attributes_of(spec.targeting)
         self.holdout = holdout
         self.holdout_control = holdout.spec.control.name if holdout is not None else None
         self.layer_hasher = SaltedHasher(layer_salt(spec.layer)) if spec.layer else None
@@ -126,43 +127,45 @@ class CompiledExperiment:
                  attributes: BatchAttributes = None) -> npt.NDArray[np.object_]:
         """Variants of many units (None where not assigned), as an object array.
 
+        Each gate only hashes the units the previous gates kept.
+
         Args:
             unit_ids: The units.
             attributes: Per-unit attributes for targeting: a sequence of mappings aligned with
                 ``unit_ids``, or a mapping of attribute name -> column of values.
         """
         ids = [u if type(u) is str else unit_text(u) for u in unit_ids]
-        index = self._np_table[self.hasher.buckets(ids)]
-        keep = self.eligible(ids, attributes)
-        if keep is not None:
-            index = np.where(keep, index, -1)
-        out = self._np_names[index]
-        if self.forced:
-            for i, uid in enumerate(ids):
-                if uid in self.forced:
-                    out[i] = self.forced[uid]
+        n = len(ids)
+        _check_aligned(attributes, n)
+        keep = self._kept(ids, attributes)
+        if keep is None:
+            out = self._np_names[self._np_table[self.hasher.buckets_of_text(ids)]]
+        else:
+            out = np.full(n, None, dtype=object)
+            chosen = self.hasher.buckets_of_text([ids[i] for i in keep.tolist()])
+            out[keep] = self._np_names[self._np_table[chosen]]
+        for i, uid in enumerate(ids) if self.forced else ():
+            if uid in self.forced:
+                out[i] = self.forced[uid]
         return out
 
-    def eligible(self, ids: list[str], attributes: BatchAttributes
-                 ) -> npt.NDArray[np.bool_] | None:
-        """Mask of units that pass holdout, targeting, layer and traffic (None: all pass)."""
-        keep: npt.NDArray[np.bool_] | None = None
-
-        def narrow(mask: npt.NDArray[np.bool_]) -> None:
-            nonlocal keep
-            keep = mask if keep is None else keep & mask
-
-        rows = _rows(attributes, len(ids))
+    def _kept(self, ids: list[str], attributes: BatchAttributes
+              ) -> npt.NDArray[np.intp] | None:
+        """Positions of the units that pass holdout, targeting, layer and traffic (None: all)."""
+        if self.holdout is None and self.rule is None and self.layer_hasher is None \
+                and self.traffic_hasher is None:
+            return None
+        keep = np.arange(len(ids))
         if self.holdout is not None:
-            narrow(self.holdout.variants(ids, rows) != self.holdout_control)
+            keep = keep[self.holdout.variants(ids, attributes) != self.holdout_control]
         if self.rule is not None:
-            rule = self.rule
-            narrow(np.fromiter((rule(r) for r in rows), dtype=bool, count=len(ids)))
+            keep = keep[_rule_mask(self.rule, self.rule_attributes, attributes, keep)]
         if self.layer_hasher is not None:
-            layer = self.layer_hasher.buckets(ids)
-            narrow((layer >= self.layer_range[0]) & (layer < self.layer_range[1]))
+            layer = self.layer_hasher.buckets_of_text([ids[i] for i in keep.tolist()])
+            keep = keep[(layer >= self.layer_range[0]) & (layer < self.layer_range[1])]
         if self.traffic_hasher is not None:
-            narrow(self.traffic_hasher.buckets(ids) < self.threshold)
+            traffic = self.traffic_hasher.buckets_of_text([ids[i] for i in keep.tolist()])
+            keep = keep[traffic < self.threshold]
         return keep
 
 
@@ -205,16 +208,44 @@ def _checked_forced(spec: ExperimentSpec) -> dict[str, str]:
     return dict(spec.forced)
 
 
-def _rows(attributes: BatchAttributes, n: int) -> Sequence[Attributes | None]:
+def _check_aligned(attributes: BatchAttributes, n: int) -> None:
     if attributes is None:
-        return [None] * n
+        return
     if isinstance(attributes, Mapping):
-        columns = {k: list(v) for k, v in attributes.items()}
-        if any(len(c) != n for c in columns.values()):
+        if any(len(column) != n for column in attributes.values()):
             raise ValueError("every attribute column needs one value per unit id")
-        return [dict(zip(columns, row, strict=True)) for row in zip(*columns.values(),
-                                                                   strict=True)] \
-            if columns else [None] * n
-    if len(attributes) != n:
+    elif len(attributes) != n:
         raise ValueError("attributes need one mapping per unit id")
-    return attributes
+
+
+def _rule_mask(rule: Rule, names: list[str], attributes: BatchAttributes,
+               keep: npt.NDArray[np.intp]) -> npt.NDArray[np.bool_]:
+    """The rule over the kept units, evaluated once per distinct combination of attributes."""
+    if attributes is None:
+        return np.full(len(keep), rule(None), dtype=bool)
+    positions = keep.tolist()
+    keys: Iterable[tuple[Any, ...]]
+    if isinstance(attributes, Mapping):
+        columns = [attributes.get(a) for a in names]
+        keys = zip(*[[None] * len(positions) if c is None else [c[i] for i in positions]
+                     for c in columns], strict=True) if names else iter([()] * len(positions))
+    else:
+        keys = (() if attributes[i] is None else
+                tuple(attributes[i].get(a) for a in names)  # type: ignore[union-attr]
+                for i in positions)
+    cache: dict[tuple[Any, ...], bool] = {}
+    out = np.empty(len(positions), dtype=bool)
+    for j, key in enumerate(keys):
+        try:
+            hit = cache.get(key)
+        except TypeError:  # unhashable attribute values: no memo
+            hit = None
+            cache_ok = False
+        else:
+            cache_ok = True
+        if hit is None:
+            hit = rule(dict(zip(names, key, strict=False)))
+            if cache_ok:
+                cache[key] = hit
+        out[j] = hit
+    return out

@@ -18,14 +18,16 @@ even if the collector is killed and restarted at any moment.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import threading
 from collections import Counter
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from fastapi import Body, FastAPI
+from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
 
 from assay.exposure.journal import Journal
 from assay.exposure.loader import Loader
@@ -49,6 +51,7 @@ class Collector:
                              events_table=events_table)
         self._lock = threading.Lock()
         self._batches: dict[str, dict[str, Any]] = {}
+        self._in_flight: dict[str, threading.Event] = {}
         self.counts: Counter[str] = Counter()
         self.rejected: Counter[str] = Counter()
         for record in self.journal.records:
@@ -84,14 +87,29 @@ class Collector:
         rows, rejections = self._validate(stream, events)
         with self._lock:
             known = self._batches.get(batch_id)
-            if known is not None:
+            waiting = self._in_flight.get(batch_id)
+            if known is None and waiting is None:
+                self._in_flight[batch_id] = threading.Event()
+        if waiting is not None:  # the same batch is being journaled by another request
+            waiting.wait(60)
+            with self._lock:
+                known = self._batches.get(batch_id)
+        if known is not None:
+            with self._lock:
                 self.counts["duplicate_batches"] += 1
-                return 200, {"batch_id": batch_id, "duplicate": True, **known}
-            record = {"batch_id": batch_id, "stream": stream, "rows": rows,
-                      "rejected": [r.to_json() for r in rejections],
-                      "received_at": dt.datetime.now(dt.UTC).isoformat()}
+            return 200, {"batch_id": batch_id, "duplicate": True, **known}
+        if waiting is not None:
+            return 503, {"error": "a concurrent request with this batch id failed; retry"}
+        record = {"batch_id": batch_id, "stream": stream, "rows": rows,
+                  "rejected": [r.to_json() for r in rejections],
+                  "received_at": dt.datetime.now(dt.UTC).isoformat()}
+        try:
             self.journal.append(record)  # durable before we answer
-            self._remember(record)
+            with self._lock:
+                self._remember(record)
+        finally:
+            with self._lock:
+                self._in_flight.pop(batch_id).set()
         self.loader.submit(record)
         return 200, {"batch_id": batch_id, "duplicate": False, "accepted": len(rows),
                      "rejected": record["rejected"]}
@@ -133,15 +151,18 @@ def create_app(collector: Collector) -> FastAPI:
 
     app = FastAPI(title="assay collector", lifespan=lifespan)
 
-    @app.post("/v1/exposures")
-    def exposures(body: Any = Body(...)) -> JSONResponse:  # noqa: B008 (FastAPI idiom)
-        status, payload = collector.receive("exposures", body)
+    async def handle(stream: str, request: Request) -> JSONResponse:
+        raw = await request.body()
+        status, payload = await run_in_threadpool(_receive_raw, collector, stream, raw)
         return JSONResponse(payload, status_code=status)
 
+    @app.post("/v1/exposures")
+    async def exposures(request: Request) -> JSONResponse:
+        return await handle("exposures", request)
+
     @app.post("/v1/events")
-    def events(body: Any = Body(...)) -> JSONResponse:  # noqa: B008
-        status, payload = collector.receive("events", body)
-        return JSONResponse(payload, status_code=status)
+    async def events(request: Request) -> JSONResponse:
+        return await handle("events", request)
 
     @app.get("/v1/stats")
     def stats() -> dict[str, Any]:
@@ -152,6 +173,14 @@ def create_app(collector: Collector) -> FastAPI:
         return {"status": "ok"}
 
     return app
+
+
+def _receive_raw(collector: Collector, stream: str, raw: bytes) -> tuple[int, dict[str, Any]]:
+    try:
+        body = json.loads(raw)
+    except ValueError as err:
+        return 400, {"error": f"the body is not valid JSON: {err}"}
+    return collector.receive(stream, body)
 
 
 def serve(collector: Collector, host: str = "127.0.0.1", port: int = 8787) -> None:
