@@ -21,7 +21,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 import numpy as np
-from scipy import stats as sps
+from scipy import special
 
 from assay.stats.codes import ErrorCode
 from assay.stats.estimates import ArmEstimate
@@ -92,14 +92,21 @@ def welch_df(
         return np.where(denom > 0, (var_c + var_t) ** 2 / denom, np.inf)
 
 
+def t_quantile(p: Floats, df: Floats) -> FloatArray:
+    """Quantile of Student's t (``df = inf``: the standard normal), vectorised."""
+    return np.asarray(special.stdtrit(df, p), dtype=np.float64)
+
+
 def p_value_arrays(statistic: Floats, df: Floats, alternative: Alternative) -> FloatArray:
     """p-value of a t (``df`` finite) or normal (``df = inf``) statistic."""
+    # scipy.special.stdtr is what scipy.stats.t evaluates (df = inf gives the normal), without
+    # the per-call overhead of the distribution objects (~5 us instead of ~100 us).
     if alternative == "two-sided":
-        return np.asarray(2.0 * sps.t.sf(np.abs(statistic), df), dtype=np.float64)
+        return np.asarray(2.0 * special.stdtr(df, -np.abs(statistic)), dtype=np.float64)
     if alternative == "greater":
-        return np.asarray(sps.t.sf(statistic, df), dtype=np.float64)
+        return np.asarray(special.stdtr(df, -np.asarray(statistic)), dtype=np.float64)
     if alternative == "less":
-        return np.asarray(sps.t.cdf(statistic, df), dtype=np.float64)
+        return np.asarray(special.stdtr(df, statistic), dtype=np.float64)
     raise ValueError(f"unknown alternative {alternative!r}")
 
 
@@ -109,9 +116,9 @@ def interval_arrays(
     """Interval ``point -/+ q se`` matching the alternative (one-sided bounds are infinite)."""
     point, se = np.asarray(point, dtype=np.float64), np.asarray(se, dtype=np.float64)
     if alternative == "two-sided":
-        q = sps.t.ppf(1.0 - alpha / 2.0, df)
+        q = t_quantile(1.0 - alpha / 2.0, df)
         return point - q * se, point + q * se
-    q = sps.t.ppf(1.0 - alpha, df)
+    q = t_quantile(1.0 - alpha, df)
     inf = np.full_like(point, np.inf)
     if alternative == "greater":
         return point - q * se, inf
@@ -197,7 +204,7 @@ def fieller_arrays(
     """
     c, vc, t, vt = (np.asarray(a, dtype=np.float64) for a in (c_point, c_var, t_point, t_var))
     two = alternative == "two-sided"
-    q = sps.t.ppf(1.0 - (alpha / 2.0 if two else alpha), df)
+    q = t_quantile(1.0 - (alpha / 2.0 if two else alpha), df)
     a = c**2 - q**2 * vc
     with np.errstate(divide="ignore", invalid="ignore"):
         root = np.sqrt(np.maximum(q**2 * (vt * a + t**2 * vc), 0.0))
