@@ -11,6 +11,7 @@ _COMMAND_MODULES = [
     "assay.cli.assign_cmds",
     "assay.cli.project_cmds",
     "assay.cli.analyze_cmds",
+    "assay.cli.power_cmds",
 ]
 
 for _module in _COMMAND_MODULES:

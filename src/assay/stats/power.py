@@ -116,26 +116,29 @@ def power_mean(
     return power_z(diff, _se_mean(std, n_control, ratio), alpha=alpha, alternative=alternative)
 
 
-def _prop_ses(p_c: float, p_t: float, n_c: float, ratio: float) -> tuple[float, float]:
+def _prop_ses(p_c: float, p_t: float, n_c: float, ratio: float, factor: float = 1.0
+              ) -> tuple[float, float]:
     n_t = ratio * n_c
     pooled = (p_c * n_c + p_t * n_t) / (n_c + n_t)
-    null = math.sqrt(pooled * (1 - pooled) * (1 / n_c + 1 / n_t))
-    alt = math.sqrt(p_c * (1 - p_c) / n_c + p_t * (1 - p_t) / n_t)
+    null = math.sqrt(factor * pooled * (1 - pooled) * (1 / n_c + 1 / n_t))
+    alt = math.sqrt(factor * (p_c * (1 - p_c) / n_c + p_t * (1 - p_t) / n_t))
     return null, alt
 
 
 def power_proportion(
     p_control: float, p_treatment: float, n_control: float, *, ratio: float = 1.0,
-    alpha: float = 0.05, alternative: Alternative = "two-sided",
+    alpha: float = 0.05, alternative: Alternative = "two-sided", variance_factor: float = 1.0,
 ) -> float:
     """Achieved power of the two-proportion z-test (pooled null, unpooled alternative).
+
+    ``variance_factor`` multiplies both variances (``1 - r`` for a CUPED reduction ``r``).
 
     References:
         Fleiss, J. L., Levin, B., Paik, M. C. (2003). Statistical Methods for Rates and
         Proportions, 3rd ed., eq. (4.14) without continuity correction. Equals statsmodels
         ``power_proportions_2indep``.
     """
-    null, alt = _prop_ses(p_control, p_treatment, n_control, ratio)
+    null, alt = _prop_ses(p_control, p_treatment, n_control, ratio, variance_factor)
     return power_z(p_treatment - p_control, null, alt, alpha=alpha, alternative=alternative)
 
 
@@ -172,11 +175,12 @@ def sample_size_mean(
 
 def sample_size_proportion(
     p_control: float, p_treatment: float, *, power: float = 0.8, ratio: float = 1.0,
-    alpha: float = 0.05, alternative: Alternative = "two-sided",
+    alpha: float = 0.05, alternative: Alternative = "two-sided", variance_factor: float = 1.0,
 ) -> float:
     """Control-arm units needed for the two-proportion z-test (not rounded up)."""
     return _solve_n(lambda n: power_proportion(p_control, p_treatment, n, ratio=ratio,
-                                               alpha=alpha, alternative=alternative), power)
+                                               alpha=alpha, alternative=alternative,
+                                               variance_factor=variance_factor), power)
 
 
 def _aligned(alternative: Alternative, diff: float) -> Alternative:
@@ -205,14 +209,14 @@ def mde_mean(
 
 def mde_proportion(
     p_control: float, n_control: float, *, power: float = 0.8, ratio: float = 1.0,
-    alpha: float = 0.05, alternative: Alternative = "two-sided",
+    alpha: float = 0.05, alternative: Alternative = "two-sided", variance_factor: float = 1.0,
 ) -> float:
     """Smallest absolute increase of the rate detected with probability ``power``."""
     alt: Alternative = "greater" if alternative == "less" else alternative
 
     def gap(d: float) -> float:
         return power_proportion(p_control, p_control + d, n_control, ratio=ratio, alpha=alpha,
-                                alternative=alt) - power
+                                alternative=alt, variance_factor=variance_factor) - power
 
     hi = 1.0 - p_control - 1e-12
     if gap(hi) < 0:

@@ -1,0 +1,184 @@
+"""``assay power``: sample size, MDE, achieved power and duration of an experiment."""
+
+from __future__ import annotations
+
+import json
+import math
+from enum import StrEnum
+from typing import Annotated, Any, NoReturn
+
+import typer
+from rich.table import Table
+
+from assay.cli.app import app, console, err_console
+from assay.cli.errors import EXIT_SPEC
+
+
+class MetricKindOption(StrEnum):
+    """Metric kinds ``assay power`` plans for."""
+
+    mean = "mean"
+    proportion = "proportion"
+    ratio = "ratio"
+
+
+class SequentialOption(StrEnum):
+    """Sequential designs whose inflation ``assay power`` applies."""
+
+    none = "none"
+    obf = "obf"
+    pocock = "pocock"
+    msprt = "msprt"
+
+
+class MdeScale(StrEnum):
+    """Whether ``--mde`` is relative to the baseline or absolute."""
+
+    relative = "relative"
+    absolute = "absolute"
+
+
+class OutputFormat(StrEnum):
+    """Output formats."""
+
+    table = "table"
+    json = "json"
+
+
+class AlternativeOption(StrEnum):
+    """Alternative hypotheses."""
+
+    two_sided = "two-sided"
+    greater = "greater"
+    less = "less"
+
+
+@app.command("power")
+def power(
+    metric_kind: Annotated[MetricKindOption, typer.Option(
+        "--metric-kind", help="mean, proportion (conversion rate) or ratio (e.g. clicks/views)."
+    )] = MetricKindOption.mean,
+    baseline_mean: Annotated[float | None, typer.Option(
+        help="Control mean (mean metric) or ratio (ratio metric).")] = None,
+    std: Annotated[float | None, typer.Option(
+        help="Per-unit standard deviation (for a ratio: of its delta-method linearisation).")
+    ] = None,
+    baseline_rate: Annotated[float | None, typer.Option(
+        help="Control conversion rate in (0, 1) (proportion metric).")] = None,
+    mde: Annotated[float | None, typer.Option(
+        help="Minimum detectable effect, relative by default (0.02 = +2%); see --mde-scale.")
+    ] = None,
+    mde_scale: Annotated[MdeScale, typer.Option(
+        help="Whether --mde is relative to the baseline or absolute.")] = MdeScale.relative,
+    alpha: Annotated[float, typer.Option(help="Overall significance level.")] = 0.05,
+    power_: Annotated[float, typer.Option("--power", help="Wanted power.")] = 0.8,
+    arms: Annotated[int, typer.Option(
+        help="Arms including control (equal split; alpha split over the comparisons).")] = 2,
+    alternative: Annotated[AlternativeOption, typer.Option(help="Alternative hypothesis.")
+                           ] = AlternativeOption.two_sided,
+    cuped_reduction: Annotated[float, typer.Option(
+        help="Expected CUPED variance reduction in [0, 1), e.g. 0.3.")] = 0.0,
+    daily_units: Annotated[float | None, typer.Option(
+        help="Units entering the experiment per day (all arms), for the duration.")] = None,
+    sequential: Annotated[SequentialOption, typer.Option(
+        help="Sequential design: obf / pocock (group sequential) or msprt.")
+    ] = SequentialOption.none,
+    looks: Annotated[int, typer.Option(help="Looks of a group sequential design.")] = 10,
+    units_per_arm: Annotated[float | None, typer.Option(
+        help="Instead of a sample size: report the MDE (and power at --mde) for this size.")
+    ] = None,
+    output_format: Annotated[OutputFormat, typer.Option(
+        "--format", help="table or json.")] = OutputFormat.table,
+) -> None:
+    """Plan an experiment: units per arm, total units and days to detect an effect.
+
+    Examples:
+
+        assay power --metric-kind proportion --baseline-rate 0.05 --mde 0.1
+
+        assay power --baseline-mean 42 --std 30 --mde 0.02 --cuped-reduction 0.3
+        --daily-units 20000 --sequential obf --looks 5
+
+        assay power --metric-kind proportion --baseline-rate 0.05 --units-per-arm 20000 --mde 0.1
+    """
+    from assay.stats.planning import achieved, plan_experiment
+
+    kind = metric_kind.value
+    baseline = baseline_rate if kind == "proportion" else baseline_mean
+    if baseline is None:
+        _fail("--baseline-rate is required" if kind == "proportion"
+              else "--baseline-mean is required")
+    relative = mde_scale is MdeScale.relative
+    try:
+        if units_per_arm is not None:
+            result: dict[str, Any] = {
+                "metric_kind": kind, "baseline": baseline, "units_per_arm": units_per_arm,
+                "alpha": alpha, "power": power_, "cuped_reduction": cuped_reduction,
+                **achieved(metric_kind=kind, baseline=baseline,  # type: ignore[arg-type]
+                           units_per_arm=units_per_arm, std=std, mde=mde, mde_relative=relative,
+                           alpha=alpha, power=power_, alternative=alternative.value,
+                           cuped_reduction=cuped_reduction)}
+            if mde is not None:
+                result["power_at_mde"] = result.pop("power")
+                result["power"] = power_
+        else:
+            if mde is None:
+                _fail("--mde is required (or give --units-per-arm to get the MDE)")
+            plan = plan_experiment(
+                metric_kind=kind, baseline=baseline, mde=mde, mde_relative=relative,  # type: ignore[arg-type]
+                std=std, alpha=alpha, power=power_, arms=arms,
+                alternative=alternative.value,
+                cuped_reduction=cuped_reduction, daily_units=daily_units,
+                sequential=sequential.value, looks=looks)
+            result = plan.to_dict()
+    except ValueError as err:
+        _fail(str(err))
+    if output_format is OutputFormat.json:
+        typer.echo(json.dumps(result, indent=2, default=_json_default))
+        return
+    _render(result)
+
+
+def _json_default(value: object) -> object:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return str(value)
+
+
+def _fail(message: str) -> NoReturn:
+    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(EXIT_SPEC)
+
+
+_LABELS = {
+    "metric_kind": "metric kind", "baseline": "baseline", "std": "std per unit (after CUPED)",
+    "mde_absolute": "MDE (absolute)", "mde_relative": "MDE (relative)", "alpha": "alpha",
+    "alpha_per_comparison": "alpha per comparison", "power": "power", "arms": "arms",
+    "cuped_reduction": "CUPED variance reduction", "sequential": "sequential design",
+    "looks": "looks", "fixed_units_per_arm": "fixed-horizon units per arm",
+    "inflation": "sequential inflation", "units_per_arm": "units per arm",
+    "total_units": "total units", "days": "days", "power_at_mde": "power at the MDE",
+}
+
+
+def _render(result: dict[str, Any]) -> None:
+    table = Table(title="assay power", show_header=False)
+    table.add_column("quantity", style="bold")
+    table.add_column("value", justify="right")
+    for key, value in result.items():
+        if key == "notes" or value is None:
+            continue
+        table.add_row(_LABELS.get(key, key), _fmt(key, value))
+    console.print(table)
+    for note in result.get("notes", []):
+        console.print(f"[dim]note: {note}[/]")
+
+
+def _fmt(key: str, value: object) -> str:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return str(value)
+    if key in ("mde_relative", "cuped_reduction"):
+        return f"{value:.2%}"
+    if isinstance(value, int) or key.endswith(("units", "units_per_arm")) or key == "days":
+        return f"{value:,.0f}"
+    return f"{value:.4g}"
