@@ -231,7 +231,7 @@ def _rule_mask(rule: Rule, names: list[str], attributes: BatchAttributes,
                      for c in columns], strict=True) if names else iter([()] * len(positions))
     else:
         keys = (() if attributes[i] is None else
-                tuple(attributes[i].get(a) for a in names)  # type: ignore[union-attr]
+                tuple(attributes[i].get(a) for a in names)
                 for i in positions)
     cache: dict[tuple[Any, ...], bool] = {}
     out = np.empty(len(positions), dtype=bool)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, cast
 
 import sqlglot
 from sqlglot import exp
@@ -64,7 +64,7 @@ def _fn(name: str, *args: exp.Expression) -> exp.Expression:
     return exp.Anonymous(this=name, expressions=list(args))
 
 
-def _num(value: int) -> exp.Literal:
+def _num(value: int) -> exp.Expression:
     return exp.Literal.number(value)
 
 
@@ -120,7 +120,7 @@ def bucket_sql(salt: str, unit_column: str, dialect: str) -> str:
     return bucket_expression(salt, exp.column(unit_column, quoted=True), dialect).sql(dialect)
 
 
-def _between(value: exp.Expression, lo: int, hi: int) -> exp.Expression:
+def _between(value: exp.Expression, lo: int, hi: int) -> exp.Expr:
     return exp.and_(exp.GTE(this=value.copy(), expression=_num(lo)),
                     exp.LT(this=value.copy(), expression=_num(hi)))
 
@@ -183,9 +183,10 @@ def assignment_query(experiments: Mapping[str, ExperimentSpec], experiment_id: s
                          + ", ".join(sorted(experiments)))
     compiled = compile_experiments(experiments)[experiment_id]
     spec = compiled.spec
-    source: exp.Expression
+    source: exp.Expr
     if units.lstrip().lower().startswith(("select", "with")):
-        source = exp.paren(sqlglot.parse_one(units, read=dialect)).as_("units")
+        source = exp.paren(cast(exp.Expression, sqlglot.parse_one(units, read=dialect))
+                           ).as_("units")
     else:
         source = _quoted(exp.to_table(units, dialect=dialect)).as_("units")
     unit = exp.column(unit_column, table="units", quoted=True)

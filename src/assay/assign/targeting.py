@@ -16,7 +16,7 @@ from __future__ import annotations
 import operator
 import re
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, cast
 
 import sqlglot
 from sqlglot import exp
@@ -41,7 +41,7 @@ _ARITH: dict[type[exp.Expression], Callable[[Any, Any], Any]] = {
 def parse_targeting(text: str, *, where: str = "targeting") -> exp.Expression:
     """Parse a targeting rule; a :class:`SpecError` naming ``where`` if it is not valid SQL."""
     try:
-        tree = sqlglot.parse_one(text)
+        tree = cast(exp.Expression, sqlglot.parse_one(text))
     except ParseError as err:
         raise SpecError([SpecIssue(file=where, line=None, field="targeting",
                                    message=f"not a valid SQL boolean: {err}", value=text)]) from err

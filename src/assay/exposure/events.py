@@ -44,7 +44,7 @@ def exposure_table(events: list[Exposure] | list[dict[str, Any]],
                    columns: ExposureSource | None = None) -> pa.Table:
     """Events as an Arrow table named after the project's ``exposures`` column mapping."""
     names = columns or ExposureSource()
-    rows = [e if isinstance(e, dict) else {
+    rows: list[dict[str, Any]] = [e if isinstance(e, dict) else {
         "experiment_id": e.experiment_id, "variant": e.variant, "unit_id": e.unit_id,
         "timestamp": e.timestamp} for e in events]
     return pa.table({

@@ -114,7 +114,8 @@ class Loader:
                 if self._stop:
                     return None
                 self._cond.wait(0.5)
-            group, rows = [], 0
+            group: list[dict[str, Any]] = []
+            rows = 0
             for record in self._pending:
                 if group and rows + len(record["rows"]) > self.max_rows:
                     break
