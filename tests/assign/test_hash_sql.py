@@ -111,3 +111,14 @@ def test_salt_with_quote_is_escaped(warehouse: Any) -> None:
         "it's", exp.Literal.string("u"), warehouse.dialect).as_("b")).sql(warehouse.dialect))
     from assay.assign.hashing import bucket
     assert table.column("b").to_pylist() == [bucket("it's", "u")]
+
+
+def test_units_from_a_query(duckdb_wh: Any) -> None:
+    specs = _specs()
+    units = "SELECT 'user-' || CAST(i AS VARCHAR) AS uid FROM range(500) t(i)"
+    query = assignment_query(specs, "holdout_2026", "duckdb", units=units, unit_column="uid")
+    rows = duckdb_wh.execute(query.sql("duckdb"))
+    sdk = compile_experiments(specs)["holdout_2026"]
+    assert rows.column("variant").to_pylist() == [sdk.variant(u) for u in
+                                                 rows.column("unit_id").to_pylist()]
+    assert rows.num_rows == 500

@@ -186,9 +186,9 @@ def assignment_query(experiments: Mapping[str, ExperimentSpec], experiment_id: s
     source: exp.Expr
     if units.lstrip().lower().startswith(("select", "with")):
         source = exp.paren(cast(exp.Expression, sqlglot.parse_one(units, read=dialect))
-                           ).as_("units")
+                           ).as_("units", quoted=True)
     else:
-        source = _quoted(exp.to_table(units, dialect=dialect)).as_("units")
+        source = _quoted(exp.to_table(units, dialect=dialect)).as_("units", quoted=True)
     unit = exp.column(unit_column, table="units", quoted=True)
     hashed = exp.select(exp.Star(), bucket_expression(spec.hash_salt, unit, dialect).as_(
         "_assay_bucket", quoted=True)).from_(source)

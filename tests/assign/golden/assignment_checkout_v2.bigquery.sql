@@ -13,7 +13,7 @@ WITH hashed AS (
       CAST('0x' || SUBSTRING(TO_HEX(MD5('layer:checkout:' || CAST(`units`.`unit_id` AS STRING))), 1, 8) AS INT64),
       10000
     ) AS `_assay_layer_bucket`
-  FROM `units` AS units
+  FROM `units` AS `units`
 )
 SELECT
   `unit_id` AS `unit_id`,

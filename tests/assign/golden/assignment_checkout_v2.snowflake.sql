@@ -13,7 +13,7 @@ WITH hashed AS (
       SUBSTRING(MD5('layer:checkout:' || CAST("units"."unit_id" AS VARCHAR)), 1, 8),
       'xxxxxxxx'
     ) % 10000 AS "_assay_layer_bucket"
-  FROM "units" AS units
+  FROM "units" AS "units"
 )
 SELECT
   "unit_id" AS "unit_id",

@@ -21,7 +21,7 @@ WITH hashed AS (
       SUBSTR(TO_HEX(MD5(TO_UTF8('layer:checkout:' || CAST("units"."unit_id" AS VARCHAR)))), 1, 8),
       16
     ) % 10000 AS "_assay_layer_bucket"
-  FROM "units" AS units
+  FROM "units" AS "units"
 )
 SELECT
   "unit_id" AS "unit_id",
