@@ -73,3 +73,24 @@ def test_cli_json_and_table() -> None:
     assert table.exit_code == 0 and "units per arm" in table.output
     bad = runner.invoke(app, ["power", "--baseline-mean", "42", "--mde", "0.02"])
     assert bad.exit_code == 2
+
+
+def test_plan_from_history_uses_past_variance_and_rho() -> None:
+    import numpy as np
+
+    from assay.stats.moments import Moments
+    from assay.stats.planning import plan_from_history
+
+    rng = np.random.default_rng(2)
+    x = rng.normal(20, 5, 20_000)
+    y = 0.8 * x + rng.normal(0, 3, 20_000)
+    hist = Moments.from_values({"y": y, "x": x})
+    plan = plan_from_history(hist, metric_kind="mean", mde=0.02, x="x")
+    rho2 = np.corrcoef(y, x)[0, 1] ** 2
+    want = plan_experiment(metric_kind="mean", baseline=y.mean(), std=y.std(ddof=1), mde=0.02,
+                           cuped_reduction=rho2)
+    assert plan.cuped_reduction == pytest.approx(rho2, rel=1e-9)
+    assert plan.units_per_arm == want.units_per_arm
+    conv = Moments.from_values({"y": (y > 16).astype(float)})
+    prop = plan_from_history(conv, metric_kind="proportion", mde=0.05)
+    assert prop.baseline == pytest.approx(np.mean(y > 16), rel=1e-12)

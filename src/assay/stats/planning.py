@@ -12,10 +12,12 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 from assay.stats.group_sequential import gs_boundaries, inflation_factor
+from assay.stats.moments import Moments
 from assay.stats.power import (
     Alternative,
     mde_mean,
     mde_proportion,
+    metric_from_history,
     msprt_inflation,
     power_mean,
     power_proportion,
@@ -231,3 +233,44 @@ def achieved(
                         power_mean(diff, std * math.sqrt(factor), units_per_arm,  # type: ignore[operator]
                                    alpha=alpha, alternative=alt))
     return out
+
+
+def plan_from_history(
+    history: Moments,
+    *,
+    metric_kind: MetricKind,
+    mde: float,
+    y: str = "y",
+    num: str = "num",
+    den: str = "den",
+    x: str | None = None,
+    **options: Any,
+) -> PowerPlan:
+    """Plan from a metric's moments over a past period (power from warehouse history).
+
+    The baseline and the per-unit standard deviation come from
+    :func:`assay.stats.power.metric_from_history`; with a pre-period covariate ``x`` (mean
+    metrics) the CUPED reduction is the ``rho^2`` observed in that period unless
+    ``cuped_reduction`` is passed.
+
+    Args:
+        history: Moments of the metric's variables over the past period (all units pooled).
+        metric_kind: ``"mean"``, ``"proportion"`` or ``"ratio"``.
+        mde: Minimum detectable effect (relative unless ``mde_relative=False`` is passed).
+        y: Variable of a mean or proportion metric.
+        num: Numerator of a ratio metric.
+        den: Denominator of a ratio metric.
+        x: Optional covariate for the CUPED reduction.
+        **options: Passed to :func:`plan_experiment`.
+
+    Returns:
+        The plan.
+    """
+    stats = metric_from_history(history, metric_kind, y=y, num=num, den=den, x=x)
+    if not (math.isfinite(stats["baseline"]) and math.isfinite(stats["std"])):
+        raise ValueError("the history cannot give a baseline and a standard deviation")
+    if "cuped_reduction" not in options and math.isfinite(stats.get("cuped_reduction", math.nan)):
+        options["cuped_reduction"] = min(stats["cuped_reduction"], 0.99)
+    std = None if metric_kind == "proportion" else stats["std"]
+    return plan_experiment(metric_kind=metric_kind, baseline=stats["baseline"], mde=mde,
+                           std=std, **options)
