@@ -9,7 +9,15 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from assay.assign.hashing import BUCKETS, SaltedHasher, bucket, buckets, hash32, hash_input
+from assay.assign.hashing import (
+    BUCKETS,
+    NUMPY_MIN_BATCH,
+    SaltedHasher,
+    bucket,
+    buckets,
+    hash32,
+    hash_input,
+)
 from assay.assign.layout import variant_ranges
 
 
@@ -68,3 +76,22 @@ def test_single_and_vectorised_agree(salt: str, ids: list[str]) -> None:
     assert vector.dtype == np.int32
     assert vector.tolist() == [bucket(salt, u) for u in ids]
     assert all(0 <= b < BUCKETS for b in vector.tolist())
+
+
+@settings(max_examples=60, deadline=None)
+@given(salt=st.text(max_size=40),
+       ids=st.lists(st.text(max_size=70), min_size=NUMPY_MIN_BATCH, max_size=NUMPY_MIN_BATCH + 50))
+def test_numpy_md5_batch_path_matches_hashlib(salt: str, ids: list[str]) -> None:
+    # batches this large take the numpy MD5 path; ids above 55 bytes fall back to hashlib
+    reference = [int(hashlib.md5((salt + ":" + u).encode()).hexdigest()[:8], 16) % BUCKETS
+                 for u in ids]
+    assert buckets(salt, ids).tolist() == reference
+
+
+def test_numpy_md5_on_every_vector(hash_vectors: dict[str, Any]) -> None:
+    from assay.assign.md5np import first_words
+
+    for salt in {c["salt"] for c in hash_vectors["cases"]}:
+        cases = [c for c in hash_vectors["cases"] if c["salt"] == salt]
+        words = first_words((salt + ":").encode(), [c["unit_id"] for c in cases])
+        assert [int(w) for w in words] == [int(c["md5_hex"][:8], 16) for c in cases]

@@ -32,6 +32,7 @@ import numpy.typing as npt
 HASH_VERSION = 1
 BUCKETS = 10_000
 SEPARATOR = ":"
+NUMPY_MIN_BATCH = 256
 
 try:  # CPython's built-in MD5 is about twice as fast as OpenSSL's for short inputs
     from _md5 import md5 as _md5
@@ -91,7 +92,15 @@ class SaltedHasher:
         return self.buckets_of_text([u if type(u) is str else unit_text(u) for u in unit_ids])
 
     def buckets_of_text(self, unit_ids: list[str]) -> npt.NDArray[np.int32]:
-        """:meth:`buckets` for a list of ``str`` (the batch hot path: no type checks)."""
+        """:meth:`buckets` for a list of ``str`` (the batch hot path: no type checks).
+
+        Batches of at least :data:`NUMPY_MIN_BATCH` ids run MD5 in numpy
+        (:mod:`assay.assign.md5np`); smaller ones call ``hashlib`` per id.
+        """
+        if len(unit_ids) >= NUMPY_MIN_BATCH:
+            from assay.assign.md5np import first_words
+
+            return (first_words(self.prefix, unit_ids) % BUCKETS).astype(np.int32)
         prefix, md5 = self.prefix, _md5
         digests = b"".join([md5(prefix + u.encode("utf-8")).digest() for u in unit_ids])
         words = np.frombuffer(digests, dtype=">u4")[::4]
