@@ -83,3 +83,23 @@ def test_msprt_never_rejects_more_than_fixed_test_at_single_look() -> None:
     lo, hi = res.looks[0].ci
     assert hi - lo > 2 * 1.959964 * math.sqrt(0.001)
     assert np.isfinite(lo)
+
+
+def test_moments_looks_equal_estimate_looks() -> None:
+    from assay.stats.estimates import mean_estimate, ratio_estimate
+    from assay.stats.group_sequential import group_sequential_test
+    from assay.stats.moments import Moments
+
+    rng = np.random.default_rng(1)
+    c, t = rng.normal(0, 1, 600), rng.normal(0.1, 1, 600)
+    looks = [(Moments.from_values({"y": c[:k]}), Moments.from_values({"y": t[:k]}))
+             for k in (200, 400, 600)]
+    ests = [(mean_estimate(a), mean_estimate(b)) for a, b in looks]
+    assert msprt(looks, tau=0.1) == msprt(ests, tau=0.1)
+    assert confidence_sequence(looks) == confidence_sequence(ests)
+    assert group_sequential_test(looks).looks == group_sequential_test(ests).looks
+    r = [(Moments.from_values({"num": c[:k] + 5, "den": np.ones(k)}),
+          Moments.from_values({"num": t[:k] + 5, "den": np.ones(k)})) for k in (200, 400)]
+    got = msprt(r, tau=0.1, estimator=ratio_estimate)
+    want = msprt([(ratio_estimate(a), ratio_estimate(b)) for a, b in r], tau=0.1)
+    assert got == want

@@ -11,7 +11,7 @@ Data problems never raise: an estimate that cannot be computed carries an
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import reduce
 from operator import add
@@ -277,3 +277,16 @@ def cuped_ratio_estimates(
         adj_total += variance
         raw_total += max(_quad(g_y, cov, g_y), 0.0) / sub.n
     return CupedResult(estimates, theta, _variance_reduction(adj_total, raw_total))
+
+
+def as_estimates(
+    looks: Sequence[tuple[ArmEstimate | Moments, ArmEstimate | Moments]],
+    estimator: Callable[[Moments], ArmEstimate] = mean_estimate,
+) -> list[tuple[ArmEstimate, ArmEstimate]]:
+    """Per-look ``(control, treatment)`` estimates from estimates or cumulative moments.
+
+    Sequential methods take either; moments are turned into estimates by ``estimator``
+    (default :func:`mean_estimate` of ``"y"``; pass e.g. ``ratio_estimate`` for ratios).
+    """
+    return [tuple(arm if isinstance(arm, ArmEstimate) else estimator(arm)  # type: ignore[misc]
+                  for arm in pair) for pair in looks]

@@ -18,7 +18,7 @@ References:
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -27,8 +27,8 @@ from scipy import optimize
 from scipy import stats as sps
 
 from assay.stats.codes import ErrorCode
-from assay.stats.estimates import ArmEstimate
-from assay.stats.moments import FloatArray
+from assay.stats.estimates import ArmEstimate, as_estimates, mean_estimate
+from assay.stats.moments import FloatArray, Moments
 
 Spending = Literal["obf", "pocock"]
 Sides = Literal["two-sided", "greater", "less"]
@@ -260,7 +260,7 @@ class GsResult:
 
 
 def group_sequential_test(
-    looks: Sequence[tuple[ArmEstimate, ArmEstimate]],
+    looks: Sequence[tuple[ArmEstimate | Moments, ArmEstimate | Moments]],
     *,
     fractions: Sequence[float] | None = None,
     planned_looks: int | None = None,
@@ -268,11 +268,12 @@ def group_sequential_test(
     spending: Spending = "obf",
     alternative: Sides = "two-sided",
     boundaries: Boundaries | None = None,
+    estimator: Callable[[Moments], ArmEstimate] = mean_estimate,
 ) -> GsResult:
     """Test ``treatment - control`` at each pre-registered look against Lan-DeMets boundaries.
 
     Args:
-        looks: Cumulative ``(control, treatment)`` estimates at each look so far.
+        looks: Cumulative ``(control, treatment)`` estimates (or moments) at each look so far.
         fractions: Information fraction of each look seen so far; default ``k / planned_looks``.
         planned_looks: Number of looks pre-registered (default: the looks given, i.e. the last
             one is final).
@@ -281,6 +282,7 @@ def group_sequential_test(
         alternative: ``"two-sided"``, ``"greater"`` or ``"less"``.
         boundaries: Precomputed :func:`gs_boundaries` for these fractions (saves the numerical
             integration when many cells share one design); overrides the design arguments.
+        estimator: Turns moments into estimates (default: mean of ``"y"``).
 
     Returns:
         Statistic and boundary at each look and whether (and when) the test rejected.
@@ -302,7 +304,7 @@ def group_sequential_test(
     out: list[GsLook] = []
     stopped: int | None = None
     error: ErrorCode | None = None
-    for k, (control, treatment) in enumerate(looks):
+    for k, (control, treatment) in enumerate(as_estimates(looks, estimator)):
         z, err = _z(control, treatment)
         error = error or err
         stat = -z if alternative == "less" else z

@@ -17,14 +17,14 @@ tuned to be tightest at a chosen sample size.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from assay.stats.codes import ErrorCode
-from assay.stats.estimates import ArmEstimate
-from assay.stats.moments import FloatArray
+from assay.stats.estimates import ArmEstimate, as_estimates, mean_estimate
+from assay.stats.moments import FloatArray, Moments
 
 
 @dataclass(frozen=True)
@@ -63,8 +63,10 @@ class SequentialResult:
     error: ErrorCode | None = None
 
 
-def _stack(looks: Sequence[tuple[ArmEstimate, ArmEstimate]]
+def _stack(raw: Sequence[tuple[ArmEstimate | Moments, ArmEstimate | Moments]],
+           estimator: Callable[[Moments], ArmEstimate] = mean_estimate,
            ) -> tuple[FloatArray, FloatArray, FloatArray, ErrorCode | None]:
+    looks = as_estimates(raw, estimator)
     n, diff, var = (np.full(len(looks), np.nan) for _ in range(3))
     error: ErrorCode | None = None
     for k, (c, t) in enumerate(looks):
@@ -119,15 +121,21 @@ def _running(n: FloatArray, diff: FloatArray, p: FloatArray, lo: FloatArray, hi:
 
 
 def msprt(
-    looks: Sequence[tuple[ArmEstimate, ArmEstimate]], *, tau: float, alpha: float = 0.05
+    looks: Sequence[tuple[ArmEstimate | Moments, ArmEstimate | Moments]],
+    *,
+    tau: float,
+    alpha: float = 0.05,
+    estimator: Callable[[Moments], ArmEstimate] = mean_estimate,
 ) -> SequentialResult:
     """Mixture sequential probability ratio test on ``treatment - control``.
 
     Args:
-        looks: Cumulative ``(control, treatment)`` estimates at each look, in time order.
+        looks: Cumulative ``(control, treatment)`` estimates (or moments) at each look, in
+            time order.
         tau: Standard deviation of the normal mixing distribution on the effect (absolute
             scale); choose it near the effect sizes you expect (e.g. the MDE).
         alpha: Level: ``P(ever rejecting | no effect) <= alpha``.
+        estimator: Turns moments into estimates (default: mean of ``"y"``).
 
     Returns:
         Always-valid p-values and intervals per look.
@@ -138,7 +146,7 @@ def msprt(
     """
     if not tau > 0:
         raise ValueError("mSPRT needs a positive mixing standard deviation tau")
-    n, diff, var, error = _stack(looks)
+    n, diff, var, error = _stack(looks, estimator)
     p, lo, hi = mixture_arrays(diff, var, tau**2, alpha)
     return _running(n, diff, p, lo, hi, alpha, "msprt", error)
 
@@ -157,10 +165,11 @@ def cs_rho(tuning_n: float, alpha: float) -> float:
 
 
 def confidence_sequence(
-    looks: Sequence[tuple[ArmEstimate, ArmEstimate]],
+    looks: Sequence[tuple[ArmEstimate | Moments, ArmEstimate | Moments]],
     *,
     tuning_n: float = 10_000.0,
     alpha: float = 0.05,
+    estimator: Callable[[Moments], ArmEstimate] = mean_estimate,
 ) -> SequentialResult:
     """Asymptotic confidence sequence for ``treatment - control``.
 
@@ -169,10 +178,12 @@ def confidence_sequence(
     arms), i.e. the normal mixture with ``tau^2 = sigma_k^2 rho^2``.
 
     Args:
-        looks: Cumulative ``(control, treatment)`` estimates at each look, in time order.
+        looks: Cumulative ``(control, treatment)`` estimates (or moments) at each look, in
+            time order.
         tuning_n: Total units at which the sequence should be tightest (``t*``).
         alpha: Level: the sequence covers the effect at every look with probability
             ``>= 1 - alpha`` (asymptotically).
+        estimator: Turns moments into estimates (default: mean of ``"y"``).
 
     Returns:
         Always-valid intervals per look, and the p-value ``1 / Lambda`` they invert.
@@ -181,7 +192,7 @@ def confidence_sequence(
         Waudby-Smith et al. (2024), Ann. Statist., Theorem 2.2 (eq. 14);
         Howard et al. (2021), Ann. Statist. 49(2), eq. (3.7).
     """
-    n, diff, var, error = _stack(looks)
+    n, diff, var, error = _stack(looks, estimator)
     rho = cs_rho(tuning_n, alpha)
     tau2 = n * var * rho**2
     p, lo, hi = mixture_arrays(diff, var, tau2, alpha)

@@ -222,6 +222,11 @@ def fieller_arrays(
     return lo, hi
 
 
+def _check_alpha(alpha: float) -> None:
+    if not 0 < alpha < 1:
+        raise ValueError(f"alpha must lie in (0, 1), got {alpha}")
+
+
 def failed_effect(error: ErrorCode, method: str, alternative: str) -> Effect:
     """An effect that could not be computed."""
     return Effect(NAN, NAN, (NAN, NAN), NAN, NAN, (NAN, NAN), NAN, NAN, NAN, method, alternative,
@@ -278,6 +283,7 @@ def compare(
     method = "welch" if test == "welch" else "z"
     if test not in ("welch", "z"):
         raise ValueError(f"unknown test {test!r}")
+    _check_alpha(alpha)
     for arm in (control, treatment):
         if arm.error is not None:
             return failed_effect(arm.error, method, alternative)
@@ -349,6 +355,7 @@ def proportion_test(
         and ``confint_proportions_2indep(method="wald")``.
     """
     method = "two-proportion z"
+    _check_alpha(alpha)
     if control.n <= 0 or treatment.n <= 0:
         return failed_effect(ErrorCode.ZERO_UNITS, method, alternative)
     s_c, s_t = control.sums[control.index(var)], treatment.sums[treatment.index(var)]
