@@ -41,10 +41,10 @@ def first_words(prefix: bytes, unit_ids: list[str]) -> U32:
 def _chunk(prefix: bytes, unit_ids: list[str]) -> U32:
     arr = pa.array(unit_ids, pa.string())
     buffers = arr.buffers()
-    offsets = np.frombuffer(buffers[1], dtype=np.int32, count=len(unit_ids) + 1,  # type: ignore[arg-type]
+    offsets = np.frombuffer(buffers[1], dtype=np.int32, count=len(unit_ids) + 1,
                             offset=arr.offset * 4)
     data = np.frombuffer(buffers[2], dtype=np.uint8)[offsets[0]:offsets[-1]] \
-        if buffers[2] is not None else np.zeros(0, np.uint8)  # type: ignore[arg-type]
+        if buffers[2] is not None else np.zeros(0, np.uint8)
     lengths = np.diff(offsets)
     total = lengths + len(prefix)
     short = total <= MAX_ONE_BLOCK
