@@ -10,12 +10,13 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 
 PROJECT = """\
 name: collector_test
-warehouse: duckdb:///wh.duckdb
+warehouse: {warehouse}
 """
 EXPERIMENT = """\
 variants:
@@ -25,10 +26,11 @@ variants:
 START_TIMEOUT = 60.0
 
 
-def write_project(root: Path) -> Path:
-    """A minimal project: one experiment, a DuckDB warehouse file."""
+def write_project(root: Path, warehouse: str = "duckdb:///wh.duckdb") -> Path:
+    """A minimal project: one experiment, a DuckDB warehouse file (or the URL given)."""
     (root / "experiments").mkdir(parents=True, exist_ok=True)
-    (root / "assay_project.yml").write_text(PROJECT, encoding="utf-8")
+    (root / "assay_project.yml").write_text(PROJECT.format(warehouse=warehouse),
+                                            encoding="utf-8")
     (root / "experiments" / "checkout_v2.yml").write_text(EXPERIMENT, encoding="utf-8")
     return root
 
@@ -45,6 +47,7 @@ class CollectorProcess:
 
     root: Path
     port: int
+    warehouse: str = "duckdb:///wh.duckdb"
     process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -68,6 +71,19 @@ class CollectorProcess:
             except httpx.TransportError:
                 time.sleep(0.1)
         raise RuntimeError("collector did not start in time")
+
+    def rows(self) -> list[tuple[Any, ...]]:
+        """The exposure table, ordered by unit id (the collector must be stopped for DuckDB)."""
+        from assay.warehouse import connect
+
+        wh = connect(self.warehouse, base_dir=self.root, read_only=True) \
+            if self.warehouse.startswith("duckdb") else connect(self.warehouse)
+        try:
+            table = wh.execute('SELECT "experiment_id", "variant", "unit_id", "timestamp" '
+                               'FROM "exposures" ORDER BY "unit_id"')
+        finally:
+            wh.close()
+        return list(zip(*(table.column(i).to_pylist() for i in range(4)), strict=True))
 
     def kill(self) -> None:
         """SIGKILL: no clean-up runs."""

@@ -8,7 +8,6 @@ import threading
 import uuid
 from typing import Any
 
-import duckdb
 import httpx
 import pytest
 from collector_proc import CollectorProcess
@@ -26,15 +25,6 @@ def _event(unit: str, seconds: int = 0, **over: Any) -> dict[str, Any]:
     event = {"experiment_id": "checkout_v2", "variant": variant, "unit_id": unit,
              "timestamp": (T0 + dt.timedelta(seconds=seconds)).isoformat()}
     return event | over
-
-
-def _rows(collector: CollectorProcess) -> list[tuple[Any, ...]]:
-    con = duckdb.connect(str(collector.root / "wh.duckdb"), read_only=True)
-    try:
-        return con.execute("SELECT experiment_id, variant, unit_id, timestamp FROM exposures "
-                           "ORDER BY unit_id").fetchall()
-    finally:
-        con.close()
 
 
 def test_validation_rejections_and_retry(collector: CollectorProcess) -> None:
@@ -64,7 +54,7 @@ def test_validation_rejections_and_retry(collector: CollectorProcess) -> None:
     bad = httpx.post(collector.url + "/v1/exposures", json={"events": []}, timeout=10)
     assert bad.status_code == 400 and "batch_id" in bad.json()["error"]
     collector.stop()
-    rows = _rows(collector)
+    rows = collector.rows()
     assert [r[2] for r in rows] == ["u1", "u7"]
     assert rows[1][3] == dt.datetime(2026, 11, 22, 7, 0)  # +02:00 stored as UTC
 
@@ -97,7 +87,8 @@ def _sender(url: str, batches: list[tuple[str, list[dict[str, Any]]]],
 
 
 def test_sigkill_mid_load_loses_nothing_and_counts_nothing_twice(
-        collector: CollectorProcess) -> None:
+        any_collector: CollectorProcess) -> None:
+    collector = any_collector
     n_batches, size = 120, 250
     batches = [(uuid.uuid4().hex, [_event(f"b{b}-u{i}", seconds=i) for i in range(size)])
                for b in range(n_batches)]
@@ -128,7 +119,7 @@ def test_sigkill_mid_load_loses_nothing_and_counts_nothing_twice(
     assert len(acked) == n_batches
     collector.wait_loaded(n_batches * size)
     collector.stop()
-    units = [r[2] for r in _rows(collector)]
+    units = [r[2] for r in collector.rows()]
     assert len(units) == n_batches * size
     assert len(set(units)) == len(units)
     assert set(units) == {e["unit_id"] for _, events in batches for e in events}
