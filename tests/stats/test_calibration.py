@@ -175,9 +175,9 @@ def test_regression_and_poststratification_false_positive_rate() -> None:
     reg = [regression_estimates({"c": c, "t": t}, "y", ("a", "b"))
            for c, t in zip(*reg_arms, strict=True)]
     ps = [poststratified_estimates({"c": c, "t": t}) for c, t in zip(*ps_arms, strict=True)]
-    for res in (reg, ps):
+    for label, res in (("regression adjustment", reg), ("post-stratification", ps)):
         p = _compare_many([(r.estimates["c"], r.estimates["t"]) for r in res])["p_value"]
-        _check_rate("regression adj. / post-strat.: A/A FPR", np.mean(p < 0.05))
+        _check_rate(f"{label}: A/A FPR", np.mean(p < 0.05))
 
 
 def _stratum_moments(y: np.ndarray, mask: np.ndarray) -> list[Moments]:

@@ -152,7 +152,8 @@ def gs_boundaries(
 
     Returns:
         The boundaries. Five equally spaced looks, two-sided alpha 0.05, OBF type give
-        4.877, 3.357, 2.680, 2.290, 2.031 (Jennison & Turnbull 2000, table 7.6 conventions).
+        4.877, 3.357, 2.680, 2.290, 2.031 (as the Lan-DeMets programs of Reboussin et al. 2000
+        and gsDesign's ``sfLDOF``).
 
     References:
         Lan & DeMets (1983); Jennison & Turnbull (2000), sections 7.2 and 19.2.
@@ -221,7 +222,7 @@ def inflation_factor(bounds: Boundaries, power: float = 0.8) -> float:
     ``(drift / (z_{1-alpha/s} + z_{power}))^2`` (``s = 2`` two-sided, 1 one-sided).
 
     References:
-        Jennison & Turnbull (2000), section 2.5 (the inflation factor ``R``) and table 7.6.
+        Jennison & Turnbull (2000), section 2.5 (the inflation factor ``R``).
     """
     sides = 2 if bounds.alternative == "two-sided" else 1
     fixed = sps.norm.ppf(1 - bounds.alpha / sides) + sps.norm.ppf(power)
