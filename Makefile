@@ -17,9 +17,12 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/assay demo --out demo
 
+# Lint and tests both run, so that a lint error does not hide the test results; either fails it.
 test: $(STAMP)
-	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/pytest -n 2 --dist loadgroup
+	@lint=0; $(BIN)/ruff check src tests benchmarks || lint=$$?; \
+	tests=0; $(BIN)/pytest -n 2 --dist loadgroup || tests=$$?; \
+	echo "make test: ruff exit $$lint, pytest exit $$tests"; \
+	test $$lint -eq 0 -a $$tests -eq 0
 
 test-fast: $(STAMP)
 	$(BIN)/pytest -n 2 --dist loadgroup -m "not slow"
