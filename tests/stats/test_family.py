@@ -113,3 +113,57 @@ def test_batch_equals_scalar_cell_by_cell() -> None:
     assert {ErrorCode.ZERO_UNITS, ErrorCode.TOO_FEW_UNITS, ErrorCode.ZERO_VARIANCE,
             ErrorCode.DENOMINATOR_ZERO, None} <= seen
     assert len(batch.to_effects()) == cells
+
+
+def test_moment_arrays_read_the_contract_columns() -> None:
+    from assay.stats.batch import MomentArrays
+    from assay.stats.moments import cross_column, sum_column
+
+    rng = np.random.default_rng(21)
+    cells = [Moments.from_values({"y": rng.normal(size=k), "x": rng.normal(size=k)})
+             for k in (3, 10, 25)]
+    rows = []
+    for m in cells:
+        row: dict[str, float | None] = {"n": m.n}
+        for i, a in enumerate(m.names):
+            row[sum_column(a)] = m.sums[i]
+            for j, b in enumerate(m.names):
+                row[cross_column(a, b)] = m.cross[i, j]
+        rows.append(row)
+    rows.append({k: None for k in rows[0]})  # an empty cell: SQL NULLs
+    columns = {k: [r[k] if r[k] is not None else np.nan for r in rows] for k in rows[0]}
+    stacked = MomentArrays.from_columns(("y", "x"), columns)
+    for i, row in enumerate(rows):
+        want = Moments.from_row(("y", "x"), row)
+        assert stacked.n[i] == want.n
+        np.testing.assert_array_equal(stacked.sums[i], want.sums)
+        np.testing.assert_array_equal(stacked.cross[i], want.cross)
+
+
+def test_cuped_batch_equals_scalar_cell_by_cell() -> None:
+    from assay.stats.batch import MomentArrays, cuped_batch
+    from assay.stats.estimates import cuped_estimates
+
+    rng = np.random.default_rng(22)
+    cells, arms = 200, ("control", "t1", "t2")
+    per_arm: dict[str, list[Moments]] = {a: [] for a in arms}
+    for i in range(cells):
+        for a in arms:
+            k = int(rng.integers(0, 30)) if i % 5 else 1
+            x = rng.normal(size=k) if i % 9 else np.ones(k)  # constant covariate: theta = 0
+            y = 0.6 * x + rng.normal(size=k)
+            per_arm[a].append(Moments.from_values({"y": y, "x": x}) if k else
+                              Moments.zero(["y", "x"]))
+    stacked = [MomentArrays.from_moments(per_arm[a]) for a in arms]
+    est, theta, reduction = cuped_batch(stacked)
+    for i in range(cells):
+        want = cuped_estimates({a: per_arm[a][i] for a in arms})
+        np.testing.assert_allclose(theta[i], want.theta, rtol=1e-9, atol=1e-12)
+        np.testing.assert_allclose(reduction[i], want.variance_reduction, rtol=1e-9,
+                                   atol=1e-12, equal_nan=True)
+        for j, a in enumerate(arms):
+            w = want.estimates[a]
+            assert est[j].error[i] == w.error
+            np.testing.assert_allclose([est[j].point[i], est[j].variance[i], est[j].df[i]],
+                                       [w.point, w.variance, w.df], rtol=1e-9, atol=1e-12,
+                                       equal_nan=True)

@@ -8,14 +8,15 @@ one element per cell.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 from numpy.typing import NDArray
 
 from assay.stats.codes import ErrorCode
-from assay.stats.moments import FloatArray
+from assay.stats.moments import N_COLUMN, FloatArray, Moments, cross_column, sum_column
 from assay.stats.tests import Alternative, Effect, compare_arrays, welch_df
 
 Codes = NDArray[np.object_]
@@ -129,3 +130,127 @@ def compare_batch(
     values = {k: np.where(arm_failed, np.nan, np.asarray(a, dtype=np.float64))
               for k, a in values.items()}
     return EffectBatch(values, codes, "welch" if test == "welch" else "z", alternative)
+
+
+@dataclass(frozen=True)
+class MomentArrays:
+    """Moments of many cells stacked (the array twin of :class:`~assay.stats.moments.Moments`).
+
+    Attributes:
+        names: Variable names.
+        n: Units per cell, shape ``(cells,)``.
+        sums: ``sums[c, i]``, shape ``(cells, k)``.
+        cross: ``cross[c, i, j]``, shape ``(cells, k, k)``.
+    """
+
+    names: tuple[str, ...]
+    n: FloatArray
+    sums: FloatArray
+    cross: FloatArray
+
+    @classmethod
+    def from_columns(cls, names: Sequence[str], columns: Mapping[str, Any]) -> MomentArrays:
+        """Read the contract's columns (``n``, ``s__v``, ``ss__a__b``) as arrays, one per cell.
+
+        A missing value (SQL ``NULL`` over zero units) reads as zero, as in ``Moments.from_row``.
+        """
+        names = tuple(names)
+        k = len(names)
+        n = _column(columns, N_COLUMN)
+        sums = np.stack([_column(columns, sum_column(v)) for v in names], axis=-1)
+        cross = np.empty((n.size, k, k))
+        for i, a in enumerate(names):
+            for j in range(i, k):
+                cross[:, i, j] = cross[:, j, i] = _column(columns, cross_column(a, names[j]))
+        return cls(names, n, sums, cross)
+
+    @classmethod
+    def from_moments(cls, cells: Sequence[Moments]) -> MomentArrays:
+        """Stack per-cell moments (all with the same variables)."""
+        names = cells[0].names
+        return cls(names, np.array([m.n for m in cells], dtype=np.float64),
+                   np.stack([m.sums for m in cells]), np.stack([m.cross for m in cells]))
+
+    def __add__(self, other: MomentArrays) -> MomentArrays:
+        if self.names != other.names:
+            raise ValueError(f"cannot add moments of {self.names} and {other.names}")
+        return MomentArrays(self.names, self.n + other.n, self.sums + other.sums,
+                            self.cross + other.cross)
+
+    def index(self, var: str) -> int:
+        """Position of ``var``."""
+        return self.names.index(var)
+
+    def cov(self, a: str, b: str) -> FloatArray:
+        """Sample covariance (``ddof=1``) of two variables per cell; NaN when ``n < 2``."""
+        i, j = self.index(a), self.index(b)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            c = (self.cross[:, i, j] - self.sums[:, i] * self.sums[:, j] / self.n) / (self.n - 1)
+        c = np.where(self.n >= 2, c, np.nan)
+        return np.maximum(c, 0.0) if i == j else c
+
+    def mean(self, var: str) -> FloatArray:
+        """Mean of one variable per cell; NaN when ``n == 0``."""
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(self.n > 0, self.sums[:, self.index(var)] / self.n, np.nan)
+
+
+def _column(columns: Mapping[str, Any], name: str) -> FloatArray:
+    values = np.asarray(columns[name], dtype=np.float64) if name in columns else None
+    if values is None:
+        raise KeyError(f"missing sufficient-statistics column {name!r}")
+    return np.nan_to_num(values, nan=0.0)
+
+
+def cuped_batch(
+    arms: Sequence[MomentArrays], y: str = "y", x: str = "x"
+) -> tuple[list[ArmArrays], FloatArray, FloatArray]:
+    """:func:`~assay.stats.estimates.cuped_estimates` for many cells at once.
+
+    Args:
+        arms: Stacked moments of each arm (same cells, same order).
+        y: The metric.
+        x: The pre-experiment covariate.
+
+    Returns:
+        Adjusted estimates per arm, ``theta`` per cell and the variance reduction per cell.
+    """
+    pooled = arms[0]
+    for arm in arms[1:]:
+        pooled = pooled + arm
+    var_x, cov_yx = pooled.cov(x, x), pooled.cov(y, x)
+    ok = np.isfinite(var_x) & (var_x > 0) & np.isfinite(cov_yx)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        theta = np.where(ok, cov_yx / np.where(ok, var_x, 1.0), 0.0)
+    xbar_pooled = pooled.mean(x)
+    out: list[ArmArrays] = []
+    adj_total = np.zeros(theta.shape)
+    raw_total = np.zeros(theta.shape)
+    for arm in arms:
+        codes = _count_codes(arm.n)
+        good = codes == None  # noqa: E711
+        s_yy, s_xx, s_yx = arm.cov(y, y), arm.cov(x, x), arm.cov(y, x)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            var = np.maximum(s_yy - 2 * theta * s_yx + theta**2 * s_xx, 0.0) / arm.n
+            point = arm.mean(y) - theta * (arm.mean(x) - xbar_pooled)
+            raw = s_yy / arm.n
+        adj_total += np.where(good, var, 0.0)
+        raw_total += np.where(good, raw, 0.0)
+        out.append(ArmArrays(np.where(good, point, np.nan), np.where(good, var, np.nan), arm.n,
+                             np.where(good, arm.n - 1, np.nan), codes))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        reduction = np.where(raw_total > 0, 1.0 - adj_total / raw_total, np.nan)
+    return out, theta, reduction
+
+
+def mean_batch(m: MomentArrays, var: str = "y") -> ArmArrays:
+    """:func:`mean_arrays` from stacked moments."""
+    i = m.index(var)
+    return mean_arrays(m.n, m.sums[:, i], m.cross[:, i, i])
+
+
+def ratio_batch(m: MomentArrays, num: str = "num", den: str = "den") -> ArmArrays:
+    """:func:`ratio_arrays` from stacked moments."""
+    i, j = m.index(num), m.index(den)
+    return ratio_arrays(m.n, m.sums[:, i], m.sums[:, j], m.cross[:, i, i], m.cross[:, i, j],
+                        m.cross[:, j, j])
