@@ -20,28 +20,30 @@ UPDATE = os.environ.get("ASSAY_UPDATE_GOLDEN") == "1"
 UNRUNNABLE = ["bigquery", "snowflake", "trino"]
 
 
-def _vector_query(salt: str, table: str, dialect: str) -> str:
-    unit = exp.column("unit_id", quoted=True)
-    return exp.select(exp.column("pos", quoted=True),
-                      bucket_expression(salt, unit, dialect).as_("bucket", quoted=True)) \
-        .from_(exp.to_table(table)).where(exp.column("salt", quoted=True).eq(
-            exp.Literal.string(salt))).sql(dialect)
-
-
 def test_sql_hash_matches_vectors(warehouse: Any, hash_vectors: dict[str, Any]) -> None:
     cases = hash_vectors["cases"]
     warehouse.write_table("assay_hash_vectors", pa.table({
         "pos": list(range(len(cases))), "salt": [c["salt"] for c in cases],
         "unit_id": [c["unit_id"] for c in cases]}), mode="replace")
-    got: dict[int, int] = {}
-    for salt in sorted({c["salt"] for c in cases}):
-        rows = warehouse.execute(_vector_query(salt, "assay_hash_vectors", warehouse.dialect))
-        got.update(zip(rows.column("pos").to_pylist(), rows.column("bucket").to_pylist(),
-                       strict=True))
+    query = exp.select(exp.column("pos", quoted=True), bucket_expression(
+        exp.column("salt", quoted=True), exp.column("unit_id", quoted=True), warehouse.dialect,
+    ).as_("bucket", quoted=True)).from_(exp.to_table("assay_hash_vectors"))
+    rows = warehouse.execute(query.sql(warehouse.dialect))
+    got = dict(zip(rows.column("pos").to_pylist(), rows.column("bucket").to_pylist(),
+                   strict=True))
     assert len(got) == len(cases)
     mismatches = [(c["salt"], c["unit_id"][:20], got[i], c["bucket"])
                   for i, c in enumerate(cases) if got[i] != c["bucket"]]
     assert not mismatches
+
+
+def test_literal_salt_matches_column_salt(duckdb_wh: Any) -> None:
+    unit = exp.Literal.string("user-1")
+    literal = bucket_expression("it's", unit, "duckdb")
+    column = bucket_expression(exp.Literal.string("it's"), unit, "duckdb")
+    table = duckdb_wh.execute(exp.select(literal.as_("a"), column.as_("b")).sql("duckdb"))
+    from assay.assign.hashing import bucket
+    assert table.to_pylist() == [{"a": bucket("it's", "user-1"), "b": bucket("it's", "user-1")}]
 
 
 def _specs() -> dict[str, ExperimentSpec]:
@@ -104,13 +106,6 @@ def test_unknown_dialect_lists_supported() -> None:
     with pytest.raises(AssayError, match="supported: bigquery"):
         bucket_expression("s", exp.column("u"), "oracle")
     assert {"duckdb", "postgres", "spark", "bigquery", "snowflake", "trino"} <= set(HASH_DIALECTS)
-
-
-def test_salt_with_quote_is_escaped(warehouse: Any) -> None:
-    table = warehouse.execute(exp.select(bucket_expression(
-        "it's", exp.Literal.string("u"), warehouse.dialect).as_("b")).sql(warehouse.dialect))
-    from assay.assign.hashing import bucket
-    assert table.column("b").to_pylist() == [bucket("it's", "u")]
 
 
 def test_units_from_a_query(duckdb_wh: Any) -> None:

@@ -100,8 +100,12 @@ def hash_dialect(dialect: str) -> HashDialect:
     return HASH_DIALECTS[dialect]
 
 
-def bucket_expression(salt: str, unit: exp.Expression, dialect: str) -> exp.Expression:
+def bucket_expression(salt: str | exp.Expression, unit: exp.Expression,
+                      dialect: str) -> exp.Expression:
     """The bucket in ``[0, 10000)`` of ``unit`` under ``salt`` (hash version 1), as SQL.
+
+    ``salt`` is usually a string (rendered as a literal); an expression (e.g. a column) hashes
+    each row with its own salt.
 
     Example:
         >>> from sqlglot import exp
@@ -109,8 +113,9 @@ def bucket_expression(salt: str, unit: exp.Expression, dialect: str) -> exp.Expr
         FROM_BASE(SUBSTR(TO_HEX(MD5(TO_UTF8('s:' || CAST(u AS VARCHAR)))), 1, 8), 16) % 10000
     """
     recipe = hash_dialect(dialect)
-    text = exp.DPipe(this=exp.Literal.string(salt + SEPARATOR),
-                     expression=exp.cast(unit, exp.DataType.build("TEXT")))
+    head = exp.Literal.string(salt + SEPARATOR) if isinstance(salt, str) else \
+        exp.DPipe(this=salt, expression=exp.Literal.string(SEPARATOR))
+    text = exp.DPipe(this=head, expression=exp.cast(unit, exp.DataType.build("TEXT")))
     hex8 = exp.Substring(this=_md5_hex(text, recipe.md5), start=_num(1), length=_num(8))
     return exp.Mod(this=_hex_to_int(hex8, recipe.hex_to_int), expression=_num(BUCKETS))
 
