@@ -239,7 +239,7 @@ def _replicates(rng: np.random.Generator, counts: np.ndarray, reps: int) -> list
 
 def test_poisson_bootstrap_coverage() -> None:
     rng = np.random.default_rng(109)
-    sims, n, reps = 4000, 300, 400
+    sims, n, reps = 4000, 2000, 400
     true = float(_P_TREATMENT @ _LEVELS - _P_CONTROL @ _LEVELS)
     control = _replicates(rng, rng.multinomial(n, _P_CONTROL, sims), reps)
     treatment = _replicates(rng, rng.multinomial(n, _P_TREATMENT, sims), reps)
