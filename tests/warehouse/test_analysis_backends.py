@@ -82,11 +82,7 @@ def test_reference_is_a_real_analysis(demo: Demo) -> None:
 
 #: Engines whose per-segment figures are known to differ, and why. Checked strictly: when the
 #: gap is fixed the test fails until the entry is removed.
-SEGMENT_GAPS = {
-    "postgres": "metrics/compile.py _first_value indexes ARRAY_AGG(...) with Bracket(1), which "
-                "SQLGlot reads as 0-based and writes as [2] for PostgreSQL: the segment of a unit "
-                "is its second exposure's, NULL when it has one",
-}
+SEGMENT_GAPS: dict[str, str] = {}
 
 
 @pytest.mark.parametrize("warehouse", [

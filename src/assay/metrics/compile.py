@@ -227,9 +227,9 @@ def _first_value(segment: str, dialect: str) -> exp.Expr:
         ordered = exp.ArrayAgg(
             this=exp.Order(this=col(segment), expressions=[exp.Ordered(this=col(TS))])
         )
-        return _alias(
-            exp.Bracket(this=exp.paren(ordered), expressions=[exp.Literal.number(1)]), segment
-        )
+        # SQLGlot's generic index is 0-based; it writes [1] for 1-based PostgreSQL arrays.
+        first = exp.Bracket(this=exp.paren(ordered), expressions=[exp.Literal.number(0)])
+        return _alias(first, segment)
     return _alias(exp.ArgMin(this=col(segment), expression=col(TS)), segment)
 
 

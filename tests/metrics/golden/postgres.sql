@@ -85,7 +85,7 @@ WITH e AS (
       MAX("variant") AS "variant_max",
       (
         ARRAY_AGG("platform" ORDER BY "ts")
-      )[2] AS "platform"
+      )[1] AS "platform"
     FROM e
     WHERE
       NOT "unit_id" IS NULL
