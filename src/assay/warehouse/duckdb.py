@@ -49,39 +49,39 @@ class DuckDBWarehouse:
 
     def columns(self, table: str) -> list[str] | None:
         ref = exp.to_table(table, dialect=self.dialect)
+        # An unqualified name means the current schema, as it does in a query.
+        schema = exp.Literal.string(ref.db) if ref.db else exp.func("current_schema")
         query = (
             exp.select("column_name")
             .from_("information_schema.columns")
             .where(exp.column("table_name").eq(exp.Literal.string(ref.name)))
+            .where(exp.column("table_schema").eq(schema))
             .order_by("ordinal_position")
         )
-        if ref.db:
-            query = query.where(exp.column("table_schema").eq(exp.Literal.string(ref.db)))
         rows = self.con.execute(query.sql(dialect=self.dialect)).fetchall()
         return [r[0] for r in rows] or None
 
     def write_table(self, table: str, data: pa.Table, *, mode: str = "append") -> None:
+        if mode not in ("append", "replace"):
+            raise ValueError(f"write mode must be 'append' or 'replace', not {mode!r}")
         target = exp.to_table(table, dialect=self.dialect)
         self.con.register("__assay_incoming", data)
         try:
             if target.db:
+                schema = exp.to_identifier(target.db, quoted=True)
                 self.con.execute(
-                    exp.Create(
-                        this=exp.to_identifier(target.db, quoted=True), kind="SCHEMA", exists=True
-                    ).sql(dialect=self.dialect)
+                    exp.Create(this=schema, kind="SCHEMA", exists=True).sql(dialect=self.dialect)
                 )
+            incoming = sqlglot.select("*").from_("__assay_incoming")
             if mode == "replace" or self.columns(table) is None:
                 create = exp.Create(
-                    this=target,
-                    kind="TABLE",
-                    replace=mode == "replace",
-                    expression=sqlglot.select("*").from_("__assay_incoming"),
+                    this=target, kind="TABLE", replace=mode == "replace", expression=incoming
                 )
-                if mode != "replace":
-                    create.set("exists", True)
                 self.con.execute(create.sql(dialect=self.dialect))
             else:
-                insert = exp.insert(sqlglot.select("*").from_("__assay_incoming"), target)
+                # BY NAME: columns are matched by name, not position (DuckDB >= 0.10).
+                insert = exp.insert(incoming, target)
+                insert.set("by_name", True)
                 self.con.execute(insert.sql(dialect=self.dialect))
         except duckdb.Error as err:
             raise WarehouseError(_first_line(err), backend=self.name) from err
