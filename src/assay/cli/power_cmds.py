@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import json
 import math
+from datetime import datetime
 from enum import StrEnum
+from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.table import Table
 
 from assay.cli.app import app, console, err_console
-from assay.cli.errors import EXIT_SPEC
+from assay.cli.errors import EXIT_SPEC, reported
 
 
 class MetricKindOption(StrEnum):
@@ -89,6 +91,19 @@ def power(
     ] = None,
     output_format: Annotated[OutputFormat, typer.Option(
         "--format", help="table or json.")] = OutputFormat.table,
+    metric: Annotated[str | None, typer.Option(
+        help="Plan from this metric's history in the warehouse (baseline, std and CUPED "
+             "reduction measured, not guessed); needs --history-start.")] = None,
+    history_start: Annotated[datetime | None, typer.Option(
+        help="Start of the past period the history is read from.", formats=["%Y-%m-%d"])
+    ] = None,
+    history_days: Annotated[int, typer.Option(help="Length of that period in days.")] = 14,
+    population: Annotated[str | None, typer.Option(
+        help="Named source whose units form the population (default: units in the exposure "
+             "log during the period).")] = None,
+    project: Annotated[Path, typer.Option(
+        "--project", "-p", help="Project directory (for --metric).", file_okay=False,
+        resolve_path=True)] = Path("."),
 ) -> None:
     """Plan an experiment: units per arm, total units and days to detect an effect.
 
@@ -100,8 +115,26 @@ def power(
         --daily-units 20000 --sequential obf --looks 5
 
         assay power --metric-kind proportion --baseline-rate 0.05 --units-per-arm 20000 --mde 0.1
+
+        assay power --metric revenue --history-start 2026-02-01 --mde 0.03 --daily-units 4000
     """
     from assay.stats.planning import achieved, plan_experiment
+
+    if metric is not None:
+        if mde is None or history_start is None:
+            _fail("--metric needs --mde and --history-start")
+        options = {"alpha": alpha, "power": power_, "arms": arms, "daily_units": daily_units,
+                   "alternative": alternative.value, "sequential": sequential.value,
+                   "looks": looks, "mde_relative": mde_scale is MdeScale.relative}
+        if cuped_reduction:
+            options["cuped_reduction"] = cuped_reduction
+        result = _from_history(project, metric, history_start, history_days, population, mde,
+                               options)
+        if output_format is OutputFormat.json:
+            typer.echo(json.dumps(result, indent=2, default=_json_default))
+        else:
+            _render(result)
+        return
 
     kind = metric_kind.value
     baseline = baseline_rate if kind == "proportion" else baseline_mean
@@ -111,7 +144,7 @@ def power(
     relative = mde_scale is MdeScale.relative
     try:
         if units_per_arm is not None:
-            result: dict[str, Any] = {
+            result = {
                 "metric_kind": kind, "baseline": baseline, "units_per_arm": units_per_arm,
                 "alpha": alpha, "power": power_, "cuped_reduction": cuped_reduction,
                 **achieved(metric_kind=kind, baseline=baseline,  # type: ignore[arg-type]
@@ -137,6 +170,27 @@ def power(
         typer.echo(json.dumps(result, indent=2, default=_json_default))
         return
     _render(result)
+
+
+@reported
+def _from_history(project: Path, metric: str, start: datetime, days: int,
+                  population: str | None, mde: float, options: dict[str, Any]) -> dict[str, Any]:
+    """Plan from the metric's moments over a past period, read from the warehouse."""
+    from assay.analysis.history import metric_history
+    from assay.spec import load_project
+    from assay.stats.planning import plan_from_history
+
+    loaded = load_project(project)
+    moments = metric_history(loaded, metric, start, days, population=population)
+    kind = loaded.metrics[metric].kind
+    covariate = "x" if kind != "ratio" and "x" in moments.names else None
+    try:
+        plan = plan_from_history(moments, metric_kind=kind, mde=mde, x=covariate, **options)
+    except ValueError as err:
+        _fail(f"{metric}: {err}")
+    result: dict[str, Any] = {"metric": metric, "history_units": int(moments.n),
+                              "history": f"{start:%Y-%m-%d} + {days}d", **plan.to_dict()}
+    return result
 
 
 def _json_default(value: object) -> object:

@@ -310,9 +310,7 @@ def _source_scan(
     )
 
 
-def _in_window(
-    measure: Measure, filters: dict[str, str], experiment: ExperimentSpec
-) -> exp.Expr:
+def _in_window(measure: Measure, filters: dict[str, str], experiment: ExperimentSpec) -> exp.Expr:
     ts, t0 = col("__ts", "ev"), col(T0, "u")
     conditions: list[exp.Expr] = []
     if measure.filter is not None:
@@ -328,9 +326,7 @@ def _in_window(
     return exp.and_(*conditions)
 
 
-def _aggregate(
-    aggregation: str, condition: exp.Expr, value: exp.Expr | None
-) -> exp.Expr:
+def _aggregate(aggregation: str, condition: exp.Expr, value: exp.Expr | None) -> exp.Expr:
     one, zero = exp.Literal.number(1), exp.Literal.number(0)
     if aggregation == "any":
         return exp.Max(this=exp.Case().when(condition, one).else_(zero))
@@ -473,3 +469,51 @@ def _grouped(query: exp.Select, experiment: ExperimentSpec) -> exp.Query:
     ]
     query.set("group", exp.Group(grouping_sets=[exp.GroupingSets(expressions=sets)]))
     return query.order_by(*(k.copy() for k in keys))
+
+
+HISTORY_ARM = "history"
+
+
+def compile_history(
+    project: Project,
+    metric: str,
+    start: dt.datetime,
+    end: dt.datetime,
+    *,
+    population: str | None = None,
+    dialect: str | None = None,
+) -> tuple[exp.Query, MetricPlan]:
+    """SQL for a metric's sufficient statistics over a past period (power from history).
+
+    The population is the units seen during ``[start, end)`` in the exposure log (any
+    experiment) or, with ``population``, in that named source (e.g. ``sessions`` for visitors).
+    It must not be the metric's own source: units chosen for having orders all "convert".
+    Each unit's first appearance plays its first exposure, so windows, caps and the CUPED
+    pre-period mean what they will mean in the experiment; the same compiler runs.
+    """
+    dialect = dialect or project.dialect
+    experiment = ExperimentSpec.model_validate(
+        {
+            "id": "__history__",
+            "variants": [{"name": HISTORY_ARM, "weight": 1}, {"name": "__unused__", "weight": 1}],
+            "start": start,
+            "end": end,
+            "metrics": {"primary": [metric]},
+            "cuped": True,
+        }
+    )
+    plan = plan_experiment(project, experiment)
+    if population is None:
+        src = project.spec.exposures
+        relation = _relation(src.table, src.sql, dialect, "x")
+        unit, ts = src.unit_id, src.timestamp
+    else:
+        source = project.spec.sources[population]
+        relation = _relation(source.table, source.sql, dialect, "x")
+        unit, ts = source.unit, source.timestamp
+    activity = exp.select(
+        _alias(col(unit, "x"), UNIT),
+        _alias(exp.Literal.string(HISTORY_ARM), VARIANT),
+        _alias(col(ts, "x"), TS),
+    ).from_(relation)
+    return _metrics_query(project, plan, activity, dialect), plan.metrics[0]
