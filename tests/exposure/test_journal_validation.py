@@ -11,7 +11,13 @@ import pytest
 
 from assay.exposure.collector import Collector
 from assay.exposure.journal import Journal
-from assay.exposure.validation import check_exposure, check_metric_event, parse_timestamp
+from assay.exposure.validation import (
+    check_exposure,
+    check_metric_event,
+    parse_timestamp,
+    timestamp_micros,
+    variant_names,
+)
 from assay.spec.models import ExperimentSpec
 from assay.warehouse.duckdb import DuckDBWarehouse
 
@@ -52,7 +58,7 @@ def test_torn_tail_is_cut_and_complete_records_kept(tmp_path: Path) -> None:
     (["not", "an", "object"], "not_an_object"),
 ])
 def test_exposure_rules(event: object, code: str | None) -> None:
-    row, rejection = check_exposure(3, event, {"e": SPEC})
+    row, rejection = check_exposure(3, event, variant_names({"e": SPEC}))
     assert (rejection.code if rejection else None) == code
     assert (row is None) == (code is not None)
     if rejection is not None:
@@ -61,7 +67,8 @@ def test_exposure_rules(event: object, code: str | None) -> None:
 
 def test_metric_event_rules() -> None:
     ok = {"unit_id": "u", "timestamp": "2026-01-01T00:00:00Z", "event": "buy", "value": 3}
-    assert check_metric_event(0, ok)[0] == {"unit_id": "u", "timestamp": "2026-01-01T00:00:00",
+    micros = int(dt.datetime(2026, 1, 1, tzinfo=dt.UTC).timestamp()) * 1_000_000
+    assert check_metric_event(0, ok)[0] == {"unit_id": "u", "timestamp": micros,
                                            "event": "buy", "value": 3.0}
     assert check_metric_event(0, ok | {"value": True})[1].code == "missing_field"  # type: ignore[union-attr]
     assert check_metric_event(0, ok | {"event": ""})[1].code == "missing_field"  # type: ignore[union-attr]
@@ -103,3 +110,13 @@ def test_concurrent_requests_with_one_batch_id_count_once(tmp_path: Path) -> Non
     assert len(collector.journal.records) == 1
     assert collector.stats()["exposures_accepted"] == 200
     collector.journal.close()
+
+
+@pytest.mark.parametrize("text", ["2026-11-22T09:30:00.123456+01:00", "1969-12-31T23:59:59.999999",
+                                  "2026-11-22T08:30:00Z", "2262-04-11T23:47:16.854775"])
+def test_micros_are_exact(text: str) -> None:
+    moment = dt.datetime.fromisoformat(text)
+    naive = moment if moment.tzinfo is None else moment.astimezone(dt.UTC).replace(tzinfo=None)
+    delta = naive - dt.datetime(1970, 1, 1)
+    expected = (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+    assert timestamp_micros(text) == expected

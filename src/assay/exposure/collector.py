@@ -31,7 +31,12 @@ from starlette.concurrency import run_in_threadpool
 
 from assay.exposure.journal import Journal
 from assay.exposure.loader import Loader
-from assay.exposure.validation import Rejection, check_exposure, check_metric_event
+from assay.exposure.validation import (
+    Rejection,
+    check_exposure,
+    check_metric_event,
+    variant_names,
+)
 from assay.spec.models import ExperimentSpec, ExposureSource
 from assay.warehouse.base import Warehouse
 
@@ -46,6 +51,7 @@ class Collector:
                  columns: ExposureSource | None = None,
                  events_table: str = "assay_events") -> None:
         self.experiments = dict(experiments)
+        self.variants = variant_names(self.experiments)
         self.journal = Journal(Path(data_dir) / "journal.jsonl")
         self.loader = Loader(open_warehouse, columns or ExposureSource(),
                              events_table=events_table)
@@ -118,7 +124,7 @@ class Collector:
                   ) -> tuple[list[dict[str, Any]], list[Rejection]]:
         rows, rejections = [], []
         for i, event in enumerate(events):
-            row, rejection = check_exposure(i, event, self.experiments) \
+            row, rejection = check_exposure(i, event, self.variants) \
                 if stream == "exposures" else check_metric_event(i, event)
             if rejection is not None:
                 rejections.append(rejection)

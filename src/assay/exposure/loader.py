@@ -19,7 +19,6 @@ import pyarrow as pa
 from sqlglot import exp
 
 from assay.errors import AssayError, MissingTableError, WarehouseError
-from assay.exposure.events import exposure_table
 from assay.spec.models import ExposureSource
 from assay.warehouse.base import Warehouse
 
@@ -147,9 +146,8 @@ class Loader:
         try:
             warehouse.execute(exp.Transaction().sql(warehouse.dialect))
             if exposures:
-                warehouse.write_table(self.columns.table or "exposures", exposure_table(
-                    [{**row, "timestamp": dt.datetime.fromisoformat(row["timestamp"])}
-                     for row in exposures], self.columns))
+                warehouse.write_table(self.columns.table or "exposures",
+                                      _exposures_table(exposures, self.columns))
             if events:
                 warehouse.write_table(self.events_table, _events_table(events))
             warehouse.write_table(LEDGER, ledger)
@@ -171,11 +169,22 @@ class Loader:
             warehouse.execute(exp.Rollback().sql(warehouse.dialect))
 
 
+def _exposures_table(rows: list[dict[str, Any]], columns: ExposureSource) -> pa.Table:
+    """Journal rows (timestamps in epoch microseconds, UTC) as the project's exposure table."""
+    return pa.table({
+        columns.experiment_id: pa.array([r["experiment_id"] for r in rows], pa.string()),
+        columns.variant: pa.array([r["variant"] for r in rows], pa.string()),
+        columns.unit_id: pa.array([r["unit_id"] for r in rows], pa.string()),
+        columns.timestamp: pa.array([r["timestamp"] for r in rows], pa.int64()).cast(
+            pa.timestamp("us")),
+    })
+
+
 def _events_table(rows: list[dict[str, Any]]) -> pa.Table:
     return pa.table({
         "unit_id": pa.array([r["unit_id"] for r in rows], pa.string()),
-        "timestamp": pa.array([dt.datetime.fromisoformat(r["timestamp"]) for r in rows],
-                              pa.timestamp("us")),
+        "timestamp": pa.array([r["timestamp"] for r in rows], pa.int64()).cast(
+            pa.timestamp("us")),
         "event": pa.array([r["event"] for r in rows], pa.string()),
         "value": pa.array([r["value"] for r in rows], pa.float64()),
     })
