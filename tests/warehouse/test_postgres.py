@@ -157,3 +157,21 @@ def test_server_runs_unprivileged_on_loopback(postgres_server: Any) -> None:
     assert settings_["l"] == "127.0.0.1"
     assert settings_["f"] == "off"
     assert settings_["d"].startswith(str(postgres_server.root))
+
+
+def test_nested_loops_off_unless_the_url_says_otherwise(postgres_url: str) -> None:
+    default = PostgresWarehouse(postgres_url)
+    chosen = PostgresWarehouse(postgres_url + "?options=-cenable_nestloop%3Don")
+    try:
+        assert default.execute("SHOW enable_nestloop").column(0).to_pylist() == ["off"]
+        assert chosen.execute("SHOW enable_nestloop").column(0).to_pylist() == ["on"]
+    finally:
+        default.close()
+        chosen.close()
+
+
+def test_loaded_tables_have_planner_statistics(postgres_wh: PostgresWarehouse) -> None:
+    postgres_wh.write_table("counted", pa.table({"a": list(range(1234))}))
+    rows = postgres_wh.execute(
+        "SELECT reltuples FROM pg_class WHERE relname = 'counted'").to_pylist()
+    assert rows == [{"reltuples": 1234.0}]  # -1 (never analysed) without the ANALYZE
