@@ -7,12 +7,16 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
+import uvicorn
+
+from assay.exposure.collector import Collector, create_app
 
 PROJECT = """\
 name: collector_test
@@ -113,3 +117,23 @@ class CollectorProcess:
                 return stats
             time.sleep(0.1)
         raise AssertionError(f"not loaded in time: {stats}")
+
+
+class Served:
+    """A uvicorn server for a collector, in a thread."""
+
+    def __init__(self, collector: Collector, port: int | None = None) -> None:
+        self.port = port or free_port()
+        self.server = uvicorn.Server(uvicorn.Config(create_app(collector), host="127.0.0.1",
+                                                    port=self.port, log_level="warning"))
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.thread.start()
+        deadline = time.monotonic() + 20
+        while not self.server.started and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert self.server.started
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=20)

@@ -4,7 +4,6 @@ DuckDB and a real PostgreSQL server; and the SDK's HttpSink talking to it."""
 from __future__ import annotations
 
 import datetime as dt
-import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -12,38 +11,17 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
-from collector_proc import free_port
+from collector_proc import Served
 
 from assay.client import Client
 from assay.exposure import ExposureLogger, HttpSink
-from assay.exposure.collector import Collector, create_app
+from assay.exposure.collector import Collector
 from assay.spec.models import ExperimentSpec
 from assay.warehouse.base import Warehouse
 from assay.warehouse.duckdb import DuckDBWarehouse
 
 SPEC = ExperimentSpec(id="checkout_v2", variants=[
     {"name": "control", "weight": 1}, {"name": "treatment", "weight": 1}])
-
-
-class Served:
-    """A uvicorn server for a collector, in a thread."""
-
-    def __init__(self, collector: Collector, port: int | None = None) -> None:
-        self.port = port or free_port()
-        self.server = uvicorn.Server(uvicorn.Config(create_app(collector), host="127.0.0.1",
-                                                    port=self.port, log_level="warning"))
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-        self.thread.start()
-        deadline = time.monotonic() + 20
-        while not self.server.started and time.monotonic() < deadline:
-            time.sleep(0.02)
-        assert self.server.started
-        self.url = f"http://127.0.0.1:{self.port}"
-
-    def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=20)
 
 
 def _open(kind: str, tmp_path: Path, request: pytest.FixtureRequest) -> Callable[[], Warehouse]:

@@ -10,12 +10,15 @@ import time
 from pathlib import Path
 
 import duckdb
-from collector_proc import free_port
-from test_collector_loopback import SPEC, Served
+from collector_proc import Served, free_port
 
 from assay.exposure import ExposureLogger, HttpSink, ListSink
 from assay.exposure.collector import Collector
+from assay.spec.models import ExperimentSpec
 from assay.warehouse.duckdb import DuckDBWarehouse
+
+SPEC = ExperimentSpec(id="checkout_v2", variants=[
+    {"name": "control", "weight": 1}, {"name": "treatment", "weight": 1}])
 
 
 def test_dedup_and_batches() -> None:
