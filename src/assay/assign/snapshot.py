@@ -24,8 +24,8 @@ from assay.spec.models import ExperimentSpec
 
 SNAPSHOT_FORMAT = "assay-snapshot"
 SNAPSHOT_VERSION = 1
-ASSIGNMENT_FIELDS = {"id", "salt", "unit", "variants", "traffic", "layer", "layer_range",
-                     "targeting", "forced", "holdout", "start", "end"}
+ASSIGNMENT_FIELDS = {"id", "salt", "hash_version", "unit", "variants", "traffic", "layer",
+                     "layer_range", "targeting", "forced", "holdout", "start", "end"}
 
 
 def build_snapshot(experiments: Iterable[ExperimentSpec], flags: Iterable[FlagSpec] = (),

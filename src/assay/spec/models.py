@@ -190,6 +190,9 @@ class ExperimentSpec(Strict):
     hypothesis: str | None = None
     owner: str | None = None
     salt: str | None = Field(None, description="Hash salt; defaults to the experiment id.")
+    hash_version: Literal[1] = Field(
+        1, description="Assignment hash version (docs/assignment.md); a released one never changes."
+    )
     unit: str = Field("user", description="Randomisation unit type (user, account, device ...).")
     variants: list[Variant]
     traffic: float = Field(1.0, gt=0, le=1, description="Share of eligible units that enter.")
@@ -199,7 +202,9 @@ class ExperimentSpec(Strict):
     )
     targeting: str | None = Field(None, description="SQL boolean over unit attributes.")
     forced: dict[str, str] = Field(default_factory=dict, description="unit id -> variant (QA).")
-    holdout: str | None = Field(None, description="Name of a holdout experiment to respect.")
+    holdout: str | None = Field(
+        None, description="Id of a holdout experiment; units in its control arm are left out."
+    )
     start: dt.date | dt.datetime | None = None
     end: dt.date | dt.datetime | None = None
     metrics: MetricRefs = Field(default_factory=MetricRefs)
