@@ -8,6 +8,8 @@ from typing import Any
 
 import pyarrow as pa
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlglot import exp
 
 from assay.assign.engine import compile_experiments
@@ -117,3 +119,21 @@ def test_units_from_a_query(duckdb_wh: Any) -> None:
     assert rows.column("variant").to_pylist() == [sdk.variant(u) for u in
                                                  rows.column("unit_id").to_pylist()]
     assert rows.num_rows == 500
+
+
+@settings(max_examples=25, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(weights=st.lists(st.integers(1, 9), min_size=2, max_size=4),
+       traffic=st.integers(1, 100), lo=st.integers(0, 9000), width=st.integers(1, 5000),
+       salt=st.text(min_size=1, max_size=12))
+def test_random_specs_agree_on_duckdb(duckdb_wh: Any, weights: list[int], traffic: int, lo: int,
+                                      width: int, salt: str) -> None:
+    spec = ExperimentSpec(id="e", salt=salt, traffic=traffic / 100, layer="L",
+                          layer_range=(lo, min(lo + width, 10_000)),
+                          variants=[{"name": f"v{i}", "weight": w} for i, w in enumerate(weights)])
+    ids = [f"id-{i}" for i in range(400)]
+    duckdb_wh.write_table("units", pa.table({"unit_id": ids}), mode="replace")
+    rows = duckdb_wh.execute(assignment_query({"e": spec}, "e", "duckdb").sql("duckdb"))
+    sdk = compile_experiments([spec])["e"]
+    assert rows.column("variant").to_pylist() == sdk.variants(rows.column("unit_id").to_pylist()
+                                                              ).tolist()
