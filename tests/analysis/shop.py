@@ -204,6 +204,7 @@ def experiment_yaml(
         "metrics:\n  primary: [revenue]\n"
         "  secondary: [orders, conversion, aov, revenue_capped, session_length]\n"
         f"cuped: {str(cuped).lower()}\ncorrection: holm\n"
+            "rank_tests: [orders, session_length, revenue]\n"
         + ("segments: [platform]\n" if segments else "")
     )
 

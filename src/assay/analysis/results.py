@@ -78,6 +78,25 @@ class MetricResult:
 
 
 @dataclass(frozen=True)
+class RankTest:
+    """A Mann-Whitney comparison of one metric's per-unit values, treatment vs control.
+
+    ``auc`` is P(treatment value > control value) + P(tie) / 2; 0.5 means no shift. Rank tests
+    are reported beside the mean comparison and are not part of the corrected family.
+    """
+
+    metric: str
+    variant: str
+    control: str
+    n_control: float
+    n_treatment: float
+    u: float
+    auc: float
+    p_value: float
+    error: str | None
+
+
+@dataclass(frozen=True)
 class AnalysisResult:
     """Everything one analysis produced, ready to render, store or serialise."""
 
@@ -98,6 +117,7 @@ class AnalysisResult:
     sql: dict[str, str]
     versions: dict[str, str]
     planned_sample_size: int | None = None
+    rank_tests: list[RankTest] = field(default_factory=list)
 
     @property
     def units(self) -> int:

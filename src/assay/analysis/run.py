@@ -15,11 +15,14 @@ import pyarrow as pa
 
 from assay.analysis.compute import Cell, adjust, covariate_balance, metric_results, split_rows
 from assay.analysis.preflight import preflight
-from assay.analysis.results import AnalysisResult, Arm
+from assay.analysis.results import AnalysisResult, Arm, RankTest
 from assay.checks import ExposureCounts, exposure_checks, result_checks
 from assay.metrics.compile import CompiledAnalysis, compile_analysis
 from assay.metrics.plan import AnalysisPlan
+from assay.metrics.ranks import compile_rank_sums
+from assay.spec.models import ExperimentSpec
 from assay.spec.project import Project, load_project
+from assay.stats.nonparametric import mann_whitney
 from assay.warehouse import Warehouse
 
 Step = Callable[[str], None]
@@ -83,6 +86,7 @@ def _run(project: Project, compiled: CompiledAnalysis, wh: Warehouse, step: Step
         r for c in cells if c.segment is not None for r in metric_results(plan, c, {})
     ]
     segment_results = adjust(segment_results, experiment.correction, experiment.alpha)
+    rank_tests = _rank_tests(project, experiment, wh, step, sql) if rows else []
     arms = _arms(counts, experiment.weights())
     checks = exposure_checks(counts, experiment) + result_checks(
         results, experiment, sum(a.units for a in arms), covariate_balance(plan, overall)
@@ -105,7 +109,39 @@ def _run(project: Project, compiled: CompiledAnalysis, wh: Warehouse, step: Step
         sql=sql,
         versions=versions(wh.name),
         planned_sample_size=experiment.planned_sample_size,
+        rank_tests=rank_tests,
     )
+
+
+def _rank_tests(
+    project: Project, experiment: ExperimentSpec, wh: Warehouse, step: Step, sql: dict[str, str]
+) -> list[RankTest]:
+    """Mann-Whitney per listed metric x treatment, from rank sums computed in the warehouse."""
+    out = []
+    for metric in experiment.rank_tests:
+        step(f"ranking {metric} in the warehouse")
+        query = compile_rank_sums(project, experiment.id, metric, wh.dialect)
+        sql[f"rank_sums:{metric}"] = query.sql(dialect=wh.dialect, pretty=True)
+        row = {
+            k: float(v or 0)
+            for k, v in wh.execute(sql[f"rank_sums:{metric}"]).to_pylist()[0].items()
+        }
+        for i, treatment in enumerate(experiment.treatments, start=1):
+            test = mann_whitney(row["n0"], row[f"n{i}"], row[f"r{i}"], row[f"t{i}"])
+            out.append(
+                RankTest(
+                    metric=metric,
+                    variant=treatment.name,
+                    control=experiment.control.name,
+                    n_control=row["n0"],
+                    n_treatment=row[f"n{i}"],
+                    u=test.u,
+                    auc=test.auc,
+                    p_value=test.p_value,
+                    error=None if test.error is None else str(test.error),
+                )
+            )
+    return out
 
 
 def _exposure_counts(per_variant: pa.Table, totals: pa.Table) -> ExposureCounts:

@@ -175,24 +175,39 @@ def _totals_query(exposures: exp.Select, experiment: ExperimentSpec) -> exp.Quer
     )
 
 
-def _metrics_query(
+def per_unit_ctes(
     project: Project, plan: AnalysisPlan, exposures: exp.Select, dialect: str
-) -> exp.Query:
+) -> list[tuple[str, exp.Query]]:
+    """The CTEs up to ``per_unit``: one row per analysed unit with every measure (capped).
+
+    Every query over unit-level values (sufficient statistics, rank sums) starts from these.
+    """
     experiment = plan.experiment
-    query = exp.select(*_statistics(plan)).from_("per_unit")
-    query = query.with_("e", exposures).with_("units", _units(experiment, dialect))
+    ctes: list[tuple[str, exp.Query]] = [("e", exposures), ("units", _units(experiment, dialect))]
     sources = plan.by_source()
     names = {source: f"src{i}" for i, source in enumerate(sources)}
     for source, measures in sources.items():
-        query = query.with_(
-            names[source], _source_scan(project, experiment, source, measures, dialect)
-        )
+        ctes.append((names[source], _source_scan(project, experiment, source, measures, dialect)))
     raw, capped = _per_unit(plan, names, dialect)
     if capped is None:
-        query = query.with_("per_unit", raw)
+        ctes.append(("per_unit", raw))
     else:
-        query = query.with_("per_unit_raw", raw).with_("per_unit", capped)
-    return _grouped(query, experiment)
+        ctes += [("per_unit_raw", raw), ("per_unit", capped)]
+    return ctes
+
+
+def exposures_of(project: Project, experiment: ExperimentSpec) -> exp.Select:
+    """This experiment's exposure rows with canonical column names."""
+    return _exposures(project, experiment)
+
+
+def _metrics_query(
+    project: Project, plan: AnalysisPlan, exposures: exp.Select, dialect: str
+) -> exp.Query:
+    query = exp.select(*_statistics(plan)).from_("per_unit")
+    for name, cte in per_unit_ctes(project, plan, exposures, dialect):
+        query = query.with_(name, cte)
+    return _grouped(query, plan.experiment)
 
 
 def _units(experiment: ExperimentSpec, dialect: str) -> exp.Query:

@@ -53,6 +53,15 @@ def render_markdown(result: AnalysisResult, plot: str | None = None) -> str:
             "",
         ]
         lines += [*_results_table(result.segments, by_segment=True), ""]
+    if result.rank_tests:
+        lines += ["## Rank tests (Mann-Whitney)", "",
+                  "P(T > C) is the chance a treatment unit's value exceeds a control unit's "
+                  "(ties count half); 0.5 means no shift. Not part of the corrected family.", "",
+                  "| metric | variant | n control | n treatment | P(T > C) | p |",
+                  "|---|---|---:|---:|---:|---:|"]
+        lines += [f"| {r.metric} | {r.variant} | {r.n_control:,.0f} | {r.n_treatment:,.0f} | "
+                  f"{r.error or f'{r.auc:.4f}'} | {p(r.p_value)} |" for r in result.rank_tests]
+        lines.append("")
     lines += ["## Health checks", "", "| | check | detail |", "|---|---|---|"]
     lines += [f"| {_ICON[c.status]} | {c.name} | {c.message} |" for c in result.checks] + [""]
     lines += [

@@ -23,6 +23,8 @@ def render_terminal(result: AnalysisResult, console: Console, *, segments: bool 
     console.print(_metrics(result.results, result, "Results"))
     if segments and result.segments:
         console.print(_metrics(result.segments, result, "Results by segment", by_segment=True))
+    if result.rank_tests:
+        console.print(_ranks(result))
     console.print(_checks(result))
     decision = decide(result)
     colour = _VERDICT.get(decision.verdict, "white")
@@ -125,6 +127,17 @@ def _marker(r: MetricResult) -> str:
     if is_loss(r):
         return "[bold red]● worse[/]"
     return "[dim]○ n.s.[/]"
+
+
+def _ranks(result: AnalysisResult) -> Table:
+    table = Table(title="Rank tests (Mann-Whitney, not part of the corrected family)",
+                  title_justify="left")
+    for column in ("metric", "variant", "n control", "n treatment", "P(T > C)", "p"):
+        table.add_column(column, justify="left" if column in ("metric", "variant") else "right")
+    for r in result.rank_tests:
+        table.add_row(r.metric, r.variant, f"{r.n_control:,.0f}", f"{r.n_treatment:,.0f}",
+                      "[red]" + r.error + "[/]" if r.error else f"{r.auc:.4f}", p(r.p_value))
+    return table
 
 
 def _checks(result: AnalysisResult) -> Table:

@@ -213,6 +213,10 @@ class ExperimentSpec(Strict):
     correction: Correction = "holm"
     planned_sample_size: int | None = Field(None, gt=0)
     segments: list[Annotated[str, Field(pattern=IDENTIFIER)]] = Field(default_factory=list)
+    rank_tests: list[str] = Field(
+        default_factory=list,
+        description="Metrics also compared by a Mann-Whitney test (rank sums in the warehouse).",
+    )
 
     @field_validator("variants")
     @classmethod

@@ -144,6 +144,22 @@ def _check_experiments(project: Project) -> list[SpecIssue]:
                             severity="warning",
                         )
                     )
+        for i, ref in enumerate(experiment.rank_tests):
+            target = project.metrics.get(ref)
+            if target is None and ref not in project.broken and not project.metrics_unreadable:
+                issues.append(
+                    where.issue(
+                        ("rank_tests", i), f"unknown metric `{ref}`", hint=did_you_mean(ref, names)
+                    )
+                )
+            elif target is not None and target.kind == "ratio":
+                issues.append(
+                    where.issue(
+                        ("rank_tests", i),
+                        f"`{ref}` is a ratio metric; ranks "
+                        "compare per-unit values, which a ratio of sums has not",
+                    )
+                )
         if not experiment.metrics.all():
             issues.append(
                 where.issue(
