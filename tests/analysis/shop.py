@@ -205,6 +205,7 @@ def experiment_yaml(
         "  secondary: [orders, conversion, aov, revenue_capped, session_length]\n"
         f"cuped: {str(cuped).lower()}\ncorrection: holm\n"
             "rank_tests: [orders, session_length, revenue]\n"
+            "bootstrap: [revenue, aov]\nbootstrap_replicates: 60\n"
         + ("segments: [platform]\n" if segments else "")
     )
 

@@ -6,29 +6,15 @@ pandas unit rows).
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 from scipy import stats
 from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.proportion import confint_proportions_2indep, proportions_ztest
-from tests.analysis.oracle import unit_table
-from tests.analysis.shop import Shop
 
-from assay.analysis import AnalysisResult, MetricResult, analyze
+from assay.analysis import AnalysisResult, MetricResult
 
 REL = 1e-9
-
-
-@pytest.fixture(scope="module")
-def result(shop_project: Path) -> AnalysisResult:
-    return analyze(shop_project, "exp")
-
-
-@pytest.fixture(scope="module")
-def units(shop: Shop):  # type: ignore[no-untyped-def]
-    return unit_table(shop)
 
 
 def _get(result: AnalysisResult, metric: str) -> MetricResult:

@@ -97,6 +97,25 @@ class RankTest:
 
 
 @dataclass(frozen=True)
+class BootstrapInterval:
+    """Poisson-bootstrap percentile intervals of one metric, treatment vs control.
+
+    Replicate sums come from the warehouse; the intervals are percentiles of the replicate
+    differences and relative lifts. Not part of the corrected family.
+    """
+
+    metric: str
+    variant: str
+    control: str
+    replicates: int
+    diff: float
+    diff_ci: tuple[float, float]
+    rel_lift: float
+    rel_lift_ci: tuple[float, float]
+    error: str | None
+
+
+@dataclass(frozen=True)
 class AnalysisResult:
     """Everything one analysis produced, ready to render, store or serialise."""
 
@@ -118,6 +137,7 @@ class AnalysisResult:
     versions: dict[str, str]
     planned_sample_size: int | None = None
     rank_tests: list[RankTest] = field(default_factory=list)
+    bootstrap: list[BootstrapInterval] = field(default_factory=list)
 
     @property
     def units(self) -> int:

@@ -5,24 +5,27 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import math
 import platform
 from collections.abc import Callable
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 
 from assay.analysis.compute import Cell, adjust, covariate_balance, metric_results, split_rows
 from assay.analysis.preflight import preflight
-from assay.analysis.results import AnalysisResult, Arm, RankTest
+from assay.analysis.results import AnalysisResult, Arm, BootstrapInterval, RankTest
 from assay.checks import ExposureCounts, exposure_checks, result_checks
+from assay.metrics.bootstrap import compile_replicates
 from assay.metrics.compile import CompiledAnalysis, compile_analysis
 from assay.metrics.plan import AnalysisPlan
 from assay.metrics.ranks import compile_rank_sums
 from assay.spec.models import ExperimentSpec
 from assay.spec.project import Project, load_project
-from assay.stats.nonparametric import mann_whitney
+from assay.stats.nonparametric import Replicates, mann_whitney, poisson_bootstrap
 from assay.warehouse import Warehouse
 
 Step = Callable[[str], None]
@@ -87,6 +90,7 @@ def _run(project: Project, compiled: CompiledAnalysis, wh: Warehouse, step: Step
     ]
     segment_results = adjust(segment_results, experiment.correction, experiment.alpha)
     rank_tests = _rank_tests(project, experiment, wh, step, sql) if rows else []
+    bootstrap = _bootstrap(project, experiment, wh, step, sql) if rows else []
     arms = _arms(counts, experiment.weights())
     checks = exposure_checks(counts, experiment) + result_checks(
         results, experiment, sum(a.units for a in arms), covariate_balance(plan, overall)
@@ -110,6 +114,7 @@ def _run(project: Project, compiled: CompiledAnalysis, wh: Warehouse, step: Step
         versions=versions(wh.name),
         planned_sample_size=experiment.planned_sample_size,
         rank_tests=rank_tests,
+        bootstrap=bootstrap,
     )
 
 
@@ -142,6 +147,75 @@ def _rank_tests(
                 )
             )
     return out
+
+
+def _bootstrap(
+    project: Project, experiment: ExperimentSpec, wh: Warehouse, step: Step, sql: dict[str, str]
+) -> list[BootstrapInterval]:
+    """Percentile intervals per listed metric x treatment from in-warehouse replicate sums."""
+    out = []
+    reps = experiment.bootstrap_replicates
+    for metric in experiment.bootstrap:
+        step(f"bootstrapping {metric} ({reps} replicates) in the warehouse")
+        query = compile_replicates(project, experiment.id, metric, reps, wh.dialect)
+        sql[f"bootstrap:{metric}"] = query.sql(dialect=wh.dialect, pretty=True)
+        arms = _replicates(wh.execute(sql[f"bootstrap:{metric}"]).to_pylist(), reps)
+        control = experiment.control.name
+        for treatment in experiment.treatments:
+            c, t = arms.get(control), arms.get(treatment.name)
+            if c is None or t is None:
+                out.append(
+                    BootstrapInterval(
+                        metric,
+                        treatment.name,
+                        control,
+                        reps,
+                        math.nan,
+                        (math.nan, math.nan),
+                        math.nan,
+                        (math.nan, math.nan),
+                        "zero_units",
+                    )
+                )
+                continue
+            diff = poisson_bootstrap(c, t, statistic="diff", alpha=experiment.alpha)
+            lift = poisson_bootstrap(c, t, statistic="rel_lift", alpha=experiment.alpha)
+            error = diff.error or lift.error
+            out.append(
+                BootstrapInterval(
+                    metric=metric,
+                    variant=treatment.name,
+                    control=control,
+                    replicates=min(diff.replicates, lift.replicates),
+                    diff=diff.point,
+                    diff_ci=diff.ci,
+                    rel_lift=lift.point,
+                    rel_lift_ci=lift.ci,
+                    error=None if error is None else str(error),
+                )
+            )
+    return out
+
+
+def _replicates(rows: list[dict[str, Any]], reps: int) -> dict[str, Replicates]:
+    """Replicate sums per variant, ordered by replicate (a missing replicate sums to 0)."""
+    by_variant: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        arm = by_variant.setdefault(
+            str(row["variant"]),
+            {
+                "num": np.zeros(reps),
+                "den": np.zeros(reps),
+                "full_num": float(row["full_num"] or 0),
+                "full_den": float(row["full_den"] or 0),
+            },
+        )
+        arm["num"][int(row["b"])] = float(row["num"] or 0)
+        arm["den"][int(row["b"])] = float(row["den"] or 0)
+    return {
+        v: Replicates(a["num"], a["den"], a["full_num"], a["full_den"])
+        for v, a in by_variant.items()
+    }
 
 
 def _exposure_counts(per_variant: pa.Table, totals: pa.Table) -> ExposureCounts:

@@ -54,13 +54,41 @@ def render_markdown(result: AnalysisResult, plot: str | None = None) -> str:
         ]
         lines += [*_results_table(result.segments, by_segment=True), ""]
     if result.rank_tests:
-        lines += ["## Rank tests (Mann-Whitney)", "",
-                  "P(T > C) is the chance a treatment unit's value exceeds a control unit's "
-                  "(ties count half); 0.5 means no shift. Not part of the corrected family.", "",
-                  "| metric | variant | n control | n treatment | P(T > C) | p |",
-                  "|---|---|---:|---:|---:|---:|"]
-        lines += [f"| {r.metric} | {r.variant} | {r.n_control:,.0f} | {r.n_treatment:,.0f} | "
-                  f"{r.error or f'{r.auc:.4f}'} | {p(r.p_value)} |" for r in result.rank_tests]
+        lines += [
+            "## Rank tests (Mann-Whitney)",
+            "",
+            "P(T > C) is the chance a treatment unit's value exceeds a control unit's "
+            "(ties count half); 0.5 means no shift. Not part of the corrected family.",
+            "",
+            "| metric | variant | n control | n treatment | P(T > C) | p |",
+            "|---|---|---:|---:|---:|---:|",
+        ]
+        lines += [
+            f"| {r.metric} | {r.variant} | {r.n_control:,.0f} | {r.n_treatment:,.0f} | "
+            f"{r.error or f'{r.auc:.4f}'} | {p(r.p_value)} |"
+            for r in result.rank_tests
+        ]
+        lines.append("")
+    if result.bootstrap:
+        lines += [
+            "## Poisson bootstrap",
+            "",
+            "Percentile intervals from replicate sums computed in the warehouse, with "
+            "hash-derived Poisson(1) weights; a check on the normal approximation.",
+            "",
+            "| metric | variant | replicates | abs. lift [CI] | rel. lift [CI] |",
+            "|---|---|---:|---:|---:|",
+        ]
+        lines += [
+            f"| {b.metric} | {b.variant} | {b.replicates} | "
+            + (
+                f"error: `{b.error}` | |"
+                if b.error
+                else f"{num(b.diff)} {interval(b.diff_ci)} | "
+                f"{pct(b.rel_lift)} {interval(b.rel_lift_ci, as_pct=True)} |"
+            )
+            for b in result.bootstrap
+        ]
         lines.append("")
     lines += ["## Health checks", "", "| | check | detail |", "|---|---|---|"]
     lines += [f"| {_ICON[c.status]} | {c.name} | {c.message} |" for c in result.checks] + [""]

@@ -25,6 +25,8 @@ def render_terminal(result: AnalysisResult, console: Console, *, segments: bool 
         console.print(_metrics(result.segments, result, "Results by segment", by_segment=True))
     if result.rank_tests:
         console.print(_ranks(result))
+    if result.bootstrap:
+        console.print(_bootstrap(result))
     console.print(_checks(result))
     decision = decide(result)
     colour = _VERDICT.get(decision.verdict, "white")
@@ -130,13 +132,38 @@ def _marker(r: MetricResult) -> str:
 
 
 def _ranks(result: AnalysisResult) -> Table:
-    table = Table(title="Rank tests (Mann-Whitney, not part of the corrected family)",
-                  title_justify="left")
+    table = Table(
+        title="Rank tests (Mann-Whitney, not part of the corrected family)", title_justify="left"
+    )
     for column in ("metric", "variant", "n control", "n treatment", "P(T > C)", "p"):
         table.add_column(column, justify="left" if column in ("metric", "variant") else "right")
     for r in result.rank_tests:
-        table.add_row(r.metric, r.variant, f"{r.n_control:,.0f}", f"{r.n_treatment:,.0f}",
-                      "[red]" + r.error + "[/]" if r.error else f"{r.auc:.4f}", p(r.p_value))
+        table.add_row(
+            r.metric,
+            r.variant,
+            f"{r.n_control:,.0f}",
+            f"{r.n_treatment:,.0f}",
+            "[red]" + r.error + "[/]" if r.error else f"{r.auc:.4f}",
+            p(r.p_value),
+        )
+    return table
+
+
+def _bootstrap(result: AnalysisResult) -> Table:
+    table = Table(title="Poisson bootstrap (percentile intervals)", title_justify="left")
+    for column in ("metric", "variant", "replicates", "abs. lift [CI]", "rel. lift [CI]"):
+        table.add_column(column, justify="left" if column in ("metric", "variant") else "right")
+    for b in result.bootstrap:
+        if b.error:
+            table.add_row(b.metric, b.variant, str(b.replicates), f"[red]{b.error}[/]", "")
+            continue
+        table.add_row(
+            b.metric,
+            b.variant,
+            str(b.replicates),
+            f"{num(b.diff)} {interval(b.diff_ci)}",
+            f"{pct(b.rel_lift)} {interval(b.rel_lift_ci, as_pct=True)}",
+        )
     return table
 
 

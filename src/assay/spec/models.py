@@ -213,6 +213,11 @@ class ExperimentSpec(Strict):
     correction: Correction = "holm"
     planned_sample_size: int | None = Field(None, gt=0)
     segments: list[Annotated[str, Field(pattern=IDENTIFIER)]] = Field(default_factory=list)
+    bootstrap: list[str] = Field(
+        default_factory=list,
+        description="Metrics also given Poisson-bootstrap percentile intervals (in-warehouse).",
+    )
+    bootstrap_replicates: int = Field(200, ge=50, le=5000)
     rank_tests: list[str] = Field(
         default_factory=list,
         description="Metrics also compared by a Mann-Whitney test (rank sums in the warehouse).",

@@ -144,6 +144,17 @@ def _check_experiments(project: Project) -> list[SpecIssue]:
                             severity="warning",
                         )
                     )
+        for i, ref in enumerate(experiment.bootstrap):
+            if (
+                ref not in project.metrics
+                and ref not in project.broken
+                and not project.metrics_unreadable
+            ):
+                issues.append(
+                    where.issue(
+                        ("bootstrap", i), f"unknown metric `{ref}`", hint=did_you_mean(ref, names)
+                    )
+                )
         for i, ref in enumerate(experiment.rank_tests):
             target = project.metrics.get(ref)
             if target is None and ref not in project.broken and not project.metrics_unreadable:

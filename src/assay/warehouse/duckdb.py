@@ -32,6 +32,8 @@ class DuckDBWarehouse:
             if self.path != ":memory:":
                 Path(self.path).parent.mkdir(parents=True, exist_ok=True)
             self.con = duckdb.connect(self.path, read_only=read_only)
+            # assay draws its own progress; DuckDB's bar would garble the terminal.
+            self.con.execute("SET enable_progress_bar = false")
 
     def execute(self, sql: str) -> pa.Table:
         try:
