@@ -2,9 +2,11 @@
 
 DuckDB reads every column the analysis needs, with the row filters the analysis is entitled to
 push into the scan (experiment id; the union of every unit's windows, ``[start - 28d, end + 14d)``),
-and computes ONE ``GROUP BY unit`` aggregate over the events of both sources. The exposure
-columns are read by a plain aggregate (no grouping). The result is reduced to one row inside
-DuckDB so that no unit-level rows travel to Python, as in the real analysis.
+and computes one ``GROUP BY unit`` aggregate over the events of each source (two GROUP BYs: it
+was 1.4x faster than one GROUP BY over the UNION ALL of both, and the floor must be the fastest
+honest version). The exposure columns are read by a plain aggregate (no grouping). The result
+is reduced to one row inside DuckDB so that no unit-level rows travel to Python, as in the real
+analysis.
 
 The analysis has more to do than this (per-unit first exposure, the join to ``t0``, windows,
 per-variant moments), which is why it is the floor. ``--no-time-filter`` reads every event row
@@ -26,21 +28,18 @@ from pathlib import Path
 import duckdb
 
 FLOOR_SQL = """
-WITH events AS (
-    SELECT user_id, created_at AS ts, amount, refund, status,
-           NULL::DOUBLE AS duration, NULL::INTEGER AS pages
+WITH orders_per_unit AS (
+    SELECT user_id, count(*) AS n, min(created_at) AS first_ts, sum(amount) AS amount,
+           sum(refund) AS refund, count(*) FILTER (WHERE status = 'completed') AS completed
     FROM orders
     WHERE created_at >= getvariable('events_from') AND created_at < getvariable('events_to')
-    UNION ALL
-    SELECT user_id, started_at, NULL, NULL, NULL, duration, pages
+    GROUP BY user_id
+),
+sessions_per_unit AS (
+    SELECT user_id, count(*) AS n, min(started_at) AS first_ts, sum(duration) AS duration,
+           sum(pages) AS pages
     FROM sessions
     WHERE started_at >= getvariable('events_from') AND started_at < getvariable('events_to')
-),
-per_unit AS (
-    SELECT user_id, count(*) AS n, min(ts) AS first_ts, sum(amount) AS amount,
-           sum(refund) AS refund, count(*) FILTER (WHERE status = 'completed') AS completed,
-           sum(duration) AS duration, sum(pages) AS pages
-    FROM events
     GROUP BY user_id
 ),
 exposure_read AS (
@@ -49,12 +48,14 @@ exposure_read AS (
     FROM exposures
     WHERE experiment_id = 'bench'
 )
-SELECT count(*) AS units, sum(n) AS events, min(first_ts) AS first_ts, sum(amount) AS amount,
-       sum(refund) AS refund, sum(completed) AS completed, sum(duration) AS duration,
-       sum(pages) AS pages, any_value(e.n_rows) AS exposure_rows,
-       any_value(e.first_seen) AS first_seen, any_value(e.max_unit) AS max_unit,
-       any_value(e.max_variant) AS max_variant
-FROM per_unit CROSS JOIN exposure_read AS e
+SELECT o.*, s.*, e.*
+FROM (SELECT count(*) AS order_units, sum(n) AS orders, min(first_ts) AS first_order,
+             sum(amount) AS amount, sum(refund) AS refund, sum(completed) AS completed
+      FROM orders_per_unit) AS o
+CROSS JOIN (SELECT count(*) AS session_units, sum(n) AS sessions, min(first_ts) AS first_session,
+                   sum(duration) AS duration, sum(pages) AS pages
+            FROM sessions_per_unit) AS s
+CROSS JOIN exposure_read AS e
 """
 
 # The union of every unit's windows: [start - 28d, end + 14d) (see generate.py).
