@@ -138,3 +138,11 @@ def test_sql_prints_each_dialect(project: Path, dialect: str) -> None:
 def test_unknown_experiment_suggests_one(project: Path) -> None:
     result = runner.invoke(app, ["analyze", "epx", "-p", str(project)])
     assert result.exit_code == 2 and "did you mean `exp`?" in result.output
+
+
+def test_validate_flags_a_shared_salt_at_its_line(project: Path) -> None:
+    exp_file = project / "experiments" / "exp.yml"
+    (project / "experiments" / "twin.yml").write_text(exp_file.read_text() + "salt: exp\n")
+    result = runner.invoke(app, ["validate", "-p", str(project), "--offline"])
+    assert result.exit_code == 2, result.output
+    assert "shared_salt" in result.output and ".yml:" in result.output

@@ -132,3 +132,10 @@ def test_experiment_id_must_match_file_name(tmp_path: Path) -> None:
 def test_cuped_without_pre_window_is_a_warning_not_an_error(tmp_path: Path) -> None:
     project = load_project(_project(tmp_path))
     assert any("conversion" in w.message and "CUPED" in w.message for w in project.warnings)
+
+
+def test_forced_variant_that_does_not_exist_is_located(tmp_path: Path) -> None:
+    root = _project(tmp_path, experiment=experiment_yaml() + "forced: {u00001: treatmnt}\n")
+    issues = _issues(root)
+    assert any("experiments/exp.yml:" in i and "forced" in i and "treatmnt" in i
+               for i in issues), issues

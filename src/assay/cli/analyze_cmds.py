@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
@@ -13,14 +13,14 @@ import typer
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from assay.analysis import AnalysisResult, analyze
-from assay.analysis.run import Step
+from assay.analysis.results import AnalysisResult
 from assay.cli.app import ProjectOption, app, console, err_console
 from assay.cli.errors import reported
-from assay.metrics.compile import compile_analysis
 from assay.report import decide, render_markdown, render_terminal, write_report
 from assay.spec import load_project
 from assay.store import save_result
+
+Step = Callable[[str], None]
 
 
 class Format(StrEnum):
@@ -87,6 +87,8 @@ def analyze_cmd(
 
         assay analyze checkout_redesign --format markdown --out reports/checkout.md
     """
+    from assay.analysis.run import analyze
+
     loaded = load_project(project)
     with progress(fmt == Format.table or out is not None) as step:
         result = analyze(loaded, experiment, on_step=step)
@@ -165,6 +167,8 @@ def sql_cmd(
 
         typer.echo(assignment_sql(loaded, experiment, target))
         return
+    from assay.metrics.compile import compile_analysis
+
     compiled = compile_analysis(loaded, experiment, dialect=target)
     for name, text in compiled.statements().items():
         typer.echo(f"-- {name}\n{text};\n")
@@ -190,6 +194,7 @@ def demo(
 
         assay demo --out /tmp/assay-demo && assay analyze checkout_redesign -p /tmp/assay-demo
     """
+    from assay.analysis.run import analyze
     from assay.demo import build_demo
 
     with progress(True) as step:

@@ -8,10 +8,8 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from assay.analysis.preflight import preflight
 from assay.cli.app import ProjectOption, app, console, err_console
 from assay.cli.errors import reported
-from assay.metrics.plan import plan_experiment
 from assay.spec import load_project
 from assay.spec.scaffold import scaffold
 
@@ -51,8 +49,10 @@ def validate(
     """Check a project without running any data query.
 
     Every problem is reported at once with its file, line and field, and a hint where one
-    exists. SQL fragments are parsed. With --warehouse (the default) each experiment's tables
-    and columns are looked up in the warehouse catalogue.
+    exists. SQL fragments are parsed; assignment is checked as the SDK would (forced variants,
+    holdouts, targeting) and salts for sharing and correlated assignments. With --warehouse
+    (the default) each experiment's tables and columns are looked up in the warehouse
+    catalogue.
 
     Exit codes: 0 valid, 2 spec problems, 3 the warehouse could not be reached.
 
@@ -60,8 +60,16 @@ def validate(
 
         assay validate --project shop --offline
     """
+    from assay.analysis.preflight import preflight
+    from assay.errors import SpecError
+    from assay.metrics.plan import plan_experiment
+    from assay.spec.validate import salt_issues
+
     loaded = load_project(project)
-    for issue in loaded.warnings:
+    hygiene = salt_issues(loaded)
+    if any(i.severity == "error" for i in hygiene):
+        raise SpecError([i for i in hygiene if i.severity == "error"])
+    for issue in loaded.warnings + hygiene:
         err_console.print(
             f"  [yellow]▲[/] {escape(issue.format())}", highlight=False, soft_wrap=True
         )

@@ -20,10 +20,49 @@ if TYPE_CHECKING:
 
 
 def validate_project(project: Project) -> list[SpecIssue]:
-    """Every cross-file problem in ``project``, errors and warnings."""
+    """Every cross-file problem in ``project``, errors and warnings.
+
+    Salt hygiene (shared or correlated salts) takes a hashing test and runs in
+    ``assay validate`` (:func:`salt_issues`), not on every load.
+    """
     issues = _check_sources(project)
     issues += _check_metrics(project)
     issues += _check_experiments(project)
+    issues += _check_assignment(project)
+    return issues
+
+
+def _check_assignment(project: Project) -> list[SpecIssue]:
+    """What the SDK would refuse: unknown forced variants, holdout cycles, bad targeting."""
+    from assay.assign.engine import compile_experiments
+    from assay.errors import SpecError
+
+    try:
+        compile_experiments(project.experiments)
+    except SpecError as err:
+        return [_relocated(project, issue) for issue in err.issues]
+    return []
+
+
+def _relocated(project: Project, issue: SpecIssue) -> SpecIssue:
+    """Give an assignment issue the experiment file's real path and the field's line."""
+    where = project.where.get(("experiment", issue.file.rsplit("/", 1)[-1].removesuffix(".yml")))
+    if where is None:
+        return issue
+    loc = tuple(issue.field.split(".")) if issue.field else ()
+    return where.issue(loc, issue.message, value=issue.value, hint=issue.hint,
+                       severity=issue.severity)
+
+
+def salt_issues(project: Project) -> list[SpecIssue]:
+    """Salt hygiene findings, located at the salt of the first experiment involved."""
+    from assay.assign.hygiene import check_salts
+
+    issues = []
+    for finding in check_salts(project.experiments):
+        where = project.where[("experiment", finding.experiments[0])]
+        issues.append(where.issue(("salt",), f"{finding.code}: {finding.message}",
+                                  severity=finding.severity))
     return issues
 
 
@@ -119,7 +158,6 @@ def _check_metrics(project: Project) -> list[SpecIssue]:
 def _check_experiments(project: Project) -> list[SpecIssue]:
     issues: list[SpecIssue] = []
     names = sorted(project.metrics)
-    salts: dict[str, str] = {}
     for exp_id, experiment in project.experiments.items():
         where = project.where[("experiment", exp_id)]
         for role in ("primary", "secondary", "guardrails"):
@@ -185,17 +223,6 @@ def _check_experiments(project: Project) -> list[SpecIssue]:
                 where,
                 ("targeting",),
             )
-        salt = experiment.hash_salt
-        if salt in salts:
-            issues.append(
-                where.issue(
-                    ("salt",),
-                    f"salt `{salt}` is also used by experiment "
-                    f"`{salts[salt]}`: their assignments are identical",
-                    severity="warning",
-                )
-            )
-        salts.setdefault(salt, exp_id)
     return issues
 
 
