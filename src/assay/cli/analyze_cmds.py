@@ -147,6 +147,12 @@ def sql_cmd(
             "project's warehouse)"
         ),
     ] = None,
+    units_table: Annotated[
+        str, typer.Option(help="With --assignment: the table listing the units to assign.")
+    ] = "units",
+    unit_column: Annotated[
+        str, typer.Option(help="With --assignment: its unit id column.")
+    ] = "unit_id",
     assignment: Annotated[
         bool,
         typer.Option(
@@ -165,7 +171,9 @@ def sql_cmd(
     if assignment:
         from assay.assign.sql import assignment_sql
 
-        typer.echo(assignment_sql(loaded, experiment, target))
+        typer.echo(
+            assignment_sql(loaded, experiment, target, units=units_table, unit_column=unit_column)
+        )
         return
     from assay.metrics.compile import compile_analysis
 
