@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
-from scipy import stats as sps
+from scipy import special
 
 from assay.stats.codes import ErrorCode
 from assay.stats.moments import FloatArray
@@ -90,13 +90,13 @@ def mann_whitney(
     else:
         u = max(u_t, n_t * n_c - u_t)
     z = (u - mu - (0.5 if use_continuity else 0.0)) / math.sqrt(var)
-    p = float(sps.norm.sf(z)) * (2.0 if alternative == "two-sided" else 1.0)
+    p = float(special.ndtr(-z)) * (2.0 if alternative == "two-sided" else 1.0)  # norm.sf
     return MannWhitneyResult(u_t, auc, z, min(max(p, 0.0), 1.0))
 
 
 # Poisson(1) cumulative probabilities P(W <= k), k = 0..19: a unit's weight is the number of
 # thresholds a uniform hash value in [0, 1) reaches (inverse-CDF sampling; SQL can use a CASE).
-POISSON1_CDF: tuple[float, ...] = tuple(float(v) for v in sps.poisson.cdf(np.arange(20), 1.0))
+POISSON1_CDF: tuple[float, ...] = tuple(float(v) for v in special.pdtr(np.arange(20), 1.0))
 
 
 def poisson_weights(u: FloatArray) -> FloatArray:

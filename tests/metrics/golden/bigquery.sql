@@ -75,6 +75,7 @@ WITH e AS (
   SELECT
     `unit_id`,
     `t0`,
+    UNIX_MICROS(`t0`) AS `t0_us`,
     `variant`,
     `platform`
   FROM (
@@ -98,162 +99,93 @@ WITH e AS (
     `variant` = `variant_max` AND `variant` IN ('control', 'treatment')
 ), src0 AS (
   SELECT
-    `u`.`unit_id`,
-    SUM(
-      CASE
-        WHEN `ev`.`f0`
-        AND `ev`.`__ts` >= `u`.`t0`
-        AND `ev`.`__ts` < (
-          `u`.`t0` + INTERVAL '14' DAY
-        )
-        THEN `ev`.`v0`
-      END
-    ) AS `a0`,
-    COUNT(
-      CASE
-        WHEN (
-          `ev`.`f0`
-          AND `ev`.`__ts` >= `u`.`t0`
-          AND `ev`.`__ts` < (
-            `u`.`t0` + INTERVAL '14' DAY
-          )
-        )
-        AND `ev`.`v0` IS NULL
-        THEN 1
-      END
-    ) AS `a0__nulls`,
-    SUM(
-      CASE
-        WHEN `ev`.`f0`
-        AND `ev`.`__ts` >= (
-          `u`.`t0` - INTERVAL '14' DAY
-        )
-        AND `ev`.`__ts` < `u`.`t0`
-        THEN `ev`.`v0`
-      END
-    ) AS `a1`,
-    COUNT(
-      CASE
-        WHEN (
-          `ev`.`f0`
-          AND `ev`.`__ts` >= (
-            `u`.`t0` - INTERVAL '14' DAY
-          )
-          AND `ev`.`__ts` < `u`.`t0`
-        )
-        AND `ev`.`v0` IS NULL
-        THEN 1
-      END
-    ) AS `a1__nulls`,
-    COUNT(
-      CASE
-        WHEN `ev`.`f0`
-        AND `ev`.`__ts` >= `u`.`t0`
-        AND `ev`.`__ts` < (
-          `u`.`t0` + INTERVAL '14' DAY
-        )
-        THEN 1
-      END
-    ) AS `a2`,
-    COUNT(
-      CASE
-        WHEN `ev`.`f0`
-        AND `ev`.`__ts` >= (
-          `u`.`t0` - INTERVAL '14' DAY
-        )
-        AND `ev`.`__ts` < `u`.`t0`
-        THEN 1
-      END
-    ) AS `a3`,
-    MAX(
-      CASE
-        WHEN `ev`.`f0`
-        AND `ev`.`__ts` >= `u`.`t0`
-        AND `ev`.`__ts` < (
-          `u`.`t0` + INTERVAL '14' DAY
-        )
-        THEN 1
-        ELSE 0
-      END
-    ) AS `a4`,
-    SUM(
-      CASE
-        WHEN `ev`.`__ts` >= `u`.`t0` AND `ev`.`__ts` < (
-          `u`.`t0` + INTERVAL '14' DAY
-        )
-        THEN `ev`.`v0`
-      END
-    ) AS `a5`,
-    COUNT(
-      CASE
-        WHEN (
-          `ev`.`__ts` >= `u`.`t0` AND `ev`.`__ts` < (
-            `u`.`t0` + INTERVAL '14' DAY
-          )
-        )
-        AND `ev`.`v0` IS NULL
-        THEN 1
-      END
-    ) AS `a5__nulls`
+    `unit_id`,
+    SUM(IF(`f0` AND `__rel` >= 0 AND `__rel` < 1209600000000, `v0`, NULL)) AS `a0`,
+    COUNTIF((
+      `f0` AND `__rel` >= 0 AND `__rel` < 1209600000000
+    ) AND `v0` IS NULL) AS `a0__nulls`,
+    SUM(IF(`f0` AND `__rel` >= -1209600000000 AND `__rel` < 0, `v0`, NULL)) AS `a1`,
+    COUNTIF((
+      `f0` AND `__rel` >= -1209600000000 AND `__rel` < 0
+    ) AND `v0` IS NULL) AS `a1__nulls`,
+    COUNTIF(`f0` AND `__rel` >= 0 AND `__rel` < 1209600000000) AS `a2`,
+    COUNTIF(`f0` AND `__rel` >= -1209600000000 AND `__rel` < 0) AS `a3`,
+    CAST(COUNTIF(`f0` AND `__rel` >= 0 AND `__rel` < 1209600000000) > 0 AS INT64) AS `a4`,
+    SUM(IF(`__rel` >= 0 AND `__rel` < 1209600000000, `v0`, NULL)) AS `a5`,
+    COUNTIF((
+      `__rel` >= 0 AND `__rel` < 1209600000000
+    ) AND `v0` IS NULL) AS `a5__nulls`
   FROM (
     SELECT
-      *
+      `u`.`unit_id`,
+      `u`.`t0_us`,
+      UNIX_MICROS(`ev`.`__ts`) - `u`.`t0_us` AS `__rel`,
+      `ev`.`__ts`,
+      `ev`.`v0`,
+      `ev`.`f0`
     FROM (
       SELECT
-        `s`.`user_id` AS `__unit`,
-        `s`.`created_at` AS `__ts`,
-        amount AS `v0`,
-        status <> 'cancelled' AS `f0`
-      FROM `orders` AS `s`
-    ) AS r
-    WHERE
-      `__ts` >= CAST('2025-12-22 00:00:00' AS DATETIME)
-      AND `__ts` < CAST('2026-02-03 00:00:00' AS DATETIME)
-  ) AS ev
-  INNER JOIN units AS `u`
-    ON `ev`.`__unit` = `u`.`unit_id`
+        *
+      FROM (
+        SELECT
+          `s`.`user_id` AS `__unit`,
+          `s`.`created_at` AS `__ts`,
+          amount AS `v0`,
+          status <> 'cancelled' AS `f0`
+        FROM `orders` AS `s`
+      ) AS r
+      WHERE
+        `__ts` >= CAST('2025-12-22 00:00:00' AS DATETIME)
+        AND `__ts` < CAST('2026-02-03 00:00:00' AS DATETIME)
+    ) AS ev
+    INNER JOIN (
+      SELECT
+        `unit_id`,
+        `t0_us`
+      FROM units
+    ) AS u
+      ON `ev`.`__unit` = `u`.`unit_id`
+  ) AS j
   GROUP BY
-    `u`.`unit_id`
+    `unit_id`
 ), src1 AS (
   SELECT
-    `u`.`unit_id`,
-    AVG(
-      CASE
-        WHEN `ev`.`__ts` >= `u`.`t0` AND `ev`.`__ts` < (
-          `u`.`t0` + INTERVAL '7' DAY
-        )
-        THEN `ev`.`v0`
-      END
-    ) AS `a6`,
-    COUNT(
-      CASE
-        WHEN (
-          `ev`.`__ts` >= `u`.`t0` AND `ev`.`__ts` < (
-            `u`.`t0` + INTERVAL '7' DAY
-          )
-        )
-        AND `ev`.`v0` IS NULL
-        THEN 1
-      END
-    ) AS `a6__nulls`
+    `unit_id`,
+    AVG(IF(`__rel` >= 0 AND `__rel` < 604800000000, `v0`, NULL)) AS `a6`,
+    COUNTIF((
+      `__rel` >= 0 AND `__rel` < 604800000000
+    ) AND `v0` IS NULL) AS `a6__nulls`
   FROM (
     SELECT
-      *
+      `u`.`unit_id`,
+      `u`.`t0_us`,
+      UNIX_MICROS(`ev`.`__ts`) - `u`.`t0_us` AS `__rel`,
+      `ev`.`__ts`,
+      `ev`.`v0`
     FROM (
       SELECT
-        `s`.`user_id` AS `__unit`,
-        `s`.`started_at` AS `__ts`,
-        duration_s AS `v0`
-      FROM `sessions` AS `s`
-    ) AS r
-    WHERE
-      `__ts` >= CAST('2026-01-05 00:00:00' AS DATETIME)
-      AND `__ts` < CAST('2026-01-27 00:00:00' AS DATETIME)
-  ) AS ev
-  INNER JOIN units AS `u`
-    ON `ev`.`__unit` = `u`.`unit_id`
+        *
+      FROM (
+        SELECT
+          `s`.`user_id` AS `__unit`,
+          `s`.`started_at` AS `__ts`,
+          duration_s AS `v0`
+        FROM `sessions` AS `s`
+      ) AS r
+      WHERE
+        `__ts` >= CAST('2026-01-05 00:00:00' AS DATETIME)
+        AND `__ts` < CAST('2026-01-27 00:00:00' AS DATETIME)
+    ) AS ev
+    INNER JOIN (
+      SELECT
+        `unit_id`,
+        `t0_us`
+      FROM units
+    ) AS u
+      ON `ev`.`__unit` = `u`.`unit_id`
+  ) AS j
   GROUP BY
-    `u`.`unit_id`
+    `unit_id`
 ), per_unit_raw AS (
   SELECT
     `u`.`unit_id`,
