@@ -31,4 +31,4 @@ def test_readme_python_example_runs(block: str, tmp_path: Path, capsys: pytest.C
         exec(compile(block, "README.md", "exec"), {})  # our own documentation, run as written
     finally:
         os.chdir(cwd)
-    assert "revenue" in capsys.readouterr().out
+    assert capsys.readouterr().out.strip()  # every example shows its user something
