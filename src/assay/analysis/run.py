@@ -74,7 +74,7 @@ def _run(project: Project, compiled: CompiledAnalysis, wh: Warehouse, step: Step
     experiment = plan.experiment
     sql = compiled.statements()
     step("counting exposures")
-    counts = _exposure_counts(wh.execute(sql["exposures"]), wh.execute(sql["exposure_totals"]))
+    counts = _exposure_counts(wh.execute(sql["exposures"]))
     declared = [v.name for v in experiment.variants]
     rows: list[dict[str, Any]] = []
     if "metrics" in sql and any(counts.units.get(v, 0) for v in declared):
@@ -218,25 +218,32 @@ def _replicates(rows: list[dict[str, Any]], reps: int) -> dict[str, Replicates]:
     }
 
 
-def _exposure_counts(per_variant: pa.Table, totals: pa.Table) -> ExposureCounts:
+def _exposure_counts(table: pa.Table) -> ExposureCounts:
+    """Read the exposure query's rows (see ``metrics.compile._exposure_query``)."""
     units: dict[str, int] = {}
     rows: dict[str, int] = {}
-    multi_units = multi_rows = 0
-    for row in per_variant.to_pylist():
-        if row["variant"] is None:
-            multi_units, multi_rows = int(row["units"]), int(row["exposure_rows"])
-        else:
+    multi_units = multi_rows = null_rows = outside = total = 0
+    for row in table.to_pylist():
+        kind = row["kind"]
+        total += int(row["all_rows"] or 0)
+        outside += int(row["outside_rows"] or 0)
+        if kind == "arm":
             units[str(row["variant"])] = int(row["units"])
-            rows[str(row["variant"])] = int(row["exposure_rows"])
-    total = totals.to_pylist()[0]
+            rows[str(row["variant"])] = int(row["exposure_rows"] or 0)
+        elif kind == "multi":
+            multi_units, multi_rows = int(row["units"]), int(row["exposure_rows"] or 0)
+        elif kind == "missing":
+            # rows without a unit id are excluded whatever their date; not counted twice
+            null_rows = int(row["all_rows"] or 0)
+            outside -= int(row["outside_rows"] or 0)
     return ExposureCounts(
         units=units,
         exposure_rows=rows,
         multi_variant_units=multi_units,
         multi_variant_rows=multi_rows,
-        rows=int(total["rows"] or 0),
-        null_unit_rows=int(total["null_unit_rows"] or 0),
-        outside_rows=int(total["outside_rows"] or 0),
+        rows=total,
+        null_unit_rows=null_rows,
+        outside_rows=outside,
     )
 
 

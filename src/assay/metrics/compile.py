@@ -54,12 +54,11 @@ class CompiledAnalysis:
     dialect: str
     plan: AnalysisPlan
     exposure_query: exp.Query
-    totals_query: exp.Query
     metrics_query: exp.Query | None
 
     def statements(self) -> dict[str, str]:
         """Readable SQL text of each statement, by name."""
-        out = {"exposures": self.exposure_query, "exposure_totals": self.totals_query}
+        out = {"exposures": self.exposure_query}
         if self.metrics_query is not None:
             out["metrics"] = self.metrics_query
         return {k: q.sql(dialect=self.dialect, pretty=True) for k, q in out.items()}
@@ -72,12 +71,11 @@ def compile_analysis(
     experiment = project.experiment(experiment_id)
     dialect = dialect or project.dialect
     plan = plan_experiment(project, experiment)
-    exposures = _exposures(project, experiment)
+    exposures = exposures_of(project, experiment)
     return CompiledAnalysis(
         dialect=dialect,
         plan=plan,
         exposure_query=_exposure_query(exposures, experiment),
-        totals_query=_totals_query(exposures, experiment),
         metrics_query=_metrics_query(project, plan, exposures, dialect) if plan.metrics else None,
     )
 
@@ -116,7 +114,7 @@ def _in_dates(ts: exp.Expr, experiment: ExperimentSpec) -> exp.Expr | None:
     return exp.and_(*conditions) if conditions else None
 
 
-def _exposures(project: Project, experiment: ExperimentSpec) -> exp.Select:
+def exposures_of(project: Project, experiment: ExperimentSpec) -> exp.Select:
     """This experiment's exposure rows with canonical column names."""
     src = project.spec.exposures
     select = exp.select(
@@ -129,57 +127,57 @@ def _exposures(project: Project, experiment: ExperimentSpec) -> exp.Select:
 
 
 def _exposure_query(exposures: exp.Select, experiment: ExperimentSpec) -> exp.Query:
-    """Per variant (NULL: units seen in several variants): units and exposure rows."""
+    """One scan of the experiment's exposures: every count the trust checks need.
+
+    Rows grouped by ``kind``: ``arm`` (units whose exposures in the dates all name ``variant``),
+    ``multi`` (units seen in several variants), ``outside`` (units exposed only outside the
+    dates), ``missing`` (rows without a unit id). ``exposure_rows`` counts rows inside the dates,
+    ``outside_rows`` those outside, ``all_rows`` both.
+    """
+    dates = _in_dates(col(TS), experiment)
+    inside = dates if dates is not None else exp.true()
+
+    def within(aggregate: exp.Expr) -> exp.Expr:
+        return _filtered(aggregate, inside.copy())
+
     per_unit = (
         exp.select(
             col(UNIT),
-            _alias(exp.Min(this=col(VARIANT)), VARIANT),
-            _alias(exp.Max(this=col(VARIANT)), VARIANT_MAX),
-            _alias(exp.Count(this=exp.Star()), "rows"),
+            _alias(within(exp.Min(this=col(VARIANT))), VARIANT),
+            _alias(within(exp.Max(this=col(VARIANT))), VARIANT_MAX),
+            _alias(within(exp.Count(this=exp.Star())), "rows"),
+            _alias(exp.Count(this=exp.Star()), "all_rows"),
         )
         .from_("e")
-        .where(col(UNIT).is_(exp.null()).not_())
         .group_by(col(UNIT))
     )
-    dates = _in_dates(col(TS), experiment)
-    if dates is not None:
-        per_unit = per_unit.where(dates)
-    arm = exp.Case().when(col(VARIANT).eq(col(VARIANT_MAX)), col(VARIANT))
+    kind = (
+        exp.Case()
+        .when(col(UNIT).is_(exp.null()), exp.Literal.string("missing"))
+        .when(col("rows").eq(exp.Literal.number(0)), exp.Literal.string("outside"))
+        .when(col(VARIANT).eq(col(VARIANT_MAX)), exp.Literal.string("arm"))
+        .else_(exp.Literal.string("multi"))
+    )
+    arm = exp.Case().when(
+        exp.and_(col(UNIT).is_(exp.null()).not_(), col(VARIANT).eq(col(VARIANT_MAX))),
+        col(VARIANT),
+    )
     return (
         exp.select(
+            _alias(kind, "kind"),
             _alias(arm, VARIANT),
             _alias(exp.Count(this=exp.Star()), "units"),
             _alias(exp.Sum(this=col("rows")), "exposure_rows"),
+            _alias(
+                exp.Sum(this=exp.Sub(this=col("all_rows"), expression=col("rows"))), "outside_rows"
+            ),
+            _alias(exp.Sum(this=col("all_rows")), "all_rows"),
         )
         .from_("u")
-        .group_by(exp.Literal.number(1))
-        .order_by(exp.Literal.number(1))
+        .group_by(exp.Literal.number(1), exp.Literal.number(2))
+        .order_by(exp.Literal.number(1), exp.Literal.number(2))
         .with_("e", exposures)
         .with_("u", per_unit)
-    )
-
-
-def _totals_query(exposures: exp.Select, experiment: ExperimentSpec) -> exp.Query:
-    """Exposure rows in all, without a unit id, outside the dates; first and last timestamp."""
-    dates = _in_dates(col(TS), experiment)
-    outside = (
-        exp.Literal.number(0)
-        if dates is None
-        else exp.Count(this=exp.Case().when(exp.Not(this=exp.paren(dates)), exp.Literal.number(1)))
-    )
-    return (
-        exp.select(
-            _alias(exp.Count(this=exp.Star()), "rows"),
-            _alias(
-                exp.Count(this=exp.Case().when(col(UNIT).is_(exp.null()), exp.Literal.number(1))),
-                "null_unit_rows",
-            ),
-            _alias(outside, "outside_rows"),
-            _alias(exp.Min(this=col(TS)), "first_ts"),
-            _alias(exp.Max(this=col(TS)), "last_ts"),
-        )
-        .from_("e")
-        .with_("e", exposures)
     )
 
 
@@ -202,11 +200,6 @@ def per_unit_ctes(
     else:
         ctes += [("per_unit_raw", raw), ("per_unit", capped)]
     return ctes
-
-
-def exposures_of(project: Project, experiment: ExperimentSpec) -> exp.Select:
-    """This experiment's exposure rows with canonical column names."""
-    return _exposures(project, experiment)
 
 
 def _metrics_query(

@@ -11,55 +11,42 @@ WITH e AS (
 ), u AS (
   SELECT
     "unit_id",
-    MIN("variant") AS "variant",
-    MAX("variant") AS "variant_max",
-    COUNT(*) AS "rows"
-  FROM e
-  WHERE
-    NOT "unit_id" IS NULL
-    AND (
+    MIN("variant") FILTER(WHERE
       "ts" >= CAST('2026-01-05 00:00:00' AS TIMESTAMP)
-      AND "ts" < CAST('2026-01-20 00:00:00' AS TIMESTAMP)
-    )
+      AND "ts" < CAST('2026-01-20 00:00:00' AS TIMESTAMP)) AS "variant",
+    MAX("variant") FILTER(WHERE
+      "ts" >= CAST('2026-01-05 00:00:00' AS TIMESTAMP)
+      AND "ts" < CAST('2026-01-20 00:00:00' AS TIMESTAMP)) AS "variant_max",
+    COUNT(*) FILTER(WHERE
+      "ts" >= CAST('2026-01-05 00:00:00' AS TIMESTAMP)
+      AND "ts" < CAST('2026-01-20 00:00:00' AS TIMESTAMP)) AS "rows",
+    COUNT(*) AS "all_rows"
+  FROM e
   GROUP BY
     "unit_id"
 )
 SELECT
-  CASE WHEN "variant" = "variant_max" THEN "variant" END AS "variant",
+  CASE
+    WHEN "unit_id" IS NULL
+    THEN 'missing'
+    WHEN "rows" = 0
+    THEN 'outside'
+    WHEN "variant" = "variant_max"
+    THEN 'arm'
+    ELSE 'multi'
+  END AS "kind",
+  CASE WHEN NOT "unit_id" IS NULL AND "variant" = "variant_max" THEN "variant" END AS "variant",
   COUNT(*) AS "units",
-  SUM("rows") AS "exposure_rows"
+  SUM("rows") AS "exposure_rows",
+  SUM("all_rows" - "rows") AS "outside_rows",
+  SUM("all_rows") AS "all_rows"
 FROM u
 GROUP BY
-  1
+  1,
+  2
 ORDER BY
-  1;
-
--- exposure_totals
-WITH e AS (
-  SELECT
-    "x"."user_id" AS "unit_id",
-    "x"."variant" AS "variant",
-    "x"."exposed_at" AS "ts",
-    "x"."platform" AS "platform"
-  FROM "exposures" AS "x"
-  WHERE
-    "x"."experiment_id" = 'exp'
-)
-SELECT
-  COUNT(*) AS "rows",
-  COUNT(CASE WHEN "unit_id" IS NULL THEN 1 END) AS "null_unit_rows",
-  COUNT(
-    CASE
-      WHEN NOT (
-        "ts" >= CAST('2026-01-05 00:00:00' AS TIMESTAMP)
-        AND "ts" < CAST('2026-01-20 00:00:00' AS TIMESTAMP)
-      )
-      THEN 1
-    END
-  ) AS "outside_rows",
-  MIN("ts") AS "first_ts",
-  MAX("ts") AS "last_ts"
-FROM e;
+  1,
+  2;
 
 -- metrics
 WITH e AS (
