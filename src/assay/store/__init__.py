@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 
-import pyarrow as pa
 from sqlglot import exp
 
 from assay.analysis.results import AnalysisResult
@@ -23,19 +22,44 @@ def results_table(schema: str | None = None) -> str:
     return f"{schema}.{RESULTS_TABLE}" if schema else RESULTS_TABLE
 
 
+_COLUMNS: dict[str, str] = {
+    "experiment": "TEXT",
+    "run_at": "TEXT",
+    "spec_hash": "TEXT",
+    "status": "TEXT",
+    "decision": "TEXT",
+    "units": "BIGINT",
+    "result_json": "TEXT",
+}
+
+
 def save_result(warehouse: Warehouse, result: AnalysisResult, schema: str | None = None) -> str:
-    """Append ``result`` to the results table (created on first use); returns the table name."""
-    row = {
-        "experiment": [result.experiment],
-        "run_at": [result.run_at],
-        "spec_hash": [result.spec_hash],
-        "status": [result.status()],
-        "decision": [decide(result).verdict],
-        "units": [result.units],
-        "result_json": [json.dumps(result.to_dict(), ensure_ascii=False)],
-    }
+    """Append ``result`` to the results table (created on first use); returns the table name.
+
+    One row is written with plain DDL and an ``INSERT ... VALUES`` (built with SQLGlot), which
+    every engine runs without a data-frame round trip.
+    """
     table = results_table(schema)
-    warehouse.write_table(table, pa.table(row), mode="append")
+    target = exp.to_table(table, dialect=warehouse.dialect)
+    if schema is not None:
+        warehouse.execute(exp.Create(this=exp.to_identifier(schema, quoted=True), kind="SCHEMA",
+                                     exists=True).sql(dialect=warehouse.dialect))
+    columns = [exp.ColumnDef(this=exp.to_identifier(name, quoted=True),
+                             kind=exp.DataType.build(kind)) for name, kind in _COLUMNS.items()]
+    create = exp.Create(this=exp.Schema(this=target.copy(), expressions=columns), kind="TABLE",
+                        exists=True)
+    warehouse.execute(create.sql(dialect=warehouse.dialect))
+    values = [result.experiment, result.run_at, result.spec_hash, result.status(),
+              decide(result).verdict, result.units,
+              json.dumps(result.to_dict(), ensure_ascii=False)]
+    row = exp.Tuple(expressions=[exp.Literal.number(v) if isinstance(v, int)
+                                 else exp.Literal.string(str(v)) for v in values])
+    insert = exp.Insert(
+        this=exp.Schema(this=target, expressions=[exp.to_identifier(c, quoted=True)
+                                                  for c in _COLUMNS]),
+        expression=exp.Values(expressions=[row]),
+    )
+    warehouse.execute(insert.sql(dialect=warehouse.dialect))
     return table
 
 
