@@ -310,7 +310,6 @@ class ProjectSpec(Strict):
     exposures: ExposureSource = Field(default_factory=ExposureSource)
     sources: dict[str, Source] = Field(default_factory=dict)
     results_schema: str | None = Field(None, description="Schema of the results tables.")
-    dbt_manifest: str | None = Field(None, description="Path to a dbt manifest.json to import.")
 
 
 def _as_datetime(value: dt.datetime | dt.date, end: bool) -> dt.datetime:
