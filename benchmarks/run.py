@@ -91,7 +91,8 @@ def candidates(project: Path, stand_in: bool) -> list[Candidate]:
 
 
 def race(cands: list[Candidate], repeats: int, project: Path) -> dict[str, list[Run]]:
-    """Interleaved runs; a failing run is reported and left out of the medians."""
+    """Interleaved runs; a failing run is reported and left out of the medians (the report
+    shows how many runs each median is over)."""
     (project / "warehouse.duckdb").read_bytes()  # page cache warm for everyone
     runs: dict[str, list[Run]] = {c.key: [] for c in cands}
     for rep in range(repeats):
@@ -140,13 +141,13 @@ def render(summary: dict[str, Any], units: int, repeats: int, info: dict[str, An
         f"# Benchmark: {units:,} units", "",
         f"Run {dt.datetime.now(dt.UTC).strftime('%Y-%m-%d %H:%M UTC')} on {info['machine']}; "
         f"median of {repeats} runs per candidate, each a fresh process, interleaved.",
-        f"Data: {info['rows']}.", "",
-        "| candidate | wall s (process) | in-process s | CPU s | peak RSS MB |",
-        "| --- | ---: | ---: | ---: | ---: |",
+        f"Data: {info['data_rows']}.", "",
+        "| candidate | runs | wall s (process) | in-process s | CPU s | peak RSS MB |",
+        "| --- | ---: | ---: | ---: | ---: | ---: |",
     ]
     for row in summary["rows"].values():
-        lines.append(f"| {row['label']} | {row['wall_s']:.2f} | {row['inner_s']:.2f} | "
-                     f"{row['cpu_s']:.2f} | {row['peak_mb']:.0f} |")
+        lines.append(f"| {row['label']} | {row['runs']} | {row['wall_s']:.2f} | "
+                     f"{row['inner_s']:.2f} | {row['cpu_s']:.2f} | {row['peak_mb']:.0f} |")
     r, m = summary["ratios"], summary["met"]
     lines += [
         "", "| target | measured | goal | met |", "| --- | ---: | ---: | --- |",
@@ -181,7 +182,7 @@ def main() -> None:
     summary = summarise(cands, runs)
     generated = project / "generated.json"
     info = {"machine": f"{platform.machine()}, {_cpus()} CPUs, Python {platform.python_version()}",
-            "rows": json.loads(generated.read_text())["rows"] if generated.exists() else "?"}
+            "data_rows": json.loads(generated.read_text())["rows"] if generated.exists() else "?"}
     report = render(summary, args.units, args.repeats, info)
     print("\n" + report)
     RESULTS.mkdir(exist_ok=True)
