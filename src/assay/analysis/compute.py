@@ -8,6 +8,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from assay.analysis.readouts import Design, with_readouts
 from assay.analysis.results import MetricResult
 from assay.metrics.plan import AnalysisPlan, MetricPlan
 from assay.spec.models import ExperimentSpec
@@ -68,9 +69,13 @@ def metric_moments(
 
 
 def metric_results(
-    plan: AnalysisPlan, cell: Cell, null_counts: Mapping[str, int]
+    plan: AnalysisPlan, cell: Cell, null_counts: Mapping[str, int], design: Design | None = None
 ) -> list[MetricResult]:
-    """Every metric x treatment comparison in one cell (p-values not yet adjusted)."""
+    """Every metric x treatment comparison in one cell (p-values not yet adjusted).
+
+    Bayesian figures are filled in when the experiment asks for them, sequential ones when a
+    ``design`` is given (overall results only).
+    """
     experiment = plan.experiment
     variants = [v.name for v in experiment.variants]
     out = []
@@ -81,18 +86,23 @@ def metric_results(
             effect = _effect(
                 metric, arms, estimates, experiment.control.name, treatment.name, experiment.alpha
             )
-            out.append(
-                _result(
-                    metric,
-                    experiment,
-                    treatment.name,
-                    arms,
-                    effect,
-                    reduction,
-                    cell,
-                    null_counts.get(metric.metric.name, 0),
-                )
+            result = _result(
+                metric,
+                experiment,
+                treatment.name,
+                arms,
+                effect,
+                reduction,
+                cell,
+                null_counts.get(metric.metric.name, 0),
             )
+            control = experiment.control.name
+            pair = (
+                (estimates[control], estimates[treatment.name])
+                if estimates
+                else (_raw(metric, arms[control]), _raw(metric, arms[treatment.name]))
+            )
+            out.append(with_readouts(result, effect, pair, experiment, design))
     return out
 
 

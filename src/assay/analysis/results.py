@@ -75,6 +75,15 @@ class MetricResult:
     segment: str | None = None
     segment_value: str | None = None
     null_values: int = 0
+    sequential_method: str | None = None
+    sequential_p_value: float | None = None
+    sequential_p_value_adjusted: float | None = None
+    sequential_ci: tuple[float, float] | None = None
+    sequential_boundary: float | None = None
+    sequential_crossed: bool | None = None
+    prob_beat_control: float | None = None
+    credible_interval: tuple[float, float] | None = None
+    expected_loss: float | None = None
 
 
 @dataclass(frozen=True)

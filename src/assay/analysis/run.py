@@ -17,6 +17,7 @@ import pyarrow as pa
 
 from assay.analysis.compute import Cell, adjust, covariate_balance, metric_results, split_rows
 from assay.analysis.preflight import preflight
+from assay.analysis.readouts import group_design, sequential_significance
 from assay.analysis.results import AnalysisResult, Arm, BootstrapInterval, RankTest
 from assay.checks import ExposureCounts, exposure_checks, result_checks
 from assay.metrics.bootstrap import compile_replicates
@@ -84,7 +85,17 @@ def _run(project: Project, compiled: CompiledAnalysis, wh: Warehouse, step: Step
     cells = split_rows(rows, experiment.segments) if rows else [Cell(None, None, {})]
     overall = next((c for c in cells if c.segment is None), Cell(None, None, {}))
     nulls = _null_counts(plan, overall)
-    results = adjust(metric_results(plan, overall, nulls), experiment.correction, experiment.alpha)
+    units = sum(counts.units.get(v, 0) for v in declared)
+    design = group_design(
+        experiment,
+        units,
+        _earlier_looks(project, plan, wh),
+        len(plan.metrics) * len(experiment.treatments),
+    )
+    results = adjust(
+        metric_results(plan, overall, nulls, design), experiment.correction, experiment.alpha
+    )
+    results = sequential_significance(results, experiment)
     segment_results = [
         r for c in cells if c.segment is not None for r in metric_results(plan, c, {})
     ]
@@ -116,6 +127,20 @@ def _run(project: Project, compiled: CompiledAnalysis, wh: Warehouse, step: Step
         rank_tests=rank_tests,
         bootstrap=bootstrap,
     )
+
+
+def _earlier_looks(project: Project, plan: AnalysisPlan, wh: Warehouse) -> list[int]:
+    """Units at each earlier recorded analysis of this exact spec (group sequential looks)."""
+    if plan.experiment.sequential is None or plan.experiment.sequential.method not in (
+        "obf",
+        "pocock",
+    ):
+        return []
+    from assay.store import load_results
+
+    current = spec_hash(project, plan)
+    records = load_results(wh, plan.experiment.id, project.spec.results_schema)
+    return [int(str(r["units"])) for r in records if r["spec_hash"] == current]
 
 
 def _rank_tests(

@@ -33,6 +33,10 @@ def result_checks(
 
 
 def _sample_size(experiment: ExperimentSpec, units: int) -> Check:
+    if experiment.sequential is not None:
+        method = experiment.sequential.method
+        return Check("sample_size", "pass", f"sequential design ({method}): significance "
+                     "comes from it, so results may be read at any time", {"units": units})
     planned = experiment.planned_sample_size
     if planned is None:
         return Check(

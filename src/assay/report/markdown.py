@@ -53,6 +53,7 @@ def render_markdown(result: AnalysisResult, plot: str | None = None) -> str:
             "",
         ]
         lines += [*_results_table(result.segments, by_segment=True), ""]
+    lines += _readouts(result)
     if result.rank_tests:
         lines += [
             "## Rank tests (Mann-Whitney)",
@@ -184,3 +185,35 @@ def _forest_plot(result: AnalysisResult, path: Path) -> Path | None:
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
+
+
+def _readouts(result: AnalysisResult) -> list[str]:
+    """Sequential verdicts and Bayesian posteriors, when the experiment asks for them."""
+    rows = [r for r in result.results if r.sequential_method or r.prob_beat_control is not None]
+    if not rows:
+        return []
+    lines = [
+        "## Sequential and Bayesian readout",
+        "",
+        "Under a sequential design, significance above is the design's verdict.",
+        "",
+        "| metric | variant | sequential | verdict | P(beat control) | credible interval "
+        "| expected loss |",
+        "|---|---|---|---|---:|---:|---:|",
+    ]
+    for r in rows:
+        if r.sequential_boundary is not None:
+            crossed = "crossed" if r.sequential_crossed else "not crossed"
+            verdict = f"boundary {r.sequential_boundary:.3f}, {crossed}"
+        elif r.sequential_p_value_adjusted is not None:
+            verdict = f"always-valid p adj. {p(r.sequential_p_value_adjusted)}"
+        else:
+            verdict = ""
+        beat = "" if r.prob_beat_control is None else f"{r.prob_beat_control:.1%}"
+        credible = interval(r.credible_interval, as_pct=True) if r.credible_interval else ""
+        loss = "" if r.expected_loss is None else pct(r.expected_loss)
+        lines.append(
+            f"| {r.metric} | {r.variant} | {r.sequential_method or ''} | {verdict} | "
+            f"{beat} | {credible} | {loss} |"
+        )
+    return [*lines, ""]

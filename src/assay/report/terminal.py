@@ -23,6 +23,9 @@ def render_terminal(result: AnalysisResult, console: Console, *, segments: bool 
     console.print(_metrics(result.results, result, "Results"))
     if segments and result.segments:
         console.print(_metrics(result.segments, result, "Results by segment", by_segment=True))
+    readouts = _readouts(result)
+    if readouts is not None:
+        console.print(readouts)
     if result.rank_tests:
         console.print(_ranks(result))
     if result.bootstrap:
@@ -129,6 +132,46 @@ def _marker(r: MetricResult) -> str:
     if is_loss(r):
         return "[bold red]● worse[/]"
     return "[dim]○ n.s.[/]"
+
+
+def _readouts(result: AnalysisResult) -> Table | None:
+    """Sequential verdicts and Bayesian posteriors, when the experiment asks for them."""
+    rows = [r for r in result.results if r.sequential_method or r.prob_beat_control is not None]
+    if not rows:
+        return None
+    table = Table(title="Sequential and Bayesian readout", title_justify="left")
+    for column in (
+        "metric",
+        "variant",
+        "sequential",
+        "always-valid p adj. / boundary",
+        "interval",
+        "P(beat control)",
+        "credible interval",
+        "expected loss",
+    ):
+        table.add_column(
+            column, justify="left" if column in ("metric", "variant", "sequential") else "right"
+        )
+    for r in rows:
+        if r.sequential_boundary is not None:
+            verdict = f"|z| ≥ {r.sequential_boundary:.3f}: " + (
+                "crossed" if r.sequential_crossed else "not crossed"
+            )
+        else:
+            adjusted = r.sequential_p_value_adjusted
+            verdict = p(adjusted) if adjusted is not None else ""
+        table.add_row(
+            r.metric,
+            r.variant,
+            r.sequential_method or "",
+            verdict,
+            interval(r.sequential_ci) if r.sequential_ci else "",
+            "" if r.prob_beat_control is None else f"{r.prob_beat_control:.1%}",
+            interval(r.credible_interval, as_pct=True) if r.credible_interval else "",
+            "" if r.expected_loss is None else pct(r.expected_loss),
+        )
+    return table
 
 
 def _ranks(result: AnalysisResult) -> Table:

@@ -178,6 +178,30 @@ class MetricRefs(Strict):
 Correction = Literal["none", "bonferroni", "holm", "bh", "by"]
 
 
+class SequentialSpec(Strict):
+    """How results may be read before the planned end (peeking made safe).
+
+    ``msprt`` and ``confidence_sequence`` give always-valid p-values and intervals at any
+    look; ``obf`` and ``pocock`` are group sequential designs (Lan-DeMets alpha spending) over
+    pre-registered looks, which need ``planned_sample_size`` and ``looks``.
+    """
+
+    method: Literal["msprt", "confidence_sequence", "obf", "pocock"]
+    mixing_lift: float = Field(
+        0.05, gt=0, description="mSPRT: sd of the mixing prior as a share of the control mean.")
+    tuning_n: float | None = Field(
+        None, gt=0, description="Confidence sequence: the units at which it is tightest "
+        "(default: planned_sample_size).")
+    looks: int | None = Field(None, ge=1, le=50, description="Group sequential: planned looks.")
+
+
+class BayesianSpec(Strict):
+    """A normal-normal model on each metric's relative lift."""
+
+    prior_mean: float = 0.0
+    prior_sd: float | None = Field(None, gt=0, description="None: a flat prior.")
+
+
 class ExperimentSpec(Strict):
     """One experiment; the id is the file name (``experiments/<id>.yml``).
 
@@ -213,6 +237,8 @@ class ExperimentSpec(Strict):
     correction: Correction = "holm"
     planned_sample_size: int | None = Field(None, gt=0)
     segments: list[Annotated[str, Field(pattern=IDENTIFIER)]] = Field(default_factory=list)
+    sequential: SequentialSpec | None = None
+    bayesian: BayesianSpec | None = None
     bootstrap: list[str] = Field(
         default_factory=list,
         description="Metrics also given Poisson-bootstrap percentile intervals (in-warehouse).",
@@ -236,6 +262,17 @@ class ExperimentSpec(Strict):
         if len(controls) > 1:
             raise ValueError(f"only one variant can be the control; got {', '.join(controls)}")
         return variants
+
+    @model_validator(mode="after")
+    def _sequential_design(self) -> ExperimentSpec:
+        design = self.sequential
+        grouped = design is not None and design.method in ("obf", "pocock")
+        if design is not None and grouped and (
+            self.planned_sample_size is None or design.looks is None
+        ):
+            raise ValueError(f"a group sequential design ({design.method}) needs "
+                             "`planned_sample_size` and `sequential.looks`")
+        return self
 
     @model_validator(mode="after")
     def _dates(self) -> ExperimentSpec:
