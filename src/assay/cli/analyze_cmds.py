@@ -216,19 +216,17 @@ def demo(
             _store(project, results[experiment_id])
     reports = out / "reports"
     table = Table(title=f"Demo: {info.warehouse}", title_justify="left")
-    for column in ("experiment", "truth", "decision", "checks", "report"):
-        table.add_column(column)
+    for column in ("experiment", "assay's decision", "checks", "report"):
+        table.add_column(column, no_wrap=column != "report", overflow="fold")
     for experiment_id, result in results.items():
-        truth = info.experiments.get(experiment_id)
         path = write_report(result, reports)
-        table.add_row(
-            experiment_id,
-            truth.note if truth else "",
-            decide(result).verdict,
-            result.status(),
-            str(path),
-        )
+        table.add_row(experiment_id, decide(result).verdict, result.status(), path.name)
     console.print(table)
+    console.print("[bold]The truth the data were built with:[/]")
+    for experiment_id in results:
+        truth = info.experiments.get(experiment_id)
+        if truth is not None:
+            console.print(f"  • [bold]{experiment_id}[/]: {truth.note}", highlight=False)
     console.print(
         f"Reports are in [bold]{reports}[/]. Try: [bold]assay analyze "
         f"checkout_redesign --project {out}[/]"
