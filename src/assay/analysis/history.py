@@ -6,6 +6,7 @@ import datetime as dt
 
 from assay.analysis.compute import metric_moments
 from assay.metrics.compile import HISTORY_ARM, compile_history
+from assay.spec.errors import unknown_name
 from assay.spec.project import Project
 from assay.stats.moments import Moments
 from assay.warehouse import Warehouse
@@ -30,9 +31,10 @@ def metric_history(
     Raises:
         SpecError: Unknown metric or population source (with a hint).
     """
-    _known(project, metric, sorted(project.metrics), "metric")
-    if population is not None:
-        _known(project, population, sorted(project.spec.sources), "source")
+    if metric not in project.metrics:
+        raise unknown_name(str(project.root), "metric", metric, list(project.metrics))
+    if population is not None and population not in project.spec.sources:
+        raise unknown_name(str(project.root), "source", population, list(project.spec.sources))
     own = warehouse is None
     wh = warehouse if warehouse is not None else project.warehouse()
     try:
@@ -46,12 +48,3 @@ def metric_history(
             wh.close()
     by_variant = {str(r["variant"]): r for r in rows}
     return metric_moments(plan, by_variant, [HISTORY_ARM])[HISTORY_ARM]
-
-
-def _known(project: Project, name: str, names: list[str], what: str) -> None:
-    if name not in names:
-        from assay.errors import SpecError, SpecIssue
-        from assay.spec.errors import did_you_mean
-
-        hint = did_you_mean(name, names) or f"known: {', '.join(names) or 'none'}"
-        raise SpecError([SpecIssue(str(project.root), None, "", f"no {what} `{name}`", hint=hint)])

@@ -316,14 +316,15 @@ def spec_hash(project: Project, plan: AnalysisPlan) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
+# The driver whose version matters for each backend's numbers.
+_DRIVERS = {"duckdb": "duckdb", "postgres": "psycopg", "spark": "pyspark"}
+
+
 def versions(backend: str) -> dict[str, str]:
     """Versions of assay, Python and the libraries that computed the numbers."""
     out = {"python": platform.python_version()}
-    for package in ("assay", "sqlglot", "numpy", "scipy", "duckdb", "psycopg", "pyspark"):
-        if package in ("psycopg", "pyspark") and package not in backend.replace(
-            "postgres", "psycopg"
-        ):
-            continue
+    packages = ["assay", "sqlglot", "numpy", "scipy", "duckdb", _DRIVERS.get(backend, "")]
+    for package in dict.fromkeys(p for p in packages if p):
         try:
             out[package] = metadata.version(package)
         except metadata.PackageNotFoundError:

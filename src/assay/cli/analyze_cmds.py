@@ -18,6 +18,7 @@ from assay.cli.app import ProjectOption, app, console, err_console
 from assay.cli.errors import reported
 from assay.report import decide, render_markdown, render_terminal, write_report
 from assay.spec import load_project
+from assay.spec.project import Project
 from assay.store import save_result
 
 Step = Callable[[str], None]
@@ -98,10 +99,7 @@ def analyze_cmd(
     _emit(result, fmt, out, segments)
 
 
-def _store(project: object, result: AnalysisResult) -> None:
-    from assay.spec.project import Project
-
-    assert isinstance(project, Project)
+def _store(project: Project, result: AnalysisResult) -> None:
     wh = project.warehouse()
     try:
         save_result(wh, result, project.spec.results_schema)

@@ -10,7 +10,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from assay.errors import SpecIssue
+from assay.errors import SpecError, SpecIssue
 from assay.spec.yamlsrc import Loc, Located
 
 # Pydantic adds union-member tags ("str", "date", "function-after[...]") to error locations.
@@ -21,6 +21,15 @@ def did_you_mean(word: str, choices: Sequence[str]) -> str | None:
     """A "did you mean `x`?" hint when a close match exists."""
     match = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
     return f"did you mean `{match[0]}`?" if match else None
+
+
+def unknown_name(where: str, what: str, name: str, known: Sequence[str]) -> SpecError:
+    """``no <what> `name```, with a did-you-mean hint or the list of known names."""
+    names = sorted(known)
+    hint = did_you_mean(name, names) or (
+        f"known: {', '.join(names)}" if names else f"the project has no {what}s"
+    )
+    return SpecError([SpecIssue(where, None, "", f"no {what} `{name}`", hint=hint)])
 
 
 def issues_from_validation(

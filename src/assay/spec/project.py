@@ -81,22 +81,10 @@ class Project:
     def experiment(self, experiment_id: str) -> ExperimentSpec:
         """The experiment with this id; a :class:`SpecError` with a hint if there is none."""
         if experiment_id not in self.experiments:
-            from assay.spec.errors import did_you_mean
+            from assay.spec.errors import unknown_name
 
-            known = sorted(self.experiments)
-            hint = did_you_mean(experiment_id, known) or (
-                f"known: {', '.join(known)}" if known else "the project has no experiments"
-            )
-            raise SpecError(
-                [
-                    SpecIssue(
-                        str(self.root / "experiments"),
-                        None,
-                        "",
-                        f"no experiment `{experiment_id}`",
-                        hint=hint,
-                    )
-                ]
+            raise unknown_name(
+                str(self.root / "experiments"), "experiment", experiment_id, list(self.experiments)
             )
         return self.experiments[experiment_id]
 
