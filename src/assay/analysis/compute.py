@@ -20,7 +20,7 @@ from assay.stats.estimates import (
     ratio_estimate,
 )
 from assay.stats.moments import Moments
-from assay.stats.multiple import adjust_pvalues
+from assay.stats.multiple import AdjustMethod, adjust_effects
 from assay.stats.tests import Effect, compare, proportion_test
 
 Row = Mapping[str, Any]
@@ -68,9 +68,21 @@ def metric_moments(
     return out
 
 
-def metric_results(
+@dataclass(frozen=True)
+class Comparison:
+    """A metric result and the effect it was read from.
+
+    The effect carries what adjusted intervals need and the result does not keep (the
+    reference distribution's df, the relative lift's standard error, the alternative).
+    """
+
+    result: MetricResult
+    effect: Effect
+
+
+def compare_metrics(
     plan: AnalysisPlan, cell: Cell, null_counts: Mapping[str, int], design: Design | None = None
-) -> list[MetricResult]:
+) -> list[Comparison]:
     """Every metric x treatment comparison in one cell (p-values not yet adjusted).
 
     Bayesian figures are filled in when the experiment asks for them, sequential ones when a
@@ -102,8 +114,15 @@ def metric_results(
                 if estimates
                 else (_raw(metric, arms[control]), _raw(metric, arms[treatment.name]))
             )
-            out.append(with_readouts(result, effect, pair, experiment, design))
+            out.append(Comparison(with_readouts(result, effect, pair, experiment, design), effect))
     return out
+
+
+def metric_results(
+    plan: AnalysisPlan, cell: Cell, null_counts: Mapping[str, int], design: Design | None = None
+) -> list[MetricResult]:
+    """The results of :func:`compare_metrics` without their effects (nothing adjusted)."""
+    return [c.result for c in compare_metrics(plan, cell, null_counts, design)]
 
 
 def covariate_balance(plan: AnalysisPlan, cell: Cell) -> list[tuple[str, float]]:
@@ -126,17 +145,28 @@ def covariate_balance(plan: AnalysisPlan, cell: Cell) -> list[tuple[str, float]]
     return out
 
 
-def adjust(results: list[MetricResult], method: str, alpha: float) -> list[MetricResult]:
-    """Fill in adjusted p-values and significance over ``results`` as one family."""
-    adjusted = adjust_pvalues([r.p_value for r in results], method)  # type: ignore[arg-type]
+def adjust(comparisons: Sequence[Comparison], method: str, alpha: float) -> list[MetricResult]:
+    """Adjust ``comparisons`` as one family: p-values, significance and intervals.
+
+    The family is the comparisons with a p-value (cells that could not be computed have none
+    and do not count). ``significant`` is ``p_value_adjusted < alpha`` without an error.
+    ``diff_ci_adjusted``/``rel_lift_ci_adjusted`` are the intervals of
+    :func:`assay.stats.multiple.adjust_effects` for ``method`` at family level ``alpha``
+    (with ``none``: the unadjusted intervals); None for a comparison with an error.
+    """
+    correction: AdjustMethod = method  # type: ignore[assignment]
+    adjusted = adjust_effects([c.effect for c in comparisons], correction, alpha)
+    plain = correction == "none"  # the same intervals, copied so they compare equal
     out = []
-    for r, p in zip(results, adjusted, strict=True):
-        p_adj = float(p)
+    for c, a in zip(comparisons, adjusted, strict=True):
+        r, p_adj, ok = c.result, a.p_value_adjusted, c.result.error is None
         out.append(
             replace(
                 r,
                 p_value_adjusted=p_adj,
-                significant=bool(r.error is None and np.isfinite(p_adj) and p_adj < alpha),
+                significant=bool(ok and np.isfinite(p_adj) and p_adj < alpha),
+                diff_ci_adjusted=(r.diff_ci if plain else a.diff_ci) if ok else None,
+                rel_lift_ci_adjusted=(r.rel_lift_ci if plain else a.rel_lift_ci) if ok else None,
             )
         )
     return out

@@ -49,6 +49,13 @@ class MetricResult:
 
     ``mean_control``/``mean_treatment`` are the observed (unadjusted) means; ``diff``, its CI,
     ``rel_lift`` and the p-value come from the adjusted estimates when CUPED is on.
+
+    ``diff_ci``/``rel_lift_ci`` are each at level ``1 - alpha`` on their own;
+    ``diff_ci_adjusted``/``rel_lift_ci_adjusted`` are the same intervals at the per-interval
+    level of the experiment's ``correction`` over the family (see
+    :func:`assay.stats.multiple.adjust_effects`): Bonferroni and Holm at ``alpha / m``, BH and
+    BY false-coverage-rate intervals at ``R alpha / m`` (``/ c(m)`` for BY); with correction
+    ``none`` they equal the unadjusted ones. None when the comparison has an ``error``.
     """
 
     metric: str
@@ -84,6 +91,8 @@ class MetricResult:
     prob_beat_control: float | None = None
     credible_interval: tuple[float, float] | None = None
     expected_loss: float | None = None
+    diff_ci_adjusted: tuple[float, float] | None = None
+    rel_lift_ci_adjusted: tuple[float, float] | None = None
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from assay.analysis.compute import Cell, adjust, covariate_balance, metric_results, split_rows
+from assay.analysis.compute import Cell, adjust, compare_metrics, covariate_balance, split_rows
 from assay.analysis.preflight import preflight
 from assay.analysis.readouts import group_design, sequential_significance
 from assay.analysis.results import AnalysisResult, Arm, BootstrapInterval, RankTest
@@ -93,13 +93,13 @@ def _run(project: Project, compiled: CompiledAnalysis, wh: Warehouse, step: Step
         len(plan.metrics) * len(experiment.treatments),
     )
     results = adjust(
-        metric_results(plan, overall, nulls, design), experiment.correction, experiment.alpha
+        compare_metrics(plan, overall, nulls, design), experiment.correction, experiment.alpha
     )
     results = sequential_significance(results, experiment)
-    segment_results = [
-        r for c in cells if c.segment is not None for r in metric_results(plan, c, {})
+    segment_comparisons = [
+        r for c in cells if c.segment is not None for r in compare_metrics(plan, c, {})
     ]
-    segment_results = adjust(segment_results, experiment.correction, experiment.alpha)
+    segment_results = adjust(segment_comparisons, experiment.correction, experiment.alpha)
     rank_tests = _rank_tests(project, experiment, wh, step, sql) if rows else []
     bootstrap = _bootstrap(project, experiment, wh, step, sql) if rows else []
     arms = _arms(counts, experiment.weights())

@@ -7,6 +7,13 @@ from pathlib import Path
 from assay.analysis.results import AnalysisResult, MetricResult
 from assay.report.decision import decide, is_loss, is_win
 from assay.report.format import interval, num, p, pct
+from assay.report.intervals import (
+    axis_label,
+    ci_header,
+    interval_note,
+    shown_intervals,
+    verdict_beyond_interval,
+)
 
 _ICON = {"pass": "✅", "warn": "⚠️", "fail": "❌"}
 
@@ -41,9 +48,10 @@ def render_markdown(result: AnalysisResult, plot: str | None = None) -> str:
         f"{a.exposure_rows:,} |"
         for a in result.arms
     ] + [""]
-    lines += ["## Results", "", *_results_table(result.results), ""]
+    lines += ["## Results", "", *_results_table(result.results, result), ""]
     if plot:
-        lines += [f"![Relative lift with {100 * (1 - result.alpha):.0f}% intervals]({plot})", ""]
+        lines += [f"![Relative lift, {axis_label(result)}]({plot})", ""]
+        lines += _plot_caveat(result)
     if result.segments:
         lines += [
             "## Results by segment",
@@ -52,7 +60,7 @@ def render_markdown(result: AnalysisResult, plot: str | None = None) -> str:
             "and a difference between segments is not itself tested.",
             "",
         ]
-        lines += [*_results_table(result.segments, by_segment=True), ""]
+        lines += [*_results_table(result.segments, result, by_segment=True), ""]
     lines += _readouts(result)
     if result.rank_tests:
         lines += [
@@ -115,9 +123,12 @@ def render_markdown(result: AnalysisResult, plot: str | None = None) -> str:
     return "\n".join(lines)
 
 
-def _results_table(results: list[MetricResult], by_segment: bool = False) -> list[str]:
+def _results_table(
+    results: list[MetricResult], result: AnalysisResult, by_segment: bool = False
+) -> list[str]:
+    ci = ci_header(result)
     head = (
-        "| metric | role | variant | control | treatment | abs. lift [CI] | rel. lift [CI] "
+        f"| metric | role | variant | control | treatment | abs. lift [{ci}] | rel. lift [{ci}] "
         "| p | p adj. | | method |"
     )
     rule = "|---|---|---|---:|---:|---:|---:|---:|---:|---|---|"
@@ -135,9 +146,10 @@ def _results_table(results: list[MetricResult], by_segment: bool = False) -> lis
                 if r.cuped_variance_reduction is None
                 else f", variance −{r.cuped_variance_reduction:.0%}"
             )
+            diff_ci, lift_ci = shown_intervals(r)
             cells += [
-                f"{num(r.diff)} {interval(r.diff_ci)}",
-                f"{pct(r.rel_lift)} {interval(r.rel_lift_ci, as_pct=True)}",
+                f"{num(r.diff)} {interval(diff_ci)}",
+                f"{pct(r.rel_lift)} {interval(lift_ci, as_pct=True)}",
                 p(r.p_value),
                 p(r.p_value_adjusted),
                 mark,
@@ -146,7 +158,23 @@ def _results_table(results: list[MetricResult], by_segment: bool = False) -> lis
         if by_segment:
             cells.insert(0, f"{r.segment}={r.segment_value}")
         out.append("| " + " | ".join(cells) + " |")
+    note = interval_note(result)
+    if note is not None:
+        out += ["", f"*{note} Unadjusted intervals: `diff_ci`, `rel_lift_ci` in the JSON.*"]
     return out
+
+
+def _plot_caveat(result: AnalysisResult) -> list[str]:
+    """Name the results whose colour (the verdict) is not what the interval alone shows."""
+    odd = verdict_beyond_interval([r for r in result.results if r.error is None])
+    if not odd:
+        return []
+    names = ", ".join(f"{r.metric} · {r.variant}" for r in odd)
+    return [
+        f"Significant under {result.correction} although an adjusted interval includes 0: "
+        f"{names}.",
+        "",
+    ]
 
 
 def write_report(result: AnalysisResult, out_dir: str | Path) -> Path:
@@ -160,7 +188,11 @@ def write_report(result: AnalysisResult, out_dir: str | Path) -> Path:
 
 
 def _forest_plot(result: AnalysisResult, path: Path) -> Path | None:
-    """Relative lift and interval per metric x variant; None without matplotlib or results."""
+    """Relative lift and interval per metric x variant; None without matplotlib or results.
+
+    The intervals are the adjusted ones when a correction is active, so that they agree with
+    the colour, which is the (adjusted) verdict.
+    """
     rows = [r for r in result.results if r.error is None]
     if not rows:
         return None
@@ -174,12 +206,12 @@ def _forest_plot(result: AnalysisResult, path: Path) -> Path | None:
     fig, ax = plt.subplots(figsize=(7, 0.5 * len(rows) + 1.2))
     for i, r in enumerate(reversed(rows)):
         colour = "tab:green" if is_win(r) else "tab:red" if is_loss(r) else "tab:gray"
-        low, high = (100 * b for b in r.rel_lift_ci)
+        low, high = (100 * b for b in shown_intervals(r)[1])
         ax.plot([low, high], [i, i], color=colour, lw=2)
         ax.plot([100 * r.rel_lift], [i], "o", color=colour)
     ax.axvline(0, color="black", lw=0.8)
     ax.set_yticks(range(len(rows)), [f"{r.metric} · {r.variant}" for r in reversed(rows)])
-    ax.set_xlabel(f"relative lift vs {result.control} (%), {100 * (1 - result.alpha):.0f}% CI")
+    ax.set_xlabel(f"relative lift vs {result.control} (%), {axis_label(result)}")
     ax.set_title(result.name or result.experiment)
     fig.tight_layout()
     fig.savefig(path, dpi=110)

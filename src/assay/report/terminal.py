@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from rich.console import Console, Group
+from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
@@ -10,6 +11,7 @@ from rich.text import Text
 from assay.analysis.results import AnalysisResult, MetricResult
 from assay.report.decision import decide, is_loss, is_win
 from assay.report.format import interval, num, p, pct
+from assay.report.intervals import ci_header, interval_note, shown_intervals
 
 _STATUS = {"pass": "[green]✔ pass[/]", "warn": "[yellow]▲ warn[/]", "fail": "[red]✘ fail[/]"}
 _VERDICT = {"ship": "green", "do not ship": "red", "inconclusive": "yellow", "untrustworthy": "red"}
@@ -73,13 +75,14 @@ def _metrics(
     results: list[MetricResult], result: AnalysisResult, title: str, by_segment: bool = False
 ) -> Table:
     table = Table(title=title, title_justify="left")
+    ci = ci_header(result)
     columns = [
         "metric",
         "variant",
         "control",
         "treatment",
-        "abs. lift [CI]",
-        "rel. lift [CI]",
+        escape(f"abs. lift [{ci}]"),
+        escape(f"rel. lift [{ci}]"),
         "p",
         "p adj.",
         "",
@@ -111,18 +114,21 @@ def _metrics(
                 "",
             ]
         else:
+            diff_ci, lift_ci = shown_intervals(r)
             row += [
                 num(r.mean_control),
                 num(r.mean_treatment),
-                f"{num(r.diff)} {interval(r.diff_ci)}",
-                f"{pct(r.rel_lift)} {interval(r.rel_lift_ci, as_pct=True)}",
+                f"{num(r.diff)} {interval(diff_ci)}",
+                f"{pct(r.rel_lift)} {interval(lift_ci, as_pct=True)}",
                 p(r.p_value),
                 p(r.p_value_adjusted),
                 _marker(r),
                 "—" if r.cuped_variance_reduction is None else f"{r.cuped_variance_reduction:.0%}",
             ]
         table.add_row(*row)
-    table.caption = "★ primary  ⛨ guardrail  ● significant after correction (green: good, red: bad)"
+    caption = "★ primary  ⛨ guardrail  ● significant after correction (green: good, red: bad)"
+    note = interval_note(result)
+    table.caption = caption if note is None else f"{caption}\n{note}"
     return table
 
 
