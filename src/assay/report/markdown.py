@@ -170,9 +170,12 @@ def _plot_caveat(result: AnalysisResult) -> list[str]:
     if not odd:
         return []
     names = ", ".join(f"{r.metric} · {r.variant}" for r in odd)
+    holm = result.correction == "holm"
+    why = "Holm rejects beyond the Bonferroni intervals shown. " if holm else ""
     return [
-        f"Significant under {result.correction} although an adjusted interval includes 0: "
-        f"{names}.",
+        f"Significant (adjusted p < {result.alpha}) although an adjusted interval includes 0: "
+        f"{names}. {why}The relative-lift interval (delta method) and a proportion's Wald "
+        "interval are not exact duals of the test.",
         "",
     ]
 
