@@ -129,7 +129,7 @@ def test_logged_shares_match_the_intended_ones(demo: DemoInfo, con: duckdb.DuckD
     expected = [sum(observed) * truth.intended_shares[v] for v in truth.variants]
     assert stats.chisquare(observed, expected).pvalue > 1e-3
     assert truth.logged_shares == truth.intended_shares
-    assert abs(sum(observed) / demo.users - PLANS[experiment_id].enrolled_share) < 0.03
+    assert abs(sum(observed) / demo.users - SPECS[experiment_id].traffic) < 0.03
 
 
 def test_srm_experiment_logs_48_52_because_android_control_is_dropped(

@@ -1,9 +1,10 @@
 """``build_demo``: write the demo project (specs) and its warehouse (users, sessions, orders,
 exposures) with experiments whose truth is known.
 
-The experiment specs shipped in ``project/experiments`` are the single source of ids, arms and
-dates; the generator reads them and :data:`assay.demo.exposures.PLANS` says what each one is
-(real effect, A/A, SRM, three arms).
+The experiment specs shipped in ``project/experiments`` are the single source of ids, arms,
+traffic and dates; the generator reads them, assigns units with assay's salted hash (as the SDK
+would) and :data:`assay.demo.exposures.PLANS` says what each one is (real effect, A/A, SRM,
+three arms).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import numpy as np
 import pyarrow as pa
 import yaml
 
+from assay.assign.engine import compile_experiments
 from assay.demo.events import orders_table, poisson_events, rescue_orders, sessions_table
 from assay.demo.exposures import (
     PLANS,
@@ -75,7 +77,8 @@ def build_demo(out_dir: Path, *, seed: int = 7, users: int = 60_000) -> DemoInfo
 
     Args:
         out_dir: Project directory (created if missing).
-        seed: Random seed.
+        seed: Random seed of the users, their events, exposure times and logging faults. Not of
+            the arms: who enters and in which arm is assay's salted hash of each user id.
         users: Number of users (the default gives the analyses high power; tests use fewer).
 
     Returns:
@@ -92,15 +95,17 @@ def build_demo(out_dir: Path, *, seed: int = 7, users: int = 60_000) -> DemoInfo
                               np.random.SeedSequence(seed).spawn(len(_STREAMS))), strict=True))
     first_start = min(s.start_at() or timeline.data_end for s in specs.values())
     population = make_population(rng["population"], users, timeline.history_start, first_start)
-    enrollments = {eid: enroll(rng["enroll"], spec, PLANS[eid], users, timeline)
-                   for eid, spec in specs.items()}
+    unit_ids = population.user_id.tolist()
+    compiled = compile_experiments(specs)
+    enrollments = {eid: enroll(rng["enroll"], compiled[eid], unit_ids, timeline)
+                   for eid in specs}
     checkout = solve_checkout(population, enrollments[CHECKOUT].units)
 
     logs: dict[str, ExposureLog] = {}
     truths: dict[str, ExperimentTruth] = {}
     for eid, enrollment in enrollments.items():
         keep = logged_units(rng["srm"], enrollment, PLANS[eid], population)
-        logs[eid] = exposure_log(rng["log"], enrollment, PLANS[eid], keep, users, timeline)
+        logs[eid] = exposure_log(rng["log"], enrollment, PLANS[eid], keep, unit_ids, timeline)
         truths[eid] = _truth(enrollment, keep, logs[eid], population, checkout)
 
     tables = {

@@ -1,12 +1,18 @@
 """Who enters each demo experiment, in which arm, when, and the exposure log that records it.
 
+Who enters and in which arm is decided by assay's own assignment (:mod:`assay.assign.engine`,
+the code behind the SDK and ``assay assign``) from the experiment's spec: its salt, traffic and
+weights. So ``assay assign <experiment> --units ...`` on a demo unit gives the arm the data hold.
+
 The log is deliberately imperfect, as real logs are: a handful of exact duplicate rows, a few
 units logged in two arms, a few exposures outside the experiment's dates and, for the SRM
-experiment, a bug that silently drops part of the control arm's exposures on Android.
+experiment, a bug that silently drops part of the control arm's exposures on Android. These are
+logging faults: the assignment behind them is the salted hash's.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -14,6 +20,7 @@ import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 
+from assay.assign.engine import CompiledExperiment, compile_experiments
 from assay.demo.population import (
     COUNTRIES,
     PLATFORMS,
@@ -39,25 +46,23 @@ class Plan:
 
     Attributes:
         kind: ``effect`` (real effect), ``aa``, ``srm`` or ``multiarm``.
-        enrolled_share: Share of all users randomised into the experiment.
         duplicate_rows: Exact duplicate exposure rows added to the log.
         multi_variant_units: Units that get a second exposure row in another arm.
         out_of_window_rows: Exposure rows (of otherwise unenrolled users) outside the dates.
     """
 
     kind: Kind
-    enrolled_share: float
     duplicate_rows: int = 0
     multi_variant_units: int = 0
     out_of_window_rows: int = 0
 
 
 PLANS: dict[str, Plan] = {
-    "checkout_redesign": Plan("effect", 0.95, duplicate_rows=12, multi_variant_units=9,
+    "checkout_redesign": Plan("effect", duplicate_rows=12, multi_variant_units=9,
                               out_of_window_rows=10),
-    "homepage_aa": Plan("aa", 0.50, duplicate_rows=8, out_of_window_rows=6),
-    "pricing_banner_srm": Plan("srm", 0.50),
-    "search_ranking_3arm": Plan("multiarm", 0.75, duplicate_rows=6, multi_variant_units=5),
+    "homepage_aa": Plan("aa", duplicate_rows=8, out_of_window_rows=6),
+    "pricing_banner_srm": Plan("srm"),
+    "search_ranking_3arm": Plan("multiarm", duplicate_rows=6, multi_variant_units=5),
 }
 
 
@@ -90,19 +95,33 @@ class Enrollment:
         return out
 
 
-def enroll(rng: np.random.Generator, spec: ExperimentSpec, plan: Plan, n_users: int,
+def enroll(rng: np.random.Generator, experiment: CompiledExperiment, unit_ids: Sequence[str],
            timeline: Timeline) -> Enrollment:
-    """Randomise a share of users into ``spec``'s arms by its weights.
+    """The units ``experiment`` assigns to an arm, with the arm assay's assignment gives them.
 
-    First exposures fall inside the experiment's dates, front-loaded as in real launches (most
-    returning users show up in the first days).
+    ``unit_ids[i]`` is user index ``i``. The arms are the salted hash's (the traffic gate, then
+    the variant hash), exactly what the SDK and ``assay assign`` answer for these ids; ``rng``
+    only draws the first exposure times, inside the experiment's dates and front-loaded as in
+    real launches (most returning users show up in the first days).
     """
-    units = np.flatnonzero(rng.random(n_users) < plan.enrolled_share)
-    weights = np.asarray(list(spec.weights().values()))
-    arm = rng.choice(len(weights), size=units.size, p=weights)
+    spec = experiment.spec
+    arm_all = arm_indices(spec, experiment.variants(list(unit_ids)))
+    units = np.flatnonzero(arm_all >= 0)
     start, end = _window(spec, timeline)
     first = start + (end - start) * rng.random(units.size) ** 1.6
-    return Enrollment(spec, units.astype(np.int64), arm.astype(np.int64), first)
+    return Enrollment(spec, units.astype(np.int64), arm_all[units], first)
+
+
+def arm_indices(spec: ExperimentSpec, variants: npt.NDArray[np.object_]) -> IntArray:
+    """Index into ``spec.variants`` of each assigned variant name, ``-1`` for None."""
+    index = {v.name: i for i, v in enumerate(spec.variants)}
+    return np.fromiter((-1 if v is None else index[v] for v in variants.tolist()),
+                       dtype=np.int64, count=len(variants))
+
+
+def ungated(spec: ExperimentSpec) -> CompiledExperiment:
+    """``spec`` with its traffic gate open: the variant hash alone decides the arm."""
+    return compile_experiments([spec.model_copy(update={"traffic": 1.0})])[spec.id]
 
 
 def logged_units(rng: np.random.Generator, enrollment: Enrollment, plan: Plan,
@@ -138,26 +157,23 @@ class ExposureLog:
 
 
 def exposure_log(rng: np.random.Generator, enrollment: Enrollment, plan: Plan,
-                 keep: npt.NDArray[np.bool_], n_users: int, timeline: Timeline) -> ExposureLog:
-    """The logged rows: one per kept unit, plus the plan's duplicates, multi-arm and stray rows."""
+                 keep: npt.NDArray[np.bool_], unit_ids: Sequence[str],
+                 timeline: Timeline) -> ExposureLog:
+    """The logged rows: one per kept unit, plus the plan's duplicates, multi-arm and stray rows.
+
+    ``unit_ids[i]`` is user index ``i`` (the stray rows' arms are hashed from it).
+    """
     user = enrollment.units[keep]
     arm = enrollment.arm[keep]
     seconds = enrollment.first_exposure[keep]
     n_arms = len(enrollment.spec.variants)
-    start, end = _window(enrollment.spec, timeline)
+    _, end = _window(enrollment.spec, timeline)
 
     dup = rng.choice(user.size, size=min(plan.duplicate_rows, user.size), replace=False)
     multi = rng.choice(user.size, size=min(plan.multi_variant_units, user.size), replace=False)
     other_arm = (arm[multi] + rng.integers(1, n_arms, size=multi.size)) % n_arms
     multi_at = seconds[multi] + (end - seconds[multi]) * rng.random(multi.size)
-
-    outsiders = np.setdiff1d(np.arange(n_users), enrollment.units)
-    stray = rng.choice(outsiders, size=min(plan.out_of_window_rows, outsiders.size),
-                       replace=False)
-    before = np.arange(stray.size) % 2 == 0
-    stray_at = np.where(before, start - DAY * (1 + 2 * rng.random(stray.size)),
-                        end + DAY * 3 * rng.random(stray.size))
-    stray_arm = rng.integers(0, n_arms, size=stray.size)
+    stray, stray_arm, stray_at = _stray_rows(rng, enrollment, plan, unit_ids, timeline)
 
     return ExposureLog(
         user=np.concatenate([user, user[dup], user[multi], stray]),
@@ -166,6 +182,30 @@ def exposure_log(rng: np.random.Generator, enrollment: Enrollment, plan: Plan,
         duplicate_rows=int(dup.size), multi_variant_units=int(multi.size),
         out_of_window_rows=int(stray.size),
     )
+
+
+def _stray_rows(rng: np.random.Generator, enrollment: Enrollment, plan: Plan,
+                unit_ids: Sequence[str], timeline: Timeline
+                ) -> tuple[IntArray, IntArray, FloatArray]:
+    """Users, arms and times of the rows logged outside the dates, half before, half after.
+
+    They belong to users the traffic gate keeps out, as logged by a client that skipped the gate
+    and the dates: each carries the arm the variant hash alone gives it.
+    """
+    if plan.out_of_window_rows == 0:
+        return np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0, np.float64)
+    outsiders = np.setdiff1d(np.arange(len(unit_ids)), enrollment.units)
+    spec = enrollment.spec
+    arm_all = arm_indices(spec, ungated(spec).variants([unit_ids[i] for i in outsiders]))
+    # A few buckets belong to no arm (anchored slots, docs/assignment.md): not even ungated.
+    candidates = outsiders[arm_all >= 0]
+    pick = rng.choice(candidates.size, size=min(plan.out_of_window_rows, candidates.size),
+                      replace=False)
+    start, end = _window(spec, timeline)
+    before = np.arange(pick.size) % 2 == 0
+    at = np.where(before, start - DAY * (1 + 2 * rng.random(pick.size)),
+                  end + DAY * 3 * rng.random(pick.size))
+    return candidates[pick].astype(np.int64), arm_all[arm_all >= 0][pick], at
 
 
 def exposures_table(logs: dict[str, ExposureLog], specs: dict[str, ExperimentSpec],
