@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from assay.analysis.results import AnalysisResult, MetricResult
 from assay.report.decision import decide, is_loss, is_win
@@ -14,6 +15,9 @@ from assay.report.intervals import (
     shown_intervals,
     verdict_beyond_interval,
 )
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 _ICON = {"pass": "✅", "warn": "⚠️", "fail": "❌"}
 
@@ -191,10 +195,22 @@ def write_report(result: AnalysisResult, out_dir: str | Path) -> Path:
 
 
 def _forest_plot(result: AnalysisResult, path: Path) -> Path | None:
+    """Write :func:`forest_figure` to ``path``; None without matplotlib or results."""
+    fig = forest_figure(result)
+    if fig is None:
+        return None
+    import matplotlib.pyplot as plt
+
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def forest_figure(result: AnalysisResult) -> Figure | None:
     """Relative lift and interval per metric x variant; None without matplotlib or results.
 
     The intervals are the adjusted ones when a correction is active, so that they agree with
-    the colour, which is the (adjusted) verdict.
+    the colour, which is the (adjusted) verdict; the axis label names them.
     """
     rows = [r for r in result.results if r.error is None]
     if not rows:
@@ -217,9 +233,7 @@ def _forest_plot(result: AnalysisResult, path: Path) -> Path | None:
     ax.set_xlabel(f"relative lift vs {result.control} (%), {axis_label(result)}")
     ax.set_title(result.name or result.experiment)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return fig
 
 
 def _readouts(result: AnalysisResult) -> list[str]:
