@@ -169,8 +169,12 @@ def _results_table(
 
 
 def _plot_caveat(result: AnalysisResult) -> list[str]:
-    """Name the results whose colour (the verdict) is not what the interval alone shows."""
-    odd = verdict_beyond_interval([r for r in result.results if r.error is None])
+    """Name the results whose colour (the verdict) is not what the interval alone shows.
+
+    Results under a sequential design are left out: their verdict is the design's.
+    """
+    plain = [r for r in result.results if r.error is None and r.sequential_method is None]
+    odd = verdict_beyond_interval(plain)
     if not odd:
         return []
     names = ", ".join(f"{r.metric} · {r.variant}" for r in odd)
