@@ -20,14 +20,32 @@ def shop() -> Shop:
 
 @pytest.fixture(scope="session")
 def shop_project(shop: Shop, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A project folder with the shop data in DuckDB."""
+    """A project folder with the shop data in DuckDB (the experiment segmented by platform)."""
     return write_project(tmp_path_factory.mktemp("shop"), shop)
 
 
 @pytest.fixture(scope="session")
-def result(shop_project: Path) -> AnalysisResult:
-    """The shop experiment analysed on DuckDB."""
+def plain_project(shop: Shop, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The same project without segments: the compiler reduces most metrics per source."""
+    return write_project(tmp_path_factory.mktemp("shop_plain"), shop, segments=False)
+
+
+@pytest.fixture(scope="session")
+def segmented_result(shop_project: Path) -> AnalysisResult:
+    """The shop experiment analysed on DuckDB, broken down by platform."""
     return analyze(shop_project, "exp")
+
+
+@pytest.fixture(scope="session", params=["segmented", "plain"])
+def result(request: pytest.FixtureRequest) -> AnalysisResult:
+    """The shop experiment analysed on DuckDB, with and without segments.
+
+    The two compile to different query shapes (``per_unit`` for every metric, or per-source
+    sums for most); every oracle test runs against both.
+    """
+    if request.param == "segmented":
+        return request.getfixturevalue("segmented_result")
+    return analyze(request.getfixturevalue("plain_project"), "exp")
 
 
 @pytest.fixture(scope="session")

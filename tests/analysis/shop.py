@@ -217,6 +217,7 @@ def write_project(
     cuped: bool = True,
     variants: tuple[str, ...] = ("control", "treatment"),
     warehouse: str | None = None,
+    segments: bool = True,
 ) -> Path:
     """Write the project files (and, for the default DuckDB URL, the warehouse file)."""
     (root / "metrics").mkdir(parents=True, exist_ok=True)
@@ -227,7 +228,7 @@ def write_project(
     (root / "assay_project.yml").write_text(project, encoding="utf-8")
     (root / "metrics" / "shop.yml").write_text(METRICS, encoding="utf-8")
     (root / "experiments" / "exp.yml").write_text(
-        experiment_yaml(cuped, variants), encoding="utf-8"
+        experiment_yaml(cuped, variants, segments), encoding="utf-8"
     )
     if warehouse is None:
         from assay.warehouse.duckdb import DuckDBWarehouse

@@ -144,7 +144,8 @@ def test_null_values_are_ignored_and_counted(result: AnalysisResult, units) -> N
     assert check.status == "warn" and "revenue" in check.message
 
 
-def test_segments_match_per_platform_recomputation(result: AnalysisResult, units) -> None:  # type: ignore[no-untyped-def]
+def test_segments_match_per_platform_recomputation(segmented_result: AnalysisResult, units) -> None:  # type: ignore[no-untyped-def]
+    result = segmented_result
     for platform in ("ios", "android", "web"):
         sub = units[units.platform == platform]
         c, t = _arms(sub, "conversion")

@@ -27,14 +27,17 @@ def project(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untype
     (root / "assay_project.yml").write_text(PROJECT)
     (root / "metrics" / "shop.yml").write_text(METRICS)
     (root / "experiments" / "exp.yml").write_text(experiment_yaml())
+    (root / "experiments" / "plain.yml").write_text(experiment_yaml(segments=False))
     return load_project(root)
 
 
+# exp: segmented, so every metric goes through per_unit; plain: most metrics are reduced per source
+@pytest.mark.parametrize("experiment", ["exp", "plain"])
 @pytest.mark.parametrize("dialect", DIALECTS)
-def test_sql_matches_golden_file(project, dialect: str) -> None:  # type: ignore[no-untyped-def]
-    statements = compile_analysis(project, "exp", dialect=dialect).statements()
+def test_sql_matches_golden_file(project, dialect: str, experiment: str) -> None:  # type: ignore[no-untyped-def]
+    statements = compile_analysis(project, experiment, dialect=dialect).statements()
     text = "\n\n".join(f"-- {name}\n{sql};" for name, sql in statements.items()) + "\n"
-    path = GOLDEN / f"{dialect}.sql"
+    path = GOLDEN / (f"{dialect}.sql" if experiment == "exp" else f"{dialect}_{experiment}.sql")
     if os.environ.get("ASSAY_UPDATE_GOLDEN"):
         path.parent.mkdir(exist_ok=True)
         path.write_text(text, encoding="utf-8")
@@ -42,9 +45,10 @@ def test_sql_matches_golden_file(project, dialect: str) -> None:  # type: ignore
     assert text == path.read_text(encoding="utf-8")
 
 
+@pytest.mark.parametrize("experiment", ["exp", "plain"])
 @pytest.mark.parametrize("dialect", DIALECTS)
-def test_generated_sql_parses_back_in_its_dialect(project, dialect: str) -> None:  # type: ignore[no-untyped-def]
-    for sql in compile_analysis(project, "exp", dialect=dialect).statements().values():
+def test_generated_sql_parses_back_in_its_dialect(project, dialect: str, experiment: str) -> None:  # type: ignore[no-untyped-def]
+    for sql in compile_analysis(project, experiment, dialect=dialect).statements().values():
         assert sqlglot.parse_one(sql, read=dialect) is not None
 
 

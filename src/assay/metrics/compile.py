@@ -6,8 +6,16 @@ Two statements per experiment:
   rows with no unit id and rows outside the experiment's dates (SRM and exposure health);
 * the **metrics query**: first exposure per unit (units seen in several variants dropped), each
   source scanned once with the time range pushed into the scan and every measure of that source
-  aggregated per unit in the same pass, joined to the units, capped, and reduced to per-variant
-  (x segment) sufficient statistics named by :mod:`assay.stats.moments`.
+  aggregated per unit in the same pass, capped, and reduced to per-variant (x segment) sufficient
+  statistics named by :mod:`assay.stats.moments`.
+
+A metric whose variables all come from one source and are 0 for a unit without events (the usual
+case) is reduced to per-variant sums straight from that source's per-unit rows: units without
+events add 0 to every sum and product, and the unit count comes from the units. Sources then meet
+only at their per-variant rows. Other metrics (segments, winsorizing, variables from two sources,
+caps that move 0) go through ``per_unit``, one row per analysed unit with every measure. Measured
+on the 10M-unit benchmark: 1.6x faster and 25% less memory than joining every unit to every
+source (``benchmarks/sql_shapes/BEST.md``, rule 5).
 """
 
 from __future__ import annotations
@@ -24,7 +32,7 @@ from assay.spec.project import Project
 from assay.spec.sqlcheck import parse_expression, parse_query
 from assay.stats.moments import N_COLUMN, cross_column, sum_column
 
-UNIT, VARIANT, TS = "unit_id", "variant", "ts"
+UNIT, VARIANT, TS, ARM = "unit_id", "variant", "ts", "arm"
 VARIANT_MAX, T0, T0_US = "variant_max", "t0", "t0_us"
 # Dialect differences, as data.
 # Engines with a cheap timestamp -> epoch microseconds function: windows become integer
@@ -188,27 +196,167 @@ def per_unit_ctes(
 
     Every query over unit-level values (sufficient statistics, rank sums) starts from these.
     """
+    names = _source_names(plan)
+    return _base_ctes(project, plan, exposures, names, dialect) + _per_unit_ctes(
+        plan.experiment, plan.measures, names, dialect
+    )
+
+
+def _source_names(plan: AnalysisPlan) -> dict[Source, str]:
+    return {source: f"src{i}" for i, source in enumerate(plan.by_source())}
+
+
+def _base_ctes(
+    project: Project,
+    plan: AnalysisPlan,
+    exposures: exp.Select,
+    names: dict[Source, str],
+    dialect: str,
+) -> list[tuple[str, exp.Query]]:
+    """Exposures, units and one per-unit scan per source."""
     experiment = plan.experiment
     ctes: list[tuple[str, exp.Query]] = [("e", exposures), ("units", _units(experiment, dialect))]
-    sources = plan.by_source()
-    names = {source: f"src{i}" for i, source in enumerate(sources)}
-    for source, measures in sources.items():
+    for source, measures in plan.by_source().items():
         ctes.append((names[source], _source_scan(project, experiment, source, measures, dialect)))
-    raw, capped = _per_unit(plan, names, dialect)
-    if capped is None:
-        ctes.append(("per_unit", raw))
-    else:
-        ctes += [("per_unit_raw", raw), ("per_unit", capped)]
     return ctes
+
+
+def _per_unit_ctes(
+    experiment: ExperimentSpec,
+    measures: dict[Measure, str],
+    names: dict[Source, str],
+    dialect: str,
+) -> list[tuple[str, exp.Query]]:
+    raw, capped = _per_unit(experiment, measures, names, dialect)
+    if capped is None:
+        return [("per_unit", raw)]
+    return [("per_unit_raw", raw), ("per_unit", capped)]
 
 
 def _metrics_query(
     project: Project, plan: AnalysisPlan, exposures: exp.Select, dialect: str
 ) -> exp.Query:
-    query = exp.select(*_statistics(plan)).from_("per_unit")
-    for name, cte in per_unit_ctes(project, plan, exposures, dialect):
+    experiment = plan.experiment
+    names = _source_names(plan)
+    ctes = _base_ctes(project, plan, exposures, names, dialect)
+    local = {} if experiment.segments else _source_local(plan)
+    pooled = [m for m in plan.metrics if m.index not in local]
+    used = {measure for m in pooled for measure in m.variables.values()}
+    pooled_measures = {m: name for m, name in plan.measures.items() if m in used}
+    if not local:
+        ctes += _per_unit_ctes(experiment, pooled_measures, names, dialect)
+        query = exp.select(*_statistics(plan, pooled, pooled_measures)).from_("per_unit")
+        return _with(_grouped(query, experiment), ctes)
+    by_source: dict[Source, list[MetricPlan]] = {}
+    for metric in plan.metrics:
+        if metric.index in local:
+            by_source.setdefault(local[metric.index], []).append(metric)
+    for source, metrics in by_source.items():
+        ctes.append((f"stats_{names[source]}", _local_statistics(plan, metrics, names[source])))
+    if pooled:
+        ctes += _per_unit_ctes(experiment, pooled_measures, names, dialect)
+        query = exp.select(*_statistics(plan, pooled, pooled_measures)).from_("per_unit")
+        ctes.append(("stats_pooled", _grouped(query, experiment)))
+    ctes.append(("arms", _arms()))
+    final = _meet(plan, local, names, pooled=bool(pooled))
+    return _with(final, ctes)
+
+
+def _with(query: exp.Query, ctes: list[tuple[str, exp.Query]]) -> exp.Query:
+    for name, cte in ctes:
         query = query.with_(name, cte)
-    return _grouped(query, plan.experiment)
+    return query
+
+
+def _source_local(plan: AnalysisPlan) -> dict[int, Source]:
+    """Metrics reducible from their one source's per-unit rows (metric index -> source)."""
+    out: dict[int, Source] = {}
+    for metric in plan.metrics:
+        sources = {measure.source for measure in metric.variables.values()}
+        if len(sources) == 1 and all(_zero_stays_zero(m) for m in metric.variables.values()):
+            out[metric.index] = sources.pop()
+    return out
+
+
+def _zero_stays_zero(measure: Measure) -> bool:
+    """A unit without events adds nothing to this measure's sums (no cap moves its 0)."""
+    capping = measure.capping
+    if capping is None:
+        return True
+    return (
+        capping.winsorize is None
+        and (capping.max is None or capping.max >= 0)
+        and (capping.min is None or capping.min <= 0)
+    )
+
+
+def _local_statistics(plan: AnalysisPlan, metrics: list[MetricPlan], alias: str) -> exp.Select:
+    """Per-arm sums of ``metrics``' variables over the units that have events in ``alias``."""
+    measures = {m: plan.measures[m] for metric in metrics for m in metric.variables.values()}
+    values = exp.select(
+        col(ARM),
+        *(_alias(_unit_value(m, col(name)), name) for m, name in measures.items()),
+        *(col(f"{name}__nulls") for m, name in measures.items() if m.value is not None),
+    ).from_(alias)
+    return (
+        exp.select(col(ARM), *_statistics(plan, metrics, measures))
+        .from_(values.subquery("v"))
+        .group_by(col(ARM))
+    )
+
+
+def _arms() -> exp.Select:
+    return (
+        exp.select(col(VARIANT), col(ARM), _alias(exp.Count(this=exp.Star()), N_COLUMN))
+        .from_("units")
+        .group_by(col(VARIANT), col(ARM))
+    )
+
+
+def _meet(
+    plan: AnalysisPlan,
+    local: dict[int, Source],
+    names: dict[Source, str],
+    *,
+    pooled: bool,
+) -> exp.Select:
+    """Every arm's statistics side by side: the per-source sums and the pooled ones."""
+    query = exp.select(col(VARIANT, "arms")).from_("arms")
+    for source in dict.fromkeys(local.values()):
+        stats = f"stats_{names[source]}"
+        query = query.join(stats, on=col(ARM, stats).eq(col(ARM, "arms")), join_type="left")
+    if pooled:
+        query = query.join(
+            "stats_pooled",
+            on=col(VARIANT, "stats_pooled").eq(col(VARIANT, "arms")),
+            join_type="left",
+        )
+    zero = exp.Literal.number(0)
+    for metric in plan.metrics:
+        home = local.get(metric.index)
+        for column in _statistic_names(plan, metric):
+            if home is None:
+                query = query.select(col(column, "stats_pooled"))
+                continue
+            value: exp.Expr = exp.Coalesce(
+                this=col(column, f"stats_{names[home]}"), expressions=[zero.copy()]
+            )
+            if column == metric.prefix + N_COLUMN and metric.variables[metric.outcome].fills_zero:
+                value = col(N_COLUMN, "arms")
+            query = query.select(_alias(value, column))
+    local_measures = {
+        m for metric in plan.metrics if metric.index in local for m in metric.variables.values()
+    }
+    for measure, name in plan.measures.items():
+        if measure.value is None:
+            continue
+        if measure in local_measures:
+            stats = f"stats_{names[measure.source]}"
+            nulls = exp.Coalesce(this=col(f"{name}__nulls", stats), expressions=[zero.copy()])
+            query = query.select(_alias(nulls, f"{name}__nulls"))
+        else:
+            query = query.select(col(f"{name}__nulls", "stats_pooled"))
+    return query.order_by(col(VARIANT, "arms"))
 
 
 def _units(experiment: ExperimentSpec, dialect: str) -> exp.Query:
@@ -232,8 +380,19 @@ def _units(experiment: ExperimentSpec, dialect: str) -> exp.Query:
     declared = [exp.Literal.string(v.name) for v in experiment.variants]
     micros = _EPOCH_MICROS.get(dialect)
     t0_us = [_alias(exp.func(micros, col(T0)), T0_US)] if micros else []
+    arm = exp.Case()
+    for i, literal in enumerate(declared):
+        arm = arm.when(col(VARIANT).eq(literal.copy()), exp.Literal.number(i))
+    arm_column = _alias(exp.cast(arm, exp.DataType.Type.TINYINT), ARM)
     return (
-        exp.select(col(UNIT), col(T0), *t0_us, col(VARIANT), *(col(s) for s in experiment.segments))
+        exp.select(
+            col(UNIT),
+            col(T0),
+            *t0_us,
+            col(VARIANT),
+            arm_column,
+            *(col(s) for s in experiment.segments),
+        )
         .from_(per_unit.subquery("f"))
         .where(col(VARIANT).eq(col(VARIANT_MAX)))
         .where(col(VARIANT).isin(*declared))
@@ -289,10 +448,11 @@ def _source_scan(
 ) -> exp.Query:
     """One pass over a source: every measure of it aggregated per unit, relative to t0.
 
-    The join to the units is on the unit key alone and carries one payload column (``t0``, or
-    ``t0`` in epoch microseconds where the engine has a cheap function for it), so the engine
-    can use its fastest equality join; windows are then integer offsets from ``t0``, computed
-    once per event, and each measure is a ``FILTER``ed aggregate over the same pass.
+    The join to the units is on the unit key alone and carries ``t0`` (in epoch microseconds
+    where the engine has a cheap function for it) and the unit's arm as a small integer, so the
+    engine can use its fastest equality join and the per-unit rows need no join back to the
+    units; windows are integer offsets from ``t0``, computed once per event, and each measure
+    is a ``FILTER``ed aggregate over the same pass.
     """
     values: dict[str, str] = {}
     filters: dict[str, str] = {}
@@ -319,13 +479,14 @@ def _source_scan(
     joined = (
         exp.select(
             col(UNIT, "u"),
+            col(ARM, "u"),
             col(carried, "u"),
             *offset,
             *(col(c, "ev") for c in ("__ts", *values.values(), *filters.values())),
         )
         .from_(rows.subquery("ev"))
         .join(
-            exp.select(col(UNIT), col(carried)).from_("units").subquery("u"),
+            exp.select(col(UNIT), col(carried), col(ARM)).from_("units").subquery("u"),
             on=col("__unit", "ev").eq(col(UNIT, "u")),
             join_type="inner",
         )
@@ -340,7 +501,11 @@ def _source_scan(
             aggregates.append(
                 _alias(_filtered(exp.Count(this=exp.Star()), nulls), f"{name}__nulls")
             )
-    return exp.select(col(UNIT), *aggregates).from_(joined.subquery("j")).group_by(col(UNIT))
+    return (
+        exp.select(col(UNIT), col(ARM), *aggregates)
+        .from_(joined.subquery("j"))
+        .group_by(col(UNIT), col(ARM))
+    )
 
 
 def _in_window(
@@ -390,60 +555,63 @@ def _aggregate(aggregation: str, condition: exp.Expr, value: exp.Expr | None) ->
 
 
 def _per_unit(
-    plan: AnalysisPlan, sources: dict[Source, str], dialect: str
+    experiment: ExperimentSpec,
+    measures: dict[Measure, str],
+    sources: dict[Source, str],
+    dialect: str,
 ) -> tuple[exp.Select, exp.Select | None]:
-    """Every measure per unit (0 for units without events where the measure fills zero).
+    """``measures`` per unit (0 for units without events where the measure fills zero).
 
     Returns the per-unit query with absolute caps applied and, when a measure is winsorized,
     a second query over it (``per_unit_raw``) capping at the pooled percentile.
     """
-    experiment = plan.experiment
     select = exp.select(
         col(UNIT, "u"), col(VARIANT, "u"), *(col(s, "u") for s in experiment.segments)
     )
     query = select.from_(exp.to_table("units").as_("u", quoted=True))
-    for alias in sources.values():
+    for source in dict.fromkeys(m.source for m in measures):
+        alias = sources[source]
         query = query.join(
             exp.to_table(alias).as_(alias, quoted=True),
             on=col(UNIT, alias).eq(col(UNIT, "u")),
             join_type="left",
         )
     caps: list[exp.Expr] = []
-    for measure, name in plan.measures.items():
+    for measure, name in measures.items():
         alias = sources[measure.source]
-        value: exp.Expr = col(name, alias)
-        if measure.fills_zero:
-            value = exp.Coalesce(this=value, expressions=[exp.Literal.number(0)])
-        value = _cap_absolute(exp.cast(value, exp.DataType.Type.DOUBLE), measure)
-        query = query.select(_alias(value, name))
+        query = query.select(_alias(_unit_value(measure, col(name, alias)), name))
         if measure.value is not None:
-            query = query.select(
-                _alias(
-                    exp.Coalesce(
-                        this=col(f"{name}__nulls", alias), expressions=[exp.Literal.number(0)]
-                    ),
-                    f"{name}__nulls",
-                )
+            nulls = exp.Coalesce(
+                this=col(f"{name}__nulls", alias), expressions=[exp.Literal.number(0)]
             )
+            query = query.select(_alias(nulls, f"{name}__nulls"))
         if measure.capping is not None and measure.capping.winsorize is not None:
             caps.append(
                 _alias(_quantile(col(name), measure.capping.winsorize, dialect), f"{name}__cap")
             )
     if not caps:
         return query, None
-    winsorized = [m for m in plan.measures if m.capping is not None and m.capping.winsorize]
+    winsorized = [m for m in measures if m.capping is not None and m.capping.winsorize]
     capped = exp.select(
         *(col(c) for c in (UNIT, VARIANT, *experiment.segments)),
         *(
             _alias(_cap_at(col(name), col(f"{name}__cap", "q")), name)
             if m in winsorized
             else col(name)
-            for m, name in plan.measures.items()
+            for m, name in measures.items()
         ),
-        *(col(f"{name}__nulls") for m, name in plan.measures.items() if m.value is not None),
+        *(col(f"{name}__nulls") for m, name in measures.items() if m.value is not None),
     )
     quantiles = exp.select(*caps).from_("per_unit_raw").subquery("q")
     return query, capped.from_("per_unit_raw").join(quantiles, join_type="cross")
+
+
+def _unit_value(measure: Measure, column: exp.Expr) -> exp.Expr:
+    """A unit's value of ``measure`` from its aggregate: 0 where it fills zero, capped."""
+    value = column
+    if measure.fills_zero:
+        value = exp.Coalesce(this=value, expressions=[exp.Literal.number(0)])
+    return _cap_absolute(exp.cast(value, exp.DataType.Type.DOUBLE), measure)
 
 
 def _cap_at(value: exp.Expr, bound: exp.Expr, *, upper: bool = True) -> exp.Expr:
@@ -469,15 +637,22 @@ def _quantile(value: exp.Expr, q: float, dialect: str) -> exp.Expr:
     return kind(this=value, quantile=exp.Literal.number(q))
 
 
-def _statistics(plan: AnalysisPlan) -> list[exp.Expr]:
-    """Per metric: unit count, sums and cross-product sums of its variables (the contract)."""
+def _statistics(
+    plan: AnalysisPlan, metrics: list[MetricPlan], measures: dict[Measure, str]
+) -> list[exp.Expr]:
+    """Per metric: unit count, sums and cross-product sums of its variables (the contract);
+    then the count of NULL values of each of ``measures``."""
     out: list[exp.Expr] = []
-    for metric in plan.metrics:
+    for metric in metrics:
         out += _metric_statistics(plan, metric)
-    for measure, name in plan.measures.items():
+    for measure, name in measures.items():
         if measure.value is not None:
             out.append(_alias(exp.Sum(this=col(f"{name}__nulls")), f"{name}__nulls"))
     return out
+
+
+def _statistic_names(plan: AnalysisPlan, metric: MetricPlan) -> list[str]:
+    return [e.alias for e in _metric_statistics(plan, metric)]
 
 
 def _metric_statistics(plan: AnalysisPlan, metric: MetricPlan) -> list[exp.Expr]:

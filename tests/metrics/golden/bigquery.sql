@@ -75,6 +75,7 @@ WITH e AS (
     `t0`,
     UNIX_MICROS(`t0`) AS `t0_us`,
     `variant`,
+    CAST(CASE WHEN `variant` = 'control' THEN 0 WHEN `variant` = 'treatment' THEN 1 END AS INT64) AS `arm`,
     `platform`
   FROM (
     SELECT
@@ -98,6 +99,7 @@ WITH e AS (
 ), src0 AS (
   SELECT
     `unit_id`,
+    `arm`,
     SUM(IF(`f0` AND `__rel` >= 0 AND `__rel` < 1209600000000, `v0`, NULL)) AS `a0`,
     COUNTIF((
       `f0` AND `__rel` >= 0 AND `__rel` < 1209600000000
@@ -116,6 +118,7 @@ WITH e AS (
   FROM (
     SELECT
       `u`.`unit_id`,
+      `u`.`arm`,
       `u`.`t0_us`,
       UNIX_MICROS(`ev`.`__ts`) - `u`.`t0_us` AS `__rel`,
       `ev`.`__ts`,
@@ -139,16 +142,19 @@ WITH e AS (
     INNER JOIN (
       SELECT
         `unit_id`,
-        `t0_us`
+        `t0_us`,
+        `arm`
       FROM units
     ) AS u
       ON `ev`.`__unit` = `u`.`unit_id`
   ) AS j
   GROUP BY
-    `unit_id`
+    `unit_id`,
+    `arm`
 ), src1 AS (
   SELECT
     `unit_id`,
+    `arm`,
     AVG(IF(`__rel` >= 0 AND `__rel` < 604800000000, `v0`, NULL)) AS `a6`,
     COUNTIF((
       `__rel` >= 0 AND `__rel` < 604800000000
@@ -156,6 +162,7 @@ WITH e AS (
   FROM (
     SELECT
       `u`.`unit_id`,
+      `u`.`arm`,
       `u`.`t0_us`,
       UNIX_MICROS(`ev`.`__ts`) - `u`.`t0_us` AS `__rel`,
       `ev`.`__ts`,
@@ -177,13 +184,15 @@ WITH e AS (
     INNER JOIN (
       SELECT
         `unit_id`,
-        `t0_us`
+        `t0_us`,
+        `arm`
       FROM units
     ) AS u
       ON `ev`.`__unit` = `u`.`unit_id`
   ) AS j
   GROUP BY
-    `unit_id`
+    `unit_id`,
+    `arm`
 ), per_unit_raw AS (
   SELECT
     `u`.`unit_id`,

@@ -64,6 +64,7 @@ WITH e AS (
     "t0",
     EPOCH_US("t0") AS "t0_us",
     "variant",
+    CAST(CASE WHEN "variant" = 'control' THEN 0 WHEN "variant" = 'treatment' THEN 1 END AS TINYINT) AS "arm",
     "platform"
   FROM (
     SELECT
@@ -87,6 +88,7 @@ WITH e AS (
 ), src0 AS (
   SELECT
     "unit_id",
+    "arm",
     SUM("v0") FILTER(WHERE
       "f0" AND "__rel" >= 0 AND "__rel" < 1209600000000) AS "a0",
     COUNT(*) FILTER(WHERE
@@ -114,6 +116,7 @@ WITH e AS (
   FROM (
     SELECT
       "u"."unit_id",
+      "u"."arm",
       "u"."t0_us",
       EPOCH_US("ev"."__ts") - "u"."t0_us" AS "__rel",
       "ev"."__ts",
@@ -137,16 +140,19 @@ WITH e AS (
     INNER JOIN (
       SELECT
         "unit_id",
-        "t0_us"
+        "t0_us",
+        "arm"
       FROM units
     ) AS u
       ON "ev"."__unit" = "u"."unit_id"
   ) AS j
   GROUP BY
-    "unit_id"
+    "unit_id",
+    "arm"
 ), src1 AS (
   SELECT
     "unit_id",
+    "arm",
     AVG("v0") FILTER(WHERE
       "__rel" >= 0 AND "__rel" < 604800000000) AS "a6",
     COUNT(*) FILTER(WHERE
@@ -156,6 +162,7 @@ WITH e AS (
   FROM (
     SELECT
       "u"."unit_id",
+      "u"."arm",
       "u"."t0_us",
       EPOCH_US("ev"."__ts") - "u"."t0_us" AS "__rel",
       "ev"."__ts",
@@ -177,13 +184,15 @@ WITH e AS (
     INNER JOIN (
       SELECT
         "unit_id",
-        "t0_us"
+        "t0_us",
+        "arm"
       FROM units
     ) AS u
       ON "ev"."__unit" = "u"."unit_id"
   ) AS j
   GROUP BY
-    "unit_id"
+    "unit_id",
+    "arm"
 ), per_unit_raw AS (
   SELECT
     "u"."unit_id",

@@ -74,6 +74,7 @@ WITH e AS (
     "unit_id",
     "t0",
     "variant",
+    CAST(CASE WHEN "variant" = 'control' THEN 0 WHEN "variant" = 'treatment' THEN 1 END AS TINYINT) AS "arm",
     "platform"
   FROM (
     SELECT
@@ -97,6 +98,7 @@ WITH e AS (
 ), src0 AS (
   SELECT
     "unit_id",
+    "arm",
     SUM(
       IFF("f0" AND "__ts" >= "t0" AND "__ts" < (
         "t0" + INTERVAL '14 DAY'
@@ -146,6 +148,7 @@ WITH e AS (
   FROM (
     SELECT
       "u"."unit_id",
+      "u"."arm",
       "u"."t0",
       "ev"."__ts",
       "ev"."v0",
@@ -168,16 +171,19 @@ WITH e AS (
     INNER JOIN (
       SELECT
         "unit_id",
-        "t0"
+        "t0",
+        "arm"
       FROM units
     ) AS u
       ON "ev"."__unit" = "u"."unit_id"
   ) AS j
   GROUP BY
-    "unit_id"
+    "unit_id",
+    "arm"
 ), src1 AS (
   SELECT
     "unit_id",
+    "arm",
     AVG(IFF("__ts" >= "t0" AND "__ts" < (
       "t0" + INTERVAL '7 DAY'
     ), "v0", NULL)) AS "a6",
@@ -192,6 +198,7 @@ WITH e AS (
   FROM (
     SELECT
       "u"."unit_id",
+      "u"."arm",
       "u"."t0",
       "ev"."__ts",
       "ev"."v0"
@@ -212,13 +219,15 @@ WITH e AS (
     INNER JOIN (
       SELECT
         "unit_id",
-        "t0"
+        "t0",
+        "arm"
       FROM units
     ) AS u
       ON "ev"."__unit" = "u"."unit_id"
   ) AS j
   GROUP BY
-    "unit_id"
+    "unit_id",
+    "arm"
 ), per_unit_raw AS (
   SELECT
     "u"."unit_id",

@@ -63,6 +63,7 @@ WITH e AS (
     "unit_id",
     "t0",
     "variant",
+    CAST(CASE WHEN "variant" = 'control' THEN 0 WHEN "variant" = 'treatment' THEN 1 END AS TINYINT) AS "arm",
     "platform"
   FROM (
     SELECT
@@ -86,6 +87,7 @@ WITH e AS (
 ), src0 AS (
   SELECT
     "unit_id",
+    "arm",
     SUM("v0") FILTER(WHERE
       "f0" AND "__ts" >= "t0" AND "__ts" < (
         "t0" + INTERVAL '14' DAY
@@ -134,6 +136,7 @@ WITH e AS (
   FROM (
     SELECT
       "u"."unit_id",
+      "u"."arm",
       "u"."t0",
       "ev"."__ts",
       "ev"."v0",
@@ -156,16 +159,19 @@ WITH e AS (
     INNER JOIN (
       SELECT
         "unit_id",
-        "t0"
+        "t0",
+        "arm"
       FROM units
     ) AS u
       ON "ev"."__unit" = "u"."unit_id"
   ) AS j
   GROUP BY
-    "unit_id"
+    "unit_id",
+    "arm"
 ), src1 AS (
   SELECT
     "unit_id",
+    "arm",
     AVG("v0") FILTER(WHERE
       "__ts" >= "t0" AND "__ts" < (
         "t0" + INTERVAL '7' DAY
@@ -180,6 +186,7 @@ WITH e AS (
   FROM (
     SELECT
       "u"."unit_id",
+      "u"."arm",
       "u"."t0",
       "ev"."__ts",
       "ev"."v0"
@@ -200,13 +207,15 @@ WITH e AS (
     INNER JOIN (
       SELECT
         "unit_id",
-        "t0"
+        "t0",
+        "arm"
       FROM units
     ) AS u
       ON "ev"."__unit" = "u"."unit_id"
   ) AS j
   GROUP BY
-    "unit_id"
+    "unit_id",
+    "arm"
 ), per_unit_raw AS (
   SELECT
     "u"."unit_id",
