@@ -73,17 +73,32 @@ WITH e AS (
   SELECT
     "unit_id",
     "t0",
-    "variant",
-    CAST(CASE WHEN "variant" = 'control' THEN 0 WHEN "variant" = 'treatment' THEN 1 END AS TINYINT) AS "arm",
+    CASE WHEN "arm" = 0 THEN 'control' WHEN "arm" = 1 THEN 'treatment' END AS "variant",
+    "arm",
     "platform"
   FROM (
     SELECT
       "unit_id",
       MIN("ts") AS "t0",
-      MIN("variant") AS "variant",
-      MAX("variant") AS "variant_max",
+      MIN("arm") AS "arm",
+      MAX("arm") AS "arm_max",
       MIN_BY("platform", "ts") AS "platform"
-    FROM e
+    FROM (
+      SELECT
+        "unit_id",
+        "ts",
+        CAST(CASE
+          WHEN "variant" IS NULL
+          THEN NULL
+          WHEN "variant" = 'control'
+          THEN 0
+          WHEN "variant" = 'treatment'
+          THEN 1
+          ELSE -1
+        END AS TINYINT) AS "arm",
+        "platform"
+      FROM e
+    ) AS c
     WHERE
       NOT "unit_id" IS NULL
       AND (
@@ -94,7 +109,7 @@ WITH e AS (
       "unit_id"
   ) AS f
   WHERE
-    "variant" = "variant_max" AND "variant" IN ('control', 'treatment')
+    "arm" = "arm_max" AND "arm" >= 0
 ), src0 AS (
   SELECT
     "unit_id",

@@ -60,15 +60,29 @@ WITH e AS (
   SELECT
     "unit_id",
     "t0",
-    "variant",
-    CAST(CASE WHEN "variant" = 'control' THEN 0 WHEN "variant" = 'treatment' THEN 1 END AS TINYINT) AS "arm"
+    CASE WHEN "arm" = 0 THEN 'control' WHEN "arm" = 1 THEN 'treatment' END AS "variant",
+    "arm"
   FROM (
     SELECT
       "unit_id",
       MIN("ts") AS "t0",
-      MIN("variant") AS "variant",
-      MAX("variant") AS "variant_max"
-    FROM e
+      MIN("arm") AS "arm",
+      MAX("arm") AS "arm_max"
+    FROM (
+      SELECT
+        "unit_id",
+        "ts",
+        CAST(CASE
+          WHEN "variant" IS NULL
+          THEN NULL
+          WHEN "variant" = 'control'
+          THEN 0
+          WHEN "variant" = 'treatment'
+          THEN 1
+          ELSE -1
+        END AS TINYINT) AS "arm"
+      FROM e
+    ) AS c
     WHERE
       NOT "unit_id" IS NULL
       AND (
@@ -79,7 +93,7 @@ WITH e AS (
       "unit_id"
   ) AS f
   WHERE
-    "variant" = "variant_max" AND "variant" IN ('control', 'treatment')
+    "arm" = "arm_max" AND "arm" >= 0
 ), src0 AS (
   SELECT
     "unit_id",
