@@ -68,12 +68,12 @@ PLANS: dict[str, Plan] = {
 
 @dataclass(frozen=True)
 class Enrollment:
-    """The randomisation of one experiment (the truth, before any logging problem).
+    """The assignment of one experiment (the truth, before any logging problem).
 
     Attributes:
-        spec: The experiment's spec (variants, dates).
-        units: User indices randomised into the experiment.
-        arm: Index into ``spec.variants`` for each unit.
+        spec: The experiment's spec (variants, traffic, dates).
+        units: User indices assay's assignment puts in the experiment.
+        arm: Index into ``spec.variants`` for each unit (the arm assay assigns it).
         first_exposure: Seconds since the history start of each unit's first exposure.
     """
 
