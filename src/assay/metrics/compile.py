@@ -367,15 +367,8 @@ def _units(experiment: ExperimentSpec, dialect: str) -> exp.Query:
     variant text in the benchmark.
     """
     names = [v.name for v in experiment.variants]
-    small = exp.DataType.Type.TINYINT if len(names) < 128 else exp.DataType.Type.SMALLINT
-    code = exp.Case().when(col(VARIANT).is_(exp.null()), exp.null())
-    for i, name in enumerate(names):
-        code = code.when(col(VARIANT).eq(exp.Literal.string(name)), exp.Literal.number(i))
     coded = exp.select(
-        col(UNIT),
-        col(TS),
-        _alias(exp.cast(code.else_(exp.Literal.number(-1)), small), ARM),
-        *(col(s) for s in experiment.segments),
+        col(UNIT), col(TS), _variant_code(names), *(col(s) for s in experiment.segments)
     ).from_("e")
     per_unit = (
         exp.select(
@@ -392,9 +385,6 @@ def _units(experiment: ExperimentSpec, dialect: str) -> exp.Query:
     dates = _in_dates(col(TS), experiment)
     if dates is not None:
         per_unit = per_unit.where(dates)
-    variant = exp.Case()
-    for i, name in enumerate(names):
-        variant = variant.when(col(ARM).eq(exp.Literal.number(i)), exp.Literal.string(name))
     micros = _EPOCH_MICROS.get(dialect)
     t0_us = [_alias(exp.func(micros, col(T0)), T0_US)] if micros else []
     return (
@@ -402,7 +392,7 @@ def _units(experiment: ExperimentSpec, dialect: str) -> exp.Query:
             col(UNIT),
             col(T0),
             *t0_us,
-            _alias(variant, VARIANT),
+            _alias(_variant_name(names), VARIANT),
             col(ARM),
             *(col(s) for s in experiment.segments),
         )
@@ -410,6 +400,23 @@ def _units(experiment: ExperimentSpec, dialect: str) -> exp.Query:
         .where(col(ARM).eq(col("arm_max")))
         .where(col(ARM) >= exp.Literal.number(0))
     )
+
+
+def _variant_code(names: list[str]) -> exp.Expr:
+    """``arm``: the declared variant's position, -1 for another name, NULL for NULL."""
+    small = exp.DataType.Type.TINYINT if len(names) < 128 else exp.DataType.Type.SMALLINT
+    code = exp.Case().when(col(VARIANT).is_(exp.null()), exp.null())
+    for i, name in enumerate(names):
+        code = code.when(col(VARIANT).eq(exp.Literal.string(name)), exp.Literal.number(i))
+    return _alias(exp.cast(code.else_(exp.Literal.number(-1)), small), ARM)
+
+
+def _variant_name(names: list[str]) -> exp.Case:
+    """The declared variant's name from its ``arm`` code."""
+    variant = exp.Case()
+    for i, name in enumerate(names):
+        variant = variant.when(col(ARM).eq(exp.Literal.number(i)), exp.Literal.string(name))
+    return variant
 
 
 def _first_value(segment: str, dialect: str) -> exp.Expr:
