@@ -114,9 +114,10 @@ def enroll(rng: np.random.Generator, experiment: CompiledExperiment, unit_ids: S
 
 def arm_indices(spec: ExperimentSpec, variants: npt.NDArray[np.object_]) -> IntArray:
     """Index into ``spec.variants`` of each assigned variant name, ``-1`` for None."""
-    index = {v.name: i for i, v in enumerate(spec.variants)}
-    return np.fromiter((-1 if v is None else index[v] for v in variants.tolist()),
-                       dtype=np.int64, count=len(variants))
+    out = np.full(len(variants), -1, dtype=np.int64)
+    for i, variant in enumerate(spec.variants):
+        out[variants == variant.name] = i
+    return out
 
 
 def ungated(spec: ExperimentSpec) -> CompiledExperiment:
@@ -194,18 +195,20 @@ def _stray_rows(rng: np.random.Generator, enrollment: Enrollment, plan: Plan,
     """
     if plan.out_of_window_rows == 0:
         return np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0, np.float64)
-    outsiders = np.setdiff1d(np.arange(len(unit_ids)), enrollment.units)
+    outside = np.ones(len(unit_ids), dtype=bool)
+    outside[enrollment.units] = False
+    outsiders = np.flatnonzero(outside)
+    # Hash a few random outsiders only; some buckets belong to no arm (anchored slots in
+    # docs/assignment.md), so draw more than needed and keep the first that have one.
+    pool = rng.permutation(outsiders)[:4 * plan.out_of_window_rows]
     spec = enrollment.spec
-    arm_all = arm_indices(spec, ungated(spec).variants([unit_ids[i] for i in outsiders]))
-    # A few buckets belong to no arm (anchored slots, docs/assignment.md): not even ungated.
-    candidates = outsiders[arm_all >= 0]
-    pick = rng.choice(candidates.size, size=min(plan.out_of_window_rows, candidates.size),
-                      replace=False)
+    arm_pool = arm_indices(spec, ungated(spec).variants([unit_ids[i] for i in pool.tolist()]))
+    pick = np.flatnonzero(arm_pool >= 0)[:plan.out_of_window_rows]
     start, end = _window(spec, timeline)
     before = np.arange(pick.size) % 2 == 0
     at = np.where(before, start - DAY * (1 + 2 * rng.random(pick.size)),
                   end + DAY * 3 * rng.random(pick.size))
-    return candidates[pick].astype(np.int64), arm_all[arm_all >= 0][pick], at
+    return pool[pick].astype(np.int64), arm_pool[pick], at
 
 
 def exposures_table(logs: dict[str, ExposureLog], specs: dict[str, ExperimentSpec],
