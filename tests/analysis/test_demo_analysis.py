@@ -69,15 +69,20 @@ def test_three_arms_each_against_control(demo) -> None:  # type: ignore[no-untyp
     assert arms == set(truth.variants[1:])
     for variant in truth.variants[1:]:
         r = _result(results, "search_ranking_3arm", "sessions", variant)
+        low, high = r.rel_lift_ci
+        assert low <= truth.effect(variant, "sessions") <= high
         assert r.significant == (truth.effect(variant, "sessions") != 0)
 
 
 def test_intervals_are_calibrated_around_the_truths(tmp_path: Path) -> None:
     """A 95% interval is a claim about many realizations, so it is checked over 20 seeds.
 
-    At one seed a correct interval misses its truth with probability 0.05 (with the default demo,
-    seed 7, ranker_b's sessions interval ends at +3.996% for a +4% truth: z = -1.97). Over 20
-    seeds and 4 headline truths, the standardised errors ``(lift - truth) / se`` (``se`` from the
+    At one seed a correct interval misses its truth with probability 0.05, and whether it does can
+    hinge on details that do not touch the estimand: with the default demo (seed 7) ranker_b's
+    sessions interval ends at +4.009% for its +4% truth (z = -1.94), and a generator that drew
+    the out-of-window rows differently, changing only which of the experiment's 45,000 units get
+    its 11 injected duplicate or second-arm rows, put it at +3.996% (a miss). Over 20 seeds
+    and 4 headline truths, the standardised errors ``(lift - truth) / se`` (``se`` from the
     interval's half-width) of a calibrated interval have mean ~0 (sd ~0.15 for 80 correlated
     draws) and root mean square ~1 (sd ~0.1): a bias of about one standard error, or intervals
     1.5 times too narrow or too wide, fail this test, where one seed would usually catch neither.
