@@ -293,7 +293,7 @@ def _null_counts(plan: AnalysisPlan, cell: Cell) -> dict[str, int]:
         columns = {
             f"{plan.measures[m]}__nulls"
             for var, m in metric.variables.items()
-            if m.value is not None and var in ("y", "num", "den")
+            if plan.counts_nulls(m) and var in ("y", "num", "den")
         }
         out[metric.metric.name] = int(
             sum(row.get(c) or 0 for row in cell.rows.values() for c in columns)

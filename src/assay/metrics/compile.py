@@ -198,7 +198,7 @@ def per_unit_ctes(
     """
     names = _source_names(plan)
     return _base_ctes(project, plan, exposures, names, dialect) + _per_unit_ctes(
-        plan.experiment, plan.measures, names, dialect
+        plan, plan.measures, names, dialect
     )
 
 
@@ -217,17 +217,18 @@ def _base_ctes(
     experiment = plan.experiment
     ctes: list[tuple[str, exp.Query]] = [("e", exposures), ("units", _units(experiment, dialect))]
     for source, measures in plan.by_source().items():
-        ctes.append((names[source], _source_scan(project, experiment, source, measures, dialect)))
+        scan = _source_scan(project, plan, source, measures, dialect)
+        ctes.append((names[source], scan))
     return ctes
 
 
 def _per_unit_ctes(
-    experiment: ExperimentSpec,
+    plan: AnalysisPlan,
     measures: dict[Measure, str],
     names: dict[Source, str],
     dialect: str,
 ) -> list[tuple[str, exp.Query]]:
-    raw, capped = _per_unit(experiment, measures, names, dialect)
+    raw, capped = _per_unit(plan, measures, names, dialect)
     if capped is None:
         return [("per_unit", raw)]
     return [("per_unit_raw", raw), ("per_unit", capped)]
@@ -244,7 +245,7 @@ def _metrics_query(
     used = {measure for m in pooled for measure in m.variables.values()}
     pooled_measures = {m: name for m, name in plan.measures.items() if m in used}
     if not local:
-        ctes += _per_unit_ctes(experiment, pooled_measures, names, dialect)
+        ctes += _per_unit_ctes(plan, pooled_measures, names, dialect)
         query = exp.select(*_statistics(plan, pooled, pooled_measures)).from_("per_unit")
         return _with(_grouped(query, experiment), ctes)
     by_source: dict[Source, list[MetricPlan]] = {}
@@ -254,7 +255,7 @@ def _metrics_query(
     for source, metrics in by_source.items():
         ctes.append((f"stats_{names[source]}", _local_statistics(plan, metrics, names[source])))
     if pooled:
-        ctes += _per_unit_ctes(experiment, pooled_measures, names, dialect)
+        ctes += _per_unit_ctes(plan, pooled_measures, names, dialect)
         query = exp.select(*_statistics(plan, pooled, pooled_measures)).from_("per_unit")
         ctes.append(("stats_pooled", _grouped(query, experiment)))
     ctes.append(("arms", _arms()))
@@ -296,7 +297,7 @@ def _local_statistics(plan: AnalysisPlan, metrics: list[MetricPlan], alias: str)
     values = exp.select(
         col(ARM),
         *(_alias(_unit_value(m, col(name)), name) for m, name in measures.items()),
-        *(col(f"{name}__nulls") for m, name in measures.items() if m.value is not None),
+        *(col(f"{name}__nulls") for m, name in measures.items() if plan.counts_nulls(m)),
     ).from_(alias)
     return (
         exp.select(col(ARM), *_statistics(plan, metrics, measures))
@@ -348,7 +349,7 @@ def _meet(
         m for metric in plan.metrics if metric.index in local for m in metric.variables.values()
     }
     for measure, name in plan.measures.items():
-        if measure.value is None:
+        if not plan.counts_nulls(measure):
             continue
         if measure in local_measures:
             stats = f"stats_{names[measure.source]}"
@@ -461,7 +462,7 @@ def _scan_range(experiment: ExperimentSpec, measures: list[Measure]) -> exp.Expr
 
 def _source_scan(
     project: Project,
-    experiment: ExperimentSpec,
+    plan: AnalysisPlan,
     source: Source,
     measures: list[tuple[Measure, str]],
     dialect: str,
@@ -474,6 +475,7 @@ def _source_scan(
     units; windows are integer offsets from ``t0``, computed once per event, and each measure
     is a ``FILTER``ed aggregate over the same pass.
     """
+    experiment = plan.experiment
     values: dict[str, str] = {}
     filters: dict[str, str] = {}
     for measure, _ in measures:
@@ -516,7 +518,7 @@ def _source_scan(
         value = col(values[measure.value]) if measure.value is not None else None
         condition = _in_window(measure, filters, experiment, micros is not None)
         aggregates.append(_alias(_aggregate(measure.aggregation, condition, value), name))
-        if value is not None:
+        if value is not None and plan.counts_nulls(measure):
             nulls = exp.and_(condition.copy(), value.copy().is_(exp.null()))
             aggregates.append(
                 _alias(_filtered(exp.Count(this=exp.Star()), nulls), f"{name}__nulls")
@@ -575,7 +577,7 @@ def _aggregate(aggregation: str, condition: exp.Expr, value: exp.Expr | None) ->
 
 
 def _per_unit(
-    experiment: ExperimentSpec,
+    plan: AnalysisPlan,
     measures: dict[Measure, str],
     sources: dict[Source, str],
     dialect: str,
@@ -585,6 +587,7 @@ def _per_unit(
     Returns the per-unit query with absolute caps applied and, when a measure is winsorized,
     a second query over it (``per_unit_raw``) capping at the pooled percentile.
     """
+    experiment = plan.experiment
     select = exp.select(
         col(UNIT, "u"), col(VARIANT, "u"), *(col(s, "u") for s in experiment.segments)
     )
@@ -600,7 +603,7 @@ def _per_unit(
     for measure, name in measures.items():
         alias = sources[measure.source]
         query = query.select(_alias(_unit_value(measure, col(name, alias)), name))
-        if measure.value is not None:
+        if plan.counts_nulls(measure):
             nulls = exp.Coalesce(
                 this=col(f"{name}__nulls", alias), expressions=[exp.Literal.number(0)]
             )
@@ -620,7 +623,7 @@ def _per_unit(
             else col(name)
             for m, name in measures.items()
         ),
-        *(col(f"{name}__nulls") for m, name in measures.items() if m.value is not None),
+        *(col(f"{name}__nulls") for m, name in measures.items() if plan.counts_nulls(m)),
     )
     quantiles = exp.select(*caps).from_("per_unit_raw").subquery("q")
     return query, capped.from_("per_unit_raw").join(quantiles, join_type="cross")
@@ -666,7 +669,7 @@ def _statistics(
     for metric in metrics:
         out += _metric_statistics(plan, metric)
     for measure, name in measures.items():
-        if measure.value is not None:
+        if plan.counts_nulls(measure):
             out.append(_alias(exp.Sum(this=col(f"{name}__nulls")), f"{name}__nulls"))
     return out
 

@@ -120,9 +120,6 @@ WITH e AS (
       `f0` AND `__rel` >= 0 AND `__rel` < 1209600000000
     ) AND `v0` IS NULL) AS `a0__nulls`,
     SUM(IF(`f0` AND `__rel` >= -1209600000000 AND `__rel` < 0, `v0`, NULL)) AS `a1`,
-    COUNTIF((
-      `f0` AND `__rel` >= -1209600000000 AND `__rel` < 0
-    ) AND `v0` IS NULL) AS `a1__nulls`,
     COUNTIF(`f0` AND `__rel` >= 0 AND `__rel` < 1209600000000) AS `a2`,
     COUNTIF(`f0` AND `__rel` >= -1209600000000 AND `__rel` < 0) AS `a3`,
     CAST(COUNTIF(`f0` AND `__rel` >= 0 AND `__rel` < 1209600000000) > 0 AS INT64) AS `a4`,
@@ -216,7 +213,6 @@ WITH e AS (
     CAST(COALESCE(`src0`.`a0`, 0) AS FLOAT64) AS `a0`,
     COALESCE(`src0`.`a0__nulls`, 0) AS `a0__nulls`,
     CAST(COALESCE(`src0`.`a1`, 0) AS FLOAT64) AS `a1`,
-    COALESCE(`src0`.`a1__nulls`, 0) AS `a1__nulls`,
     CAST(COALESCE(`src0`.`a2`, 0) AS FLOAT64) AS `a2`,
     CAST(COALESCE(`src0`.`a3`, 0) AS FLOAT64) AS `a3`,
     CAST(COALESCE(`src0`.`a4`, 0) AS FLOAT64) AS `a4`,
@@ -242,7 +238,6 @@ WITH e AS (
     CASE WHEN `a5` > `q`.`a5__cap` THEN `q`.`a5__cap` ELSE `a5` END AS `a5`,
     `a6`,
     `a0__nulls`,
-    `a1__nulls`,
     `a5__nulls`,
     `a6__nulls`
   FROM per_unit_raw
@@ -293,7 +288,6 @@ SELECT
   SUM(`a6`) AS `m5__s__y`,
   SUM(`a6` * `a6`) AS `m5__ss__y__y`,
   SUM(`a0__nulls`) AS `a0__nulls`,
-  SUM(`a1__nulls`) AS `a1__nulls`,
   SUM(`a5__nulls`) AS `a5__nulls`,
   SUM(`a6__nulls`) AS `a6__nulls`
 FROM per_unit

@@ -113,10 +113,6 @@ WITH e AS (
     SUM("v0") FILTER(WHERE
       "f0" AND "__rel" >= -1209600000000 AND "__rel" < 0) AS "a1",
     COUNT(*) FILTER(WHERE
-      (
-        "f0" AND "__rel" >= -1209600000000 AND "__rel" < 0
-      ) AND "v0" IS NULL) AS "a1__nulls",
-    COUNT(*) FILTER(WHERE
       "f0" AND "__rel" >= 0 AND "__rel" < 1209600000000) AS "a2",
     COUNT(*) FILTER(WHERE
       "f0" AND "__rel" >= -1209600000000 AND "__rel" < 0) AS "a3",
@@ -216,7 +212,6 @@ WITH e AS (
     CAST(COALESCE("src0"."a0", 0) AS DOUBLE) AS "a0",
     COALESCE("src0"."a0__nulls", 0) AS "a0__nulls",
     CAST(COALESCE("src0"."a1", 0) AS DOUBLE) AS "a1",
-    COALESCE("src0"."a1__nulls", 0) AS "a1__nulls",
     CAST(COALESCE("src0"."a2", 0) AS DOUBLE) AS "a2",
     CAST(COALESCE("src0"."a3", 0) AS DOUBLE) AS "a3",
     CAST(COALESCE("src0"."a4", 0) AS DOUBLE) AS "a4",
@@ -242,7 +237,6 @@ WITH e AS (
     CASE WHEN "a5" > "q"."a5__cap" THEN "q"."a5__cap" ELSE "a5" END AS "a5",
     "a6",
     "a0__nulls",
-    "a1__nulls",
     "a5__nulls",
     "a6__nulls"
   FROM per_unit_raw
@@ -293,7 +287,6 @@ SELECT
   SUM("a6") AS "m5__s__y",
   SUM("a6" * "a6") AS "m5__ss__y__y",
   SUM("a0__nulls") AS "a0__nulls",
-  SUM("a1__nulls") AS "a1__nulls",
   SUM("a5__nulls") AS "a5__nulls",
   SUM("a6__nulls") AS "a6__nulls"
 FROM per_unit

@@ -108,10 +108,6 @@ WITH e AS (
     SUM("v0") FILTER(WHERE
       "f0" AND "__rel" >= -1209600000000 AND "__rel" < 0) AS "a1",
     COUNT(*) FILTER(WHERE
-      (
-        "f0" AND "__rel" >= -1209600000000 AND "__rel" < 0
-      ) AND "v0" IS NULL) AS "a1__nulls",
-    COUNT(*) FILTER(WHERE
       "f0" AND "__rel" >= 0 AND "__rel" < 1209600000000) AS "a2",
     COUNT(*) FILTER(WHERE
       "f0" AND "__rel" >= -1209600000000 AND "__rel" < 0) AS "a3",
@@ -236,8 +232,7 @@ WITH e AS (
     SUM("a0" * "a0") AS "m3__ss__num__num",
     SUM("a0" * "a1") AS "m3__ss__num__num_pre",
     SUM("a1" * "a1") AS "m3__ss__num_pre__num_pre",
-    SUM("a0__nulls") AS "a0__nulls",
-    SUM("a1__nulls") AS "a1__nulls"
+    SUM("a0__nulls") AS "a0__nulls"
   FROM (
     SELECT
       "arm",
@@ -246,8 +241,7 @@ WITH e AS (
       CAST(COALESCE("a2", 0) AS DOUBLE) AS "a2",
       CAST(COALESCE("a3", 0) AS DOUBLE) AS "a3",
       CAST(COALESCE("a4", 0) AS DOUBLE) AS "a4",
-      "a0__nulls",
-      "a1__nulls"
+      "a0__nulls"
     FROM src0
   ) AS v
   GROUP BY
@@ -350,7 +344,6 @@ SELECT
   COALESCE("stats_src1"."m5__s__y", 0) AS "m5__s__y",
   COALESCE("stats_src1"."m5__ss__y__y", 0) AS "m5__ss__y__y",
   COALESCE("stats_src0"."a0__nulls", 0) AS "a0__nulls",
-  COALESCE("stats_src0"."a1__nulls", 0) AS "a1__nulls",
   "stats_pooled"."a5__nulls",
   COALESCE("stats_src1"."a6__nulls", 0) AS "a6__nulls"
 FROM arms

@@ -132,14 +132,6 @@ WITH e AS (
         "t0" - INTERVAL '14 DAY'
       ) AND "__ts" < "t0", "v0", NULL)
     ) AS "a1",
-    COUNT_IF(
-      (
-        "f0" AND "__ts" >= (
-          "t0" - INTERVAL '14 DAY'
-        ) AND "__ts" < "t0"
-      )
-      AND "v0" IS NULL
-    ) AS "a1__nulls",
     COUNT_IF("f0" AND "__ts" >= "t0" AND "__ts" < (
       "t0" + INTERVAL '14 DAY'
     )) AS "a2",
@@ -251,7 +243,6 @@ WITH e AS (
     CAST(COALESCE("src0"."a0", 0) AS DOUBLE) AS "a0",
     COALESCE("src0"."a0__nulls", 0) AS "a0__nulls",
     CAST(COALESCE("src0"."a1", 0) AS DOUBLE) AS "a1",
-    COALESCE("src0"."a1__nulls", 0) AS "a1__nulls",
     CAST(COALESCE("src0"."a2", 0) AS DOUBLE) AS "a2",
     CAST(COALESCE("src0"."a3", 0) AS DOUBLE) AS "a3",
     CAST(COALESCE("src0"."a4", 0) AS DOUBLE) AS "a4",
@@ -277,7 +268,6 @@ WITH e AS (
     CASE WHEN "a5" > "q"."a5__cap" THEN "q"."a5__cap" ELSE "a5" END AS "a5",
     "a6",
     "a0__nulls",
-    "a1__nulls",
     "a5__nulls",
     "a6__nulls"
   FROM per_unit_raw
@@ -329,7 +319,6 @@ SELECT
   SUM("a6") AS "m5__s__y",
   SUM("a6" * "a6") AS "m5__ss__y__y",
   SUM("a0__nulls") AS "a0__nulls",
-  SUM("a1__nulls") AS "a1__nulls",
   SUM("a5__nulls") AS "a5__nulls",
   SUM("a6__nulls") AS "a6__nulls"
 FROM per_unit
