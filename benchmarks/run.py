@@ -1,7 +1,7 @@
 """Side by side, in one run: the floor, ``assay analyze``, and tea-tasting, on the same data.
 
-Each candidate runs ``--repeats`` times in a fresh process, interleaved (floor, assay, tea,
-floor, assay, tea, ...) so that load from other processes hits all of them alike; the medians
+Each candidate runs ``--repeats`` times in a fresh process, interleaved (floor, join, assay, tea,
+floor, join, assay, tea, ...) so that load from other processes hits all of them alike; the medians
 are compared. Wall time is the whole process (interpreter start, imports, connect, query,
 statistics, output), as a user would time it; peak memory is the process's peak RSS from the
 kernel (``wait4``). Writes ``benchmarks/results/latest.md`` and ``latest_u<units>.json``::
@@ -84,6 +84,8 @@ def candidates(project: Path, stand_in: bool) -> list[Candidate]:
     return [
         Candidate("floor", "floor (read needed columns, GROUP BY unit per source)",
                   [PYTHON, str(HERE / "floor.py"), db]),
+        Candidate("join", "floor + first-exposure dedup and join (lower bound of exact analyses)",
+                  [PYTHON, str(HERE / "floor.py"), db, "--join"]),
         assay_command(project, stand_in),
         Candidate("tea", "tea-tasting 1.x via Ibis/DuckDB (same metrics, CUPED, SRM)",
                   [PYTHON, str(HERE / "tea_tasting_bench.py"), db]),
@@ -122,7 +124,10 @@ def summarise(cands: list[Candidate], runs: dict[str, list[Run]]) -> dict[str, A
             "walls": [round(r.wall, 3) for r in rs],
         }
     floor, assay, tea = rows["floor"], rows["assay"], rows["tea"]
+    bound = rows["join"]
     ratios = {
+        "join_x_floor": bound["wall_s"] / floor["wall_s"],
+        "join_peak_x_floor": bound["peak_mb"] / floor["peak_mb"],
         "wall_x_floor": assay["wall_s"] / floor["wall_s"],
         "peak_x_floor": assay["peak_mb"] / floor["peak_mb"],
         "tea_x_assay": tea["wall_s"] / assay["wall_s"],
@@ -157,6 +162,9 @@ def render(summary: dict[str, Any], units: int, repeats: int, info: dict[str, An
         f"{'yes' if m['peak_x_floor'] else 'NO'} |",
         f"| tea-tasting wall / assay wall | {r['tea_x_assay']:.2f}x | >= 1.4x | "
         f"{'yes' if m['tea_x_assay'] else 'NO'} |",
+        "", f"Lower bound for any analysis with exact windows from each unit's first exposure: "
+        f"the floor plus that dedup and join takes {r['join_x_floor']:.2f}x the floor's wall "
+        f"time ({r['join_peak_x_floor']:.2f}x its peak memory), before any window or statistic.",
         "", "Individual wall times (s): " + "; ".join(
             f"{k}: {v['walls']}" for k, v in summary["rows"].items()), "",
     ]

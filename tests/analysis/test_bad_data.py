@@ -21,9 +21,10 @@ def _check(result, name):  # type: ignore[no-untyped-def]
     return next(c for c in result.checks if c.name == name)
 
 
-@pytest.fixture()
-def project(tmp_path: Path, shop: Shop) -> Path:
-    return write_project(tmp_path, shop)
+@pytest.fixture(params=[True, False], ids=["segmented", "plain"])
+def project(tmp_path: Path, shop: Shop, request: pytest.FixtureRequest) -> Path:
+    """The shop project; with and without segments (the two query shapes of the compiler)."""
+    return write_project(tmp_path, shop, segments=request.param)
 
 
 def _replace(project: Path, table: str, data: pa.Table) -> None:
