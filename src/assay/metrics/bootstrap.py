@@ -15,8 +15,9 @@ from __future__ import annotations
 from sqlglot import exp
 
 from assay.assign.sql import bucket_expression
-from assay.metrics.compile import UNIT, VARIANT, col, exposures_of, per_unit_ctes
+from assay.metrics.compile import per_unit_ctes
 from assay.metrics.plan import plan_experiment
+from assay.metrics.scan import UNIT, VARIANT, col, exposures_of
 from assay.spec.models import MetricRefs
 from assay.spec.project import Project
 from assay.stats.nonparametric import POISSON1_CDF

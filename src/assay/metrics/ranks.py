@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from sqlglot import exp
 
-from assay.metrics.compile import col, exposures_of, per_unit_ctes
+from assay.metrics.compile import per_unit_ctes
 from assay.metrics.plan import plan_experiment
+from assay.metrics.scan import col, exposures_of
 from assay.spec.models import MetricRefs
 from assay.spec.project import Project
 
