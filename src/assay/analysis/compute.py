@@ -118,13 +118,6 @@ def compare_metrics(
     return out
 
 
-def metric_results(
-    plan: AnalysisPlan, cell: Cell, null_counts: Mapping[str, int], design: Design | None = None
-) -> list[MetricResult]:
-    """The results of :func:`compare_metrics` without their effects (nothing adjusted)."""
-    return [c.result for c in compare_metrics(plan, cell, null_counts, design)]
-
-
 def covariate_balance(plan: AnalysisPlan, cell: Cell) -> list[tuple[str, float]]:
     """(metric, p-value) comparing each pre-period covariate between control and treatments."""
     experiment = plan.experiment
