@@ -146,21 +146,16 @@ def _metrics_query(
     ctes = _base_ctes(project, plan, exposures, names, dialect)
     local = {} if experiment.segments else _source_local(plan)
     pooled = [m for m in plan.metrics if m.index not in local]
-    used = {measure for m in pooled for measure in m.variables.values()}
-    pooled_measures = {m: name for m, name in plan.measures.items() if m in used}
-    if not local:
-        ctes += _per_unit_ctes(plan, pooled_measures, names, dialect)
-        query = exp.select(*_statistics(plan, pooled, pooled_measures)).from_("per_unit")
-        return _with(_grouped(query, experiment), ctes)
-    by_source: dict[Source, list[MetricPlan]] = {}
-    for metric in plan.metrics:
-        if metric.index in local:
-            by_source.setdefault(local[metric.index], []).append(metric)
-    for source, metrics in by_source.items():
+    for source in dict.fromkeys(local.values()):
+        metrics = [m for m in plan.metrics if local.get(m.index) == source]
         ctes.append((f"stats_{names[source]}", _local_statistics(plan, metrics, names[source])))
     if pooled:
-        ctes += _per_unit_ctes(plan, pooled_measures, names, dialect)
-        query = exp.select(*_statistics(plan, pooled, pooled_measures)).from_("per_unit")
+        used = {measure for m in pooled for measure in m.variables.values()}
+        measures = {m: name for m, name in plan.measures.items() if m in used}
+        ctes += _per_unit_ctes(plan, measures, names, dialect)
+        query = exp.select(*_statistics(plan, pooled, measures)).from_("per_unit")
+        if not local:
+            return _with(_grouped(query, experiment), ctes)
         ctes.append(("stats_pooled", _grouped(query, experiment)))
     ctes.append(("arms", _arms()))
     final = _meet(plan, local, names, pooled=bool(pooled))
@@ -178,25 +173,13 @@ def _source_local(plan: AnalysisPlan) -> dict[int, Source]:
     out: dict[int, Source] = {}
     for metric in plan.metrics:
         sources = {measure.source for measure in metric.variables.values()}
-        if len(sources) == 1 and all(_zero_stays_zero(m) for m in metric.variables.values()):
+        if len(sources) == 1 and all(m.zero_without_events for m in metric.variables.values()):
             out[metric.index] = sources.pop()
     return out
 
 
-def _zero_stays_zero(measure: Measure) -> bool:
-    """A unit without events adds nothing to this measure's sums (no cap moves its 0)."""
-    capping = measure.capping
-    if capping is None:
-        return True
-    return (
-        capping.winsorize is None
-        and (capping.max is None or capping.max >= 0)
-        and (capping.min is None or capping.min <= 0)
-    )
-
-
 def _local_statistics(plan: AnalysisPlan, metrics: list[MetricPlan], table: str) -> exp.Select:
-    """Per-arm sums of ``metrics``' variables over the units that have events in ``alias``."""
+    """Per-arm sums of ``metrics``' variables over the units that have events in ``table``."""
     measures = {m: plan.measures[m] for metric in metrics for m in metric.variables.values()}
     values = exp.select(
         col(ARM),

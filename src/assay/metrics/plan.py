@@ -35,6 +35,19 @@ class Measure:
         """Units without events get 0 (sum, count, any) rather than no value (avg, max, min)."""
         return self.aggregation in ("sum", "count", "any")
 
+    @property
+    def zero_without_events(self) -> bool:
+        """A unit without events adds nothing to this measure's sums: its value is 0 (or none)
+        and no cap moves it."""
+        capping = self.capping
+        if capping is None:
+            return True
+        return (
+            capping.winsorize is None
+            and (capping.max is None or capping.max >= 0)
+            and (capping.min is None or capping.min <= 0)
+        )
+
 
 @dataclass(frozen=True)
 class MetricPlan:

@@ -43,18 +43,20 @@ def col(name: str, table: str | None = None) -> exp.Column:
 
 
 def alias(expression: exp.Expr, name: str) -> exp.Expr:
+    """``expression AS "name"``."""
     return exp.alias_(expression, name, quoted=True)
 
 
-def relation(table: str | None, sql: str | None, dialect: str, alias: str) -> exp.Expr:
+def relation(table: str | None, sql: str | None, dialect: str, name: str) -> exp.Expr:
+    """A source given as a table (every part quoted) or a SQL query, aliased ``name``."""
     if sql is not None:
-        return parse_query(sql, dialect).subquery(alias)
+        return parse_query(sql, dialect).subquery(name)
     ref = exp.to_table(table or "", dialect=dialect)
     for part in ("this", "db", "catalog"):
         ident = ref.args.get(part)
         if isinstance(ident, exp.Identifier):
             ident.set("quoted", True)
-    return ref.as_(alias, quoted=True)
+    return ref.as_(name, quoted=True)
 
 
 def _timestamp(moment: dt.datetime) -> exp.Expr:
