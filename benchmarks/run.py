@@ -31,6 +31,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE / "sql_shapes"))
 
 from measure import Run, measure, median  # noqa: E402
+from shapes import write  # noqa: E402
 
 PYTHON = sys.executable
 RESULTS = HERE / "results"
@@ -74,7 +75,7 @@ def assay_command(project: Path, stand_in: bool) -> Candidate:
                               "--format", "json"])
     return Candidate("assay", "assay STAND-IN: sql_shapes/rel.sql (best SQL shape, no stats)",
                      [PYTHON, str(HERE / "sql_shapes" / "run_sql.py"),
-                      str(project / "warehouse.duckdb"), str(HERE / "sql_shapes" / "rel.sql"),
+                      str(project / "warehouse.duckdb"), str(write("rel")),
                       "--no-rows"])
 
 

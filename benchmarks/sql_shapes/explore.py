@@ -23,6 +23,7 @@ BENCH = HERE.parent
 sys.path.insert(0, str(HERE))
 
 from measure import Run, measure, median  # noqa: E402
+from shapes import write  # noqa: E402
 
 PYTHON = sys.executable
 SETTINGS = {
@@ -39,7 +40,7 @@ def command(candidate: str, db: Path) -> list[str]:
     if candidate == "floor_nofilter":
         return [PYTHON, str(BENCH / "floor.py"), str(db), "--no-time-filter"]
     shape, *settings = candidate.split("+")
-    argv = [PYTHON, str(HERE / "run_sql.py"), str(db), str(HERE / f"{shape}.sql")]
+    argv = [PYTHON, str(HERE / "run_sql.py"), str(db), str(write(shape))]
     for setting in settings:
         argv += SETTINGS[setting]
     return argv
