@@ -40,6 +40,12 @@ _ARITH: dict[type[exp.Expression], Callable[[Any, Any], Any]] = {
 
 def parse_targeting(text: str, *, where: str = "targeting") -> exp.Expression:
     """Parse a targeting rule; a :class:`SpecError` naming ``where`` if it is not valid SQL."""
+    tree = _parse(text, where)
+    _compile(tree, where)  # reject unsupported constructs now, not on the hot path
+    return tree
+
+
+def _parse(text: str, where: str) -> exp.Expression:
     try:
         tree = cast(exp.Expression, sqlglot.parse_one(text))
     except ParseError as err:
@@ -47,7 +53,6 @@ def parse_targeting(text: str, *, where: str = "targeting") -> exp.Expression:
                                    message=f"not a valid SQL boolean: {err}", value=text)]) from err
     if tree is None:
         raise SpecError([SpecIssue(where, None, "targeting", "empty targeting rule")])
-    _compile(tree, where)  # reject unsupported constructs now, not on the hot path
     return tree
 
 
@@ -61,7 +66,7 @@ def compile_targeting(text: str | None, *, where: str = "targeting") -> Rule | N
     """
     if text is None:
         return None
-    evaluate = _compile(parse_targeting(text, where=where), where)
+    evaluate = _compile(_parse(text, where), where)  # compiling is the validation
 
     def rule(attributes: Attributes | None) -> bool:
         return evaluate(attributes if attributes is not None else _EMPTY) is True
