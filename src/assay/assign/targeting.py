@@ -158,22 +158,15 @@ def _logic(node: exp.Expression, where: str) -> Evaluator:
         inner = _compile(node.this, where)
         return lambda a: None if (v := _truth(inner(a))) is None else not v
     left, right = _compile(node.this, where), _compile(node.expression, where)
-    if isinstance(node, exp.And):
-        def both(a: Attributes) -> bool | None:
-            x = _truth(left(a))
-            if x is False:
-                return False
-            y = _truth(right(a))
-            return False if y is False else (None if x is None or y is None else True)
-        return both
+    decisive = isinstance(node, exp.Or)  # the value that settles the result alone
 
-    def either(a: Attributes) -> bool | None:
+    def combine(a: Attributes) -> bool | None:
         x = _truth(left(a))
-        if x is True:
-            return True
+        if x is decisive:
+            return decisive
         y = _truth(right(a))
-        return True if y is True else (None if x is None or y is None else False)
-    return either
+        return decisive if y is decisive else (None if x is None or y is None else not decisive)
+    return combine
 
 
 def _truth(value: Any) -> bool | None:
