@@ -91,28 +91,25 @@ def compare_metrics(
     experiment = plan.experiment
     variants = [v.name for v in experiment.variants]
     out = []
+    control = experiment.control.name
     for metric in plan.metrics:
         arms = metric_moments(metric, cell.rows, variants)
+        raw = {v: _raw(metric, arms[v]) for v in variants}
         estimates, reduction = _estimates(metric, arms)
+        tested = estimates or raw  # what the test compares: CUPED-adjusted or observed
         for treatment in experiment.treatments:
-            effect = _effect(
-                metric, arms, estimates, experiment.control.name, treatment.name, experiment.alpha
-            )
+            pair = (tested[control], tested[treatment.name])
+            effect = _effect(metric, arms, pair, control, treatment.name, experiment.alpha)
             result = _result(
                 metric,
                 experiment,
                 treatment.name,
                 arms,
+                (raw[control], raw[treatment.name]),
                 effect,
                 reduction,
                 cell,
                 null_counts.get(metric.metric.name, 0),
-            )
-            control = experiment.control.name
-            pair = (
-                (estimates[control], estimates[treatment.name])
-                if estimates
-                else (_raw(metric, arms[control]), _raw(metric, arms[treatment.name]))
             )
             out.append(Comparison(with_readouts(result, effect, pair, experiment, design), effect))
     return out
@@ -185,19 +182,17 @@ def _raw(metric: MetricPlan, moments: Moments, *, pre: bool = False) -> ArmEstim
 def _effect(
     metric: MetricPlan,
     arms: dict[str, Moments],
-    estimates: dict[str, ArmEstimate] | None,
+    pair: tuple[ArmEstimate, ArmEstimate],
     control: str,
     treatment: str,
     alpha: float,
 ) -> Effect:
     kind = metric.metric.kind
-    if estimates is None and kind == "proportion":
+    if not metric.cuped and kind == "proportion":
         return proportion_test(arms[control], arms[treatment], alpha=alpha)
-    if estimates is None:
-        estimates = {control: _raw(metric, arms[control]), treatment: _raw(metric, arms[treatment])}
     # Means of sample averages use Welch's t; ratios (delta method) and proportions the normal.
     test: Literal["welch", "z"] = "welch" if kind == "mean" else "z"
-    return compare(estimates[control], estimates[treatment], alpha=alpha, test=test)
+    return compare(*pair, alpha=alpha, test=test)
 
 
 def _result(
@@ -205,13 +200,14 @@ def _result(
     experiment: ExperimentSpec,
     treatment: str,
     arms: dict[str, Moments],
+    observed: tuple[ArmEstimate, ArmEstimate],
     effect: Effect,
     reduction: float | None,
     cell: Cell,
     nulls: int,
 ) -> MetricResult:
     control = experiment.control.name
-    raw_c, raw_t = _raw(metric, arms[control]), _raw(metric, arms[treatment])
+    raw_c, raw_t = observed
     method = effect.method + (" + CUPED" if metric.cuped else "")
     if metric.metric.kind == "ratio":
         method += " (delta method)"
