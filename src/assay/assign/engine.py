@@ -56,13 +56,12 @@ class CompiledExperiment:
     def __init__(self, spec: ExperimentSpec, holdout: CompiledExperiment | None = None) -> None:
         self.spec = spec
         self.id = spec.id
-        self.ranges: list[VariantRange] = variant_ranges(
-            [v.name for v in spec.variants], [v.weight for v in spec.variants])
         names = [v.name for v in spec.variants]
-        self._table: tuple[str | None, ...] = tuple(
-            None if i < 0 else names[i] for i in bucket_table(self.ranges))
+        self.ranges: list[VariantRange] = variant_ranges(names, [v.weight for v in spec.variants])
+        table = bucket_table(self.ranges)
+        self._table: tuple[str | None, ...] = tuple(None if i < 0 else names[i] for i in table)
         self._np_names = np.array([*names, None], dtype=object)
-        self._np_table = np.array(bucket_table(self.ranges), dtype=np.int64)
+        self._np_table = np.array(table, dtype=np.int64)
         self.hasher = SaltedHasher(spec.hash_salt)
         self.forced = _checked_forced(spec)
         self.rule: Rule | None = compile_targeting(spec.targeting,
