@@ -80,21 +80,10 @@ class CompiledExperiment:
         """The unit's variant, or None when it is not in the experiment (the hot path)."""
         if type(unit_id) is not str:
             unit_id = unit_text(unit_id)
-        if self.forced and unit_id in self.forced:
-            return self.forced[unit_id]
-        if self.holdout is not None and \
-                self.holdout.variant(unit_id, attributes) == self.holdout_control:
-            return None
-        if self.rule is not None and not self.rule(attributes):
-            return None
-        if self.layer_hasher is not None:
-            lo, hi = self.layer_range
-            if not lo <= self.layer_hasher.bucket(unit_id) < hi:
-                return None
-        if self.traffic_hasher is not None and \
-                self.traffic_hasher.bucket(unit_id) >= self.threshold:
-            return None
-        return self._table[self.hasher.bucket(unit_id)]
+        reason = self._gate(unit_id, attributes)
+        if reason == "assigned":
+            return self._table[self.hasher.bucket(unit_id)]
+        return self.forced[unit_id] if reason == "forced" else None
 
     def explain(self, unit_id: str | int, attributes: Attributes | None = None) -> Assignment:
         """Like :meth:`variant`, with the deciding gate and the bucket."""
@@ -108,6 +97,8 @@ class CompiledExperiment:
         return Assignment(self.id, uid, variant, reason, b)
 
     def _gate(self, uid: str, attributes: Attributes | None) -> str:
+        """The gate that decides ``uid`` (``assigned``: the variant hash does); one for both
+        :meth:`variant` and :meth:`explain`, so the two cannot disagree."""
         if uid in self.forced:
             return "forced"
         if self.holdout is not None and \
