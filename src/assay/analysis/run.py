@@ -86,10 +86,11 @@ def _run(project: Project, compiled: CompiledAnalysis, wh: Warehouse, step: Step
     overall = next((c for c in cells if c.segment is None), Cell(None, None, {}))
     nulls = _null_counts(plan, overall)
     units = sum(counts.units.get(v, 0) for v in declared)
+    spec = spec_hash(project, plan)
     design = group_design(
         experiment,
         units,
-        _earlier_looks(project, plan, wh),
+        _earlier_looks(project, experiment, spec, wh),
         len(plan.metrics) * len(experiment.treatments),
     )
     results = adjust(
@@ -102,22 +103,21 @@ def _run(project: Project, compiled: CompiledAnalysis, wh: Warehouse, step: Step
     segment_results = adjust(segment_comparisons, experiment.correction, experiment.alpha)
     rank_tests = _rank_tests(project, experiment, wh, step, sql) if rows else []
     bootstrap = _bootstrap(project, experiment, wh, step, sql) if rows else []
-    arms = _arms(counts, experiment.weights())
     checks = exposure_checks(counts, experiment) + result_checks(
-        results, experiment, sum(a.units for a in arms), covariate_balance(plan, overall)
+        results, experiment, units, covariate_balance(plan, overall)
     )
     return AnalysisResult(
         experiment=experiment.id,
         name=experiment.name,
         hypothesis=experiment.hypothesis,
-        spec_hash=spec_hash(project, plan),
+        spec_hash=spec,
         run_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         control=experiment.control.name,
         alpha=experiment.alpha,
         correction=experiment.correction,
         cuped=experiment.cuped,
         warehouse=wh.name,
-        arms=arms,
+        arms=_arms(counts, experiment.weights()),
         results=results,
         segments=segment_results,
         checks=checks,
@@ -129,18 +129,15 @@ def _run(project: Project, compiled: CompiledAnalysis, wh: Warehouse, step: Step
     )
 
 
-def _earlier_looks(project: Project, plan: AnalysisPlan, wh: Warehouse) -> list[int]:
+def _earlier_looks(
+    project: Project, experiment: ExperimentSpec, spec: str, wh: Warehouse
+) -> list[int]:
     """Units at each earlier recorded analysis of this exact spec (group sequential looks)."""
-    if plan.experiment.sequential is None or plan.experiment.sequential.method not in (
-        "obf",
-        "pocock",
-    ):
+    if experiment.sequential is None or experiment.sequential.method not in ("obf", "pocock"):
         return []
-    from assay.store import load_results
+    from assay.store import recorded_units
 
-    current = spec_hash(project, plan)
-    records = load_results(wh, plan.experiment.id, project.spec.results_schema)
-    return [int(str(r["units"])) for r in records if r["spec_hash"] == current]
+    return recorded_units(wh, experiment.id, spec, project.spec.results_schema)
 
 
 def _rank_tests(

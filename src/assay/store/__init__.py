@@ -67,21 +67,48 @@ def load_results(
     warehouse: Warehouse, experiment: str | None = None, schema: str | None = None
 ) -> list[dict[str, object]]:
     """Stored analyses, newest first (JSON payloads decoded), optionally for one experiment."""
-    name = results_table(schema)
-    if warehouse.columns(name) is None:
+    query = _select(warehouse, schema, exp.Star(), experiment=experiment)
+    if query is None:
         return []
-    query = (
-        exp.select("*")
-        .from_(exp.to_table(name, dialect=warehouse.dialect))
-        .order_by(exp.Ordered(this=exp.column("run_at", quoted=True), desc=True))
-    )
-    if experiment is not None:
-        query = query.where(
-            exp.column("experiment", quoted=True).eq(exp.Literal.string(experiment))
-        )
+    query = query.order_by(exp.Ordered(this=exp.column("run_at", quoted=True), desc=True))
     rows: list[dict[str, object]] = warehouse.execute(
         query.sql(dialect=warehouse.dialect)
     ).to_pylist()
     for row in rows:
         row["result"] = json.loads(str(row.pop("result_json")))
     return rows
+
+
+def recorded_units(
+    warehouse: Warehouse, experiment: str, spec_hash: str, schema: str | None = None
+) -> list[int]:
+    """Units analysed at each stored analysis of ``experiment`` under exactly ``spec_hash``.
+
+    The earlier looks of a group sequential design: filtered in the warehouse and read without
+    the JSON payloads, so the cost does not grow with the size of past results.
+    """
+    query = _select(
+        warehouse, schema, exp.column("units", quoted=True), experiment=experiment,
+        spec_hash=spec_hash,
+    )
+    if query is None:
+        return []
+    rows = warehouse.execute(query.sql(dialect=warehouse.dialect)).to_pylist()
+    return [int(row["units"]) for row in rows]
+
+
+def _select(
+    warehouse: Warehouse, schema: str | None, column: exp.Expression, **equal: str | None
+) -> exp.Select | None:
+    """The results table's ``SELECT column WHERE k = v AND ...``; None without the table.
+
+    Filters whose value is None are left out.
+    """
+    name = results_table(schema)
+    if warehouse.columns(name) is None:
+        return None
+    query = exp.select(column).from_(exp.to_table(name, dialect=warehouse.dialect))
+    for key, value in equal.items():
+        if value is not None:
+            query = query.where(exp.column(key, quoted=True).eq(exp.Literal.string(value)))
+    return query
