@@ -159,9 +159,9 @@ class Client:
         uid = unit_text(unit_id)
         rollout = self._rollouts.get(name)
         if rollout is not None:
-            value = rollout.evaluate(uid, attributes)
             on = rollout.in_rollout(uid, attributes)
-            return FlagDetails(value, "on" if on else "off", "split" if on else "default")
+            return FlagDetails(spec.value if on else spec.default, "on" if on else "off",
+                               "split" if on else "default")
         compiled = self._compiled(spec.experiment or "")
         chosen = self.variant(compiled.id, uid, attributes)
         if chosen is None:
