@@ -27,7 +27,8 @@ from typing import Annotated, Any
 import yaml
 from pydantic import Field, ValidationError, model_validator
 
-from assay.assign.hashing import BUCKETS, SaltedHasher, flag_salt
+from assay.assign.hashing import SaltedHasher, flag_salt
+from assay.assign.layout import traffic_threshold
 from assay.assign.targeting import Rule, compile_targeting
 from assay.errors import SpecError, SpecIssue
 from assay.spec.models import ExperimentSpec, Strict
@@ -69,7 +70,7 @@ class CompiledRollout:
     def __init__(self, spec: FlagSpec) -> None:
         self.spec = spec
         self.hasher = SaltedHasher(flag_salt(spec.salt or spec.name))
-        self.threshold = round((spec.rollout or 0.0) * BUCKETS)
+        self.threshold = traffic_threshold(spec.rollout or 0.0)
         self.rule: Rule | None = compile_targeting(spec.targeting, where=f"flags/{spec.name}")
 
     def in_rollout(self, unit_id: str, attributes: Mapping[str, Any] | None) -> bool:
