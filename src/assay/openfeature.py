@@ -7,7 +7,7 @@ exactly like ``Client.flag``.
 
 Example:
     >>> from openfeature import api
-    >>> from assay.client import Client
+    >>> from assay.client import Client, UnknownExperimentError
     >>> from assay.openfeature import AssayProvider
     >>> from assay.spec.models import ExperimentSpec
     >>> spec = ExperimentSpec(id="checkout_v2", variants=[
@@ -28,7 +28,7 @@ from openfeature.exception import FlagNotFoundError, TargetingKeyMissingError, T
 from openfeature.flag_evaluation import FlagResolutionDetails, FlagValueType, Reason
 from openfeature.provider import AbstractProvider, Metadata
 
-from assay.client import Client
+from assay.client import Client, UnknownExperimentError
 
 T = TypeVar("T")
 _REASONS = {"split": Reason.SPLIT, "forced": Reason.TARGETING_MATCH, "default": Reason.DEFAULT}
@@ -54,9 +54,10 @@ class AssayProvider(AbstractProvider):
         unit, attributes = context.targeting_key, dict(context.attributes)
         details = self.client.flag_details(key, unit, attributes)
         if details is None:
-            if key not in self.client.experiments:
-                raise FlagNotFoundError(f"no flag or experiment named '{key}'")
-            variant = self.client.variant(key, unit, attributes)
+            try:
+                variant = self.client.variant(key, unit, attributes)
+            except UnknownExperimentError:
+                raise FlagNotFoundError(f"no flag or experiment named '{key}'") from None
             if variant is None:
                 return FlagResolutionDetails(value=default, reason=Reason.DEFAULT)
             value: Any = variant
