@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Any
 
 import pyarrow as pa
 
@@ -40,17 +39,21 @@ def utc_naive(moment: dt.datetime) -> dt.datetime:
     return moment if moment.tzinfo is None else moment.astimezone(dt.UTC).replace(tzinfo=None)
 
 
-def exposure_table(events: list[Exposure] | list[dict[str, Any]],
-                   columns: ExposureSource | None = None) -> pa.Table:
+def exposure_table(events: list[Exposure], columns: ExposureSource | None = None) -> pa.Table:
     """Events as an Arrow table named after the project's ``exposures`` column mapping."""
-    names = columns or ExposureSource()
-    rows: list[dict[str, Any]] = [e if isinstance(e, dict) else {
-        "experiment_id": e.experiment_id, "variant": e.variant, "unit_id": e.unit_id,
-        "timestamp": e.timestamp} for e in events]
+    return exposure_columns(
+        columns or ExposureSource(), [e.experiment_id for e in events],
+        [e.variant for e in events], [e.unit_id for e in events],
+        pa.array([utc_naive(e.timestamp) for e in events], pa.timestamp("us")))
+
+
+def exposure_columns(columns: ExposureSource, experiment_ids: list[str], variants: list[str],
+                     unit_ids: list[str], timestamps: pa.Array) -> pa.Table:
+    """The exposure table from its four columns (``timestamps`` as ``timestamp[us]``, UTC),
+    named after the project's mapping; shared by the SDK sink and the collector's loader."""
     return pa.table({
-        names.experiment_id: pa.array([r["experiment_id"] for r in rows], pa.string()),
-        names.variant: pa.array([r["variant"] for r in rows], pa.string()),
-        names.unit_id: pa.array([r["unit_id"] for r in rows], pa.string()),
-        names.timestamp: pa.array([utc_naive(r["timestamp"]) for r in rows],
-                                  pa.timestamp("us")),
+        columns.experiment_id: pa.array(experiment_ids, pa.string()),
+        columns.variant: pa.array(variants, pa.string()),
+        columns.unit_id: pa.array(unit_ids, pa.string()),
+        columns.timestamp: timestamps,
     })

@@ -19,6 +19,7 @@ import pyarrow as pa
 from sqlglot import exp
 
 from assay.errors import AssayError, MissingTableError, WarehouseError
+from assay.exposure.events import exposure_columns
 from assay.spec.models import ExposureSource
 from assay.warehouse.base import Warehouse
 
@@ -171,13 +172,10 @@ class Loader:
 
 def _exposures_table(rows: list[dict[str, Any]], columns: ExposureSource) -> pa.Table:
     """Journal rows (timestamps in epoch microseconds, UTC) as the project's exposure table."""
-    return pa.table({
-        columns.experiment_id: pa.array([r["experiment_id"] for r in rows], pa.string()),
-        columns.variant: pa.array([r["variant"] for r in rows], pa.string()),
-        columns.unit_id: pa.array([r["unit_id"] for r in rows], pa.string()),
-        columns.timestamp: pa.array([r["timestamp"] for r in rows], pa.int64()).cast(
-            pa.timestamp("us")),
-    })
+    return exposure_columns(
+        columns, [r["experiment_id"] for r in rows], [r["variant"] for r in rows],
+        [r["unit_id"] for r in rows],
+        pa.array([r["timestamp"] for r in rows], pa.int64()).cast(pa.timestamp("us")))
 
 
 def _events_table(rows: list[dict[str, Any]]) -> pa.Table:
