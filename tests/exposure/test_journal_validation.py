@@ -14,7 +14,6 @@ from assay.exposure.journal import Journal
 from assay.exposure.validation import (
     check_exposure,
     check_metric_event,
-    parse_timestamp,
     timestamp_micros,
     variant_names,
 )
@@ -72,13 +71,6 @@ def test_metric_event_rules() -> None:
                                            "event": "buy", "value": 3.0}
     assert check_metric_event(0, ok | {"value": True})[1].code == "missing_field"  # type: ignore[union-attr]
     assert check_metric_event(0, ok | {"event": ""})[1].code == "missing_field"  # type: ignore[union-attr]
-
-
-def test_timestamps_become_naive_utc() -> None:
-    assert parse_timestamp("2026-11-22T09:30:00+01:00") == dt.datetime(2026, 11, 22, 8, 30)
-    assert parse_timestamp("2026-11-22T08:30:00Z") == dt.datetime(2026, 11, 22, 8, 30)
-    assert parse_timestamp("2026-11-22 08:30") == dt.datetime(2026, 11, 22, 8, 30)
-    assert parse_timestamp("2026-13-01") is None
 
 
 def test_concurrent_appends_all_durable(tmp_path: Path) -> None:

@@ -26,17 +26,6 @@ class Rejection:
         return {"index": self.index, "code": self.code, "reason": self.reason}
 
 
-def parse_timestamp(value: Any) -> dt.datetime | None:
-    """An ISO 8601 timestamp as naive UTC (no offset: UTC), or None if malformed."""
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        moment = dt.datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    return moment if moment.tzinfo is None else moment.astimezone(dt.UTC).replace(tzinfo=None)
-
-
 _EPOCH = dt.datetime(1970, 1, 1)
 _EPOCH_UTC = _EPOCH.replace(tzinfo=dt.UTC)
 _MICROSECOND = dt.timedelta(microseconds=1)
