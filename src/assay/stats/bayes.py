@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
-from scipy import stats as sps
 
+from assay.stats import normal
 from assay.stats.codes import ErrorCode
 from assay.stats.moments import FloatArray
 from assay.stats.tests import Effect
@@ -71,9 +71,9 @@ def posterior_arrays(
         var = 1.0 / (prec + prior_prec)
         mean = (est * prec + prior_mean * prior_prec) * var
     sd = np.sqrt(var)
-    z = sps.norm.ppf(1.0 - alpha / 2.0)
+    z = normal.ppf(1.0 - alpha / 2.0)
     ratio = mean / sd
-    pdf, cdf = sps.norm.pdf(ratio), sps.norm.cdf(ratio)
+    pdf, cdf = normal.pdf(ratio), normal.cdf(ratio)
     return {
         "mean": mean, "sd": sd, "prob": cdf, "lo": mean - z * sd, "hi": mean + z * sd,
         "loss_treatment": sd * pdf - mean * (1.0 - cdf),

@@ -24,8 +24,8 @@ from typing import Literal
 
 import numpy as np
 from scipy import optimize
-from scipy import stats as sps
 
+from assay.stats import normal
 from assay.stats.codes import ErrorCode
 from assay.stats.estimates import ArmEstimate, as_estimates, mean_estimate
 from assay.stats.moments import FloatArray, Moments
@@ -46,9 +46,9 @@ def spending_function(t: FloatArray | float, alpha: float, kind: Spending) -> Fl
     """
     t = np.clip(np.asarray(t, dtype=np.float64), 0.0, 1.0)
     if kind == "obf":
-        z = sps.norm.ppf(1 - alpha / 2)
+        z = normal.ppf(1 - alpha / 2)
         with np.errstate(divide="ignore"):
-            return np.where(t > 0, 2.0 - 2.0 * sps.norm.cdf(z / np.sqrt(t)), 0.0)
+            return np.where(t > 0, 2.0 - 2.0 * normal.cdf(z / np.sqrt(t)), 0.0)
     if kind == "pocock":
         return np.asarray(alpha * np.log1p((math.e - 1.0) * t), dtype=np.float64)
     raise ValueError(f"unknown spending function {kind!r}")
@@ -79,13 +79,13 @@ def _exit_probs(state: _State | None, t: float, c: float, drift: float, lower: b
     hi = c * math.sqrt(t)
     if state is None:
         mean, sd = drift * t, math.sqrt(t)
-        up = float(sps.norm.sf((hi - mean) / sd))
-        low = float(sps.norm.cdf((-hi - mean) / sd)) if lower else 0.0
+        up = float(normal.sf((hi - mean) / sd))
+        low = float(normal.cdf((-hi - mean) / sd)) if lower else 0.0
         return up, low
     delta = t - state.t
     shifted, sd = state.grid + drift * delta, math.sqrt(delta)
-    up = float(state.mass @ sps.norm.sf((hi - shifted) / sd))
-    low = float(state.mass @ sps.norm.cdf((-hi - shifted) / sd)) if lower else 0.0
+    up = float(state.mass @ normal.sf((hi - shifted) / sd))
+    low = float(state.mass @ normal.cdf((-hi - shifted) / sd)) if lower else 0.0
     return up, low
 
 
@@ -97,10 +97,10 @@ def _advance(state: _State | None, t: float, c: float, drift: float, lower: bool
     lo = min(lo, hi - 1e-9)
     grid, w = _simpson(lo, hi, min(math.sqrt(delta) / 10.0, 0.05))
     if state is None:
-        dens = sps.norm.pdf(grid, loc=drift * t, scale=math.sqrt(t))
+        dens = normal.pdf((grid - drift * t) / math.sqrt(t)) / math.sqrt(t)
     else:
         sd = math.sqrt(delta)
-        kernel = sps.norm.pdf((grid[:, None] - state.grid[None, :] - drift * delta) / sd) / sd
+        kernel = normal.pdf((grid[:, None] - state.grid[None, :] - drift * delta) / sd) / sd
         dens = kernel @ state.mass
     return _State(grid, dens * w, t)
 
@@ -175,7 +175,7 @@ def gs_boundaries(
         prev += up + low
         if k + 1 < t.size:
             state = _advance(state, float(tk), c, 0.0, lower)
-    nominal = [float((2 if lower else 1) * sps.norm.sf(c)) for c in z]
+    nominal = [float((2 if lower else 1) * normal.sf(c)) for c in z]
     return Boundaries(tuple(t.tolist()), tuple(z), tuple(nominal), tuple(spent.tolist()), alpha,
                       spending, alternative)
 
@@ -225,7 +225,7 @@ def inflation_factor(bounds: Boundaries, power: float = 0.8) -> float:
         Jennison & Turnbull (2000), section 2.5 (the inflation factor ``R``).
     """
     sides = 2 if bounds.alternative == "two-sided" else 1
-    fixed = sps.norm.ppf(1 - bounds.alpha / sides) + sps.norm.ppf(power)
+    fixed = normal.ppf(1 - bounds.alpha / sides) + normal.ppf(power)
     drift = optimize.brentq(lambda d: rejection_probability(bounds, d) - power, 0.0, 3 * fixed + 5,
                             xtol=1e-12)
     return float((drift / fixed) ** 2)
