@@ -120,11 +120,6 @@ def bucket_expression(salt: str | exp.Expression, unit: exp.Expression,
     return exp.Mod(this=_hex_to_int(hex8, recipe.hex_to_int), expression=_num(BUCKETS))
 
 
-def bucket_sql(salt: str, unit_column: str, dialect: str) -> str:
-    """:func:`bucket_expression` over a (quoted) column, rendered in ``dialect``."""
-    return bucket_expression(salt, exp.column(unit_column, quoted=True), dialect).sql(dialect)
-
-
 def _between(value: exp.Expression, lo: int, hi: int) -> exp.Expr:
     return exp.and_(exp.GTE(this=value.copy(), expression=_num(lo)),
                     exp.LT(this=value.copy(), expression=_num(hi)))
