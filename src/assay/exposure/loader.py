@@ -53,7 +53,6 @@ class Loader:
         self._pending: list[dict[str, Any]] = []
         self._cond = threading.Condition()
         self._stop = False
-        self._ready = threading.Event()
         self._thread = threading.Thread(target=self._run, name="assay-loader", daemon=True)
 
     def start(self, journal_records: list[dict[str, Any]]) -> None:
@@ -76,10 +75,6 @@ class Loader:
             return sum(len(r["rows"]) for r in self._pending
                        if r["batch_id"] not in self.loaded_ids)
 
-    def wait_ready(self, timeout: float) -> bool:
-        """Wait until the ledger has been read."""
-        return self._ready.wait(timeout)
-
     def stop(self, timeout: float = 10.0) -> None:
         """Stop after the current transaction."""
         with self._cond:
@@ -96,7 +91,6 @@ class Loader:
                 log.error(self.errors[-1])
                 return
             self.loaded_ids = self._read_ledger(warehouse)
-            self._ready.set()
             while True:
                 group = self._next_group()
                 if group is None:
