@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from assay.demo.exposures import Kind
-from assay.demo.population import FloatArray, IntArray, Population
+from assay.demo.population import IntArray, Population
 from assay.demo.timeline import METRIC_WINDOW
 
 WINDOW_DAYS = METRIC_WINDOW.total_seconds() / 86400.0
@@ -185,10 +185,4 @@ def no_effects() -> dict[str, float]:
 def with_effects(changed: dict[str, float]) -> dict[str, float]:
     """Every stated metric, 0.0 unless given in ``changed``."""
     return {**no_effects(), **changed}
-
-
-def shares(names: tuple[str, ...], values: FloatArray) -> dict[str, float]:
-    """Arm -> share, normalised."""
-    total = float(np.sum(values))
-    return {name: float(v) / total for name, v in zip(names, values, strict=True)}
 
