@@ -15,25 +15,13 @@ from __future__ import annotations
 
 import argparse
 import logging
-import time
-from collections.abc import Callable
-from typing import Any
 
+from bench_stats import best_of
 from growthbook import Experiment, GrowthBook
 from growthbook.core import chooseVariation, gbhash, getBucketRanges
 
 from assay.client import Client
 from assay.spec.models import ExperimentSpec
-
-
-def best(fn: Callable[[], Any], repeat: int) -> float:
-    """Best wall time of ``repeat`` runs, in seconds."""
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def main() -> None:
@@ -88,14 +76,14 @@ def main() -> None:
             chooseVariation(n if n is not None else 0.0, ranges)
 
     rows = [
-        ("single", best(assay_single, args.repeat), best(gb_single, args.repeat)),
-        ("single, gated", best(assay_single_gated, args.repeat),
-         best(gb_single_gated, args.repeat)),
-        ("vectorised", best(assay_vector, args.repeat), best(gb_single, args.repeat)),
-        ("vectorised, gated", best(assay_vector_gated, args.repeat),
-         best(gb_single_gated, args.repeat)),
-        ("vectorised vs gb hash loop", best(assay_vector, args.repeat),
-         best(gb_hash_loop, args.repeat)),
+        ("single", best_of(assay_single, args.repeat), best_of(gb_single, args.repeat)),
+        ("single, gated", best_of(assay_single_gated, args.repeat),
+         best_of(gb_single_gated, args.repeat)),
+        ("vectorised", best_of(assay_vector, args.repeat), best_of(gb_single, args.repeat)),
+        ("vectorised, gated", best_of(assay_vector_gated, args.repeat),
+         best_of(gb_single_gated, args.repeat)),
+        ("vectorised vs gb hash loop", best_of(assay_vector, args.repeat),
+         best_of(gb_hash_loop, args.repeat)),
     ]
     split = client.variants("bench", ids)
     print(f"assignments per second, {args.n:,} ids, best of {args.repeat} "
