@@ -146,7 +146,6 @@ def adjust(comparisons: Sequence[Comparison], method: str, alpha: float) -> list
     """
     correction: AdjustMethod = method  # type: ignore[assignment]
     adjusted = adjust_effects([c.effect for c in comparisons], correction, alpha)
-    plain = correction == "none"  # the same intervals, copied so they compare equal
     out = []
     for c, a in zip(comparisons, adjusted, strict=True):
         r, p_adj, ok = c.result, a.p_value_adjusted, c.result.error is None
@@ -155,8 +154,8 @@ def adjust(comparisons: Sequence[Comparison], method: str, alpha: float) -> list
                 r,
                 p_value_adjusted=p_adj,
                 significant=bool(ok and np.isfinite(p_adj) and p_adj < alpha),
-                diff_ci_adjusted=(r.diff_ci if plain else a.diff_ci) if ok else None,
-                rel_lift_ci_adjusted=(r.rel_lift_ci if plain else a.rel_lift_ci) if ok else None,
+                diff_ci_adjusted=a.diff_ci if ok else None,
+                rel_lift_ci_adjusted=a.rel_lift_ci if ok else None,
             )
         )
     return out
