@@ -22,16 +22,18 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import yaml
 from pydantic import Field, ValidationError, model_validator
 
 from assay.assign.hashing import SaltedHasher, flag_salt
 from assay.assign.layout import traffic_threshold
-from assay.assign.targeting import Rule, compile_targeting
 from assay.errors import SpecError, SpecIssue
 from assay.spec.models import ExperimentSpec, Strict
+
+if TYPE_CHECKING:
+    from assay.assign.targeting import Rule
 
 
 class FlagSpec(Strict):
@@ -71,7 +73,11 @@ class CompiledRollout:
         self.spec = spec
         self.hasher = SaltedHasher(flag_salt(spec.salt or spec.name))
         self.threshold = traffic_threshold(spec.rollout or 0.0)
-        self.rule: Rule | None = compile_targeting(spec.targeting, where=f"flags/{spec.name}")
+        self.rule: Rule | None = None
+        if spec.targeting is not None:  # sqlglot only when a rule needs it (see engine.py)
+            from assay.assign.targeting import compile_targeting
+
+            self.rule = compile_targeting(spec.targeting, where=f"flags/{spec.name}")
 
     def in_rollout(self, unit_id: str, attributes: Mapping[str, Any] | None) -> bool:
         """Whether the unit is eligible and inside the rollout share."""
