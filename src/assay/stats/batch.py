@@ -17,7 +17,7 @@ from numpy.typing import NDArray
 
 from assay.stats.codes import ErrorCode
 from assay.stats.moments import N_COLUMN, FloatArray, Moments, cross_column, sum_column
-from assay.stats.tests import Alternative, Effect, compare_arrays, welch_df
+from assay.stats.tests import Alternative, Effect, compare_arrays, effect_from_values, welch_df
 
 Codes = NDArray[np.object_]
 
@@ -99,9 +99,7 @@ class EffectBatch:
     def effect(self, i: int) -> Effect:
         """The scalar :class:`Effect` of cell ``i``."""
         v = {k: float(a[i]) for k, a in self.values.items()}
-        return Effect(v["diff"], v["diff_se"], (v["diff_lo"], v["diff_hi"]), v["rel_lift"],
-                      v["rel_lift_se"], (v["rel_lift_lo"], v["rel_lift_hi"]), v["statistic"],
-                      v["df"], v["p_value"], self.method, self.alternative, self.error[i])
+        return effect_from_values(v, self.method, self.alternative, self.error[i])
 
     def to_effects(self) -> list[Effect]:
         """Every cell as an :class:`Effect`."""
@@ -196,10 +194,9 @@ class MomentArrays:
 
 
 def _column(columns: Mapping[str, Any], name: str) -> FloatArray:
-    values = np.asarray(columns[name], dtype=np.float64) if name in columns else None
-    if values is None:
+    if name not in columns:
         raise KeyError(f"missing sufficient-statistics column {name!r}")
-    return np.nan_to_num(values, nan=0.0)
+    return np.nan_to_num(np.asarray(columns[name], dtype=np.float64), nan=0.0)
 
 
 def cuped_batch(

@@ -233,6 +233,17 @@ def failed_effect(error: ErrorCode, method: str, alternative: str) -> Effect:
                   error)
 
 
+def effect_from_values(
+    v: Mapping[str, float], method: str, alternative: str, error: ErrorCode | None
+) -> Effect:
+    """An :class:`Effect` from one cell of :func:`compare_arrays`' keys (as floats)."""
+    return Effect(
+        v["diff"], v["diff_se"], (v["diff_lo"], v["diff_hi"]),
+        v["rel_lift"], v["rel_lift_se"], (v["rel_lift_lo"], v["rel_lift_hi"]),
+        v["statistic"], v["df"], v["p_value"], method, alternative, error,
+    )
+
+
 def _effect_from(cell: dict[str, FloatArray], method: str, alternative: str) -> Effect:
     v = {k: float(np.asarray(a).reshape(-1)[0]) for k, a in cell.items()}
     error: ErrorCode | None = None
@@ -240,11 +251,7 @@ def _effect_from(cell: dict[str, FloatArray], method: str, alternative: str) -> 
         error = ErrorCode.ZERO_VARIANCE
     elif np.isnan(v["rel_lift"]):
         error = ErrorCode.CONTROL_MEAN_ZERO
-    return Effect(
-        v["diff"], v["diff_se"], (v["diff_lo"], v["diff_hi"]),
-        v["rel_lift"], v["rel_lift_se"], (v["rel_lift_lo"], v["rel_lift_hi"]),
-        v["statistic"], v["df"], v["p_value"], method, alternative, error,
-    )
+    return effect_from_values(v, method, alternative, error)
 
 
 def compare(
