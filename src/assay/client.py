@@ -63,9 +63,8 @@ class Client:
                  flags: Mapping[str, FlagSpec] | Iterable[FlagSpec] = (), *,
                  logger: ExposureLogger | None = None) -> None:
         self._experiments = compile_experiments(experiments)
-        specs = {k: c.spec for k, c in self._experiments.items()}
         self._flags = dict(flags) if isinstance(flags, Mapping) else {f.name: f for f in flags}
-        issues = check_flags(self._flags, specs)
+        issues = check_flags(self._flags, self.experiments)
         if issues:
             raise SpecError(issues)
         self._rollouts = {n: CompiledRollout(f) for n, f in self._flags.items()
