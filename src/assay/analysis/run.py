@@ -26,6 +26,7 @@ from assay.metrics.plan import AnalysisPlan
 from assay.metrics.ranks import compile_rank_sums
 from assay.spec.models import ExperimentSpec
 from assay.spec.project import Project, load_project
+from assay.stats.codes import ErrorCode
 from assay.stats.nonparametric import Replicates, mann_whitney, poisson_bootstrap
 from assay.warehouse import Warehouse
 
@@ -183,40 +184,43 @@ def _bootstrap(
         sql[f"bootstrap:{metric}"] = query.sql(dialect=wh.dialect, pretty=True)
         arms = _replicates(wh.execute(sql[f"bootstrap:{metric}"]).to_pylist(), reps)
         control = experiment.control.name
-        for treatment in experiment.treatments:
-            c, t = arms.get(control), arms.get(treatment.name)
-            if c is None or t is None:
-                out.append(
-                    BootstrapInterval(
-                        metric,
-                        treatment.name,
-                        control,
-                        reps,
-                        math.nan,
-                        (math.nan, math.nan),
-                        math.nan,
-                        (math.nan, math.nan),
-                        "zero_units",
-                    )
-                )
-                continue
-            diff = poisson_bootstrap(c, t, statistic="diff", alpha=experiment.alpha)
-            lift = poisson_bootstrap(c, t, statistic="rel_lift", alpha=experiment.alpha)
-            error = diff.error or lift.error
-            out.append(
-                BootstrapInterval(
-                    metric=metric,
-                    variant=treatment.name,
-                    control=control,
-                    replicates=min(diff.replicates, lift.replicates),
-                    diff=diff.point,
-                    diff_ci=diff.ci,
-                    rel_lift=lift.point,
-                    rel_lift_ci=lift.ci,
-                    error=None if error is None else str(error),
-                )
-            )
+        out += [
+            _bootstrap_interval(metric, t.name, control, arms, reps, experiment.alpha)
+            for t in experiment.treatments
+        ]
     return out
+
+
+def _bootstrap_interval(
+    metric: str,
+    treatment: str,
+    control: str,
+    arms: dict[str, Replicates],
+    reps: int,
+    alpha: float,
+) -> BootstrapInterval:
+    """Both percentile intervals of one treatment (an arm without units: NaN and an error)."""
+    c, t = arms.get(control), arms.get(treatment)
+    if c is None or t is None:
+        nan = math.nan
+        return BootstrapInterval(
+            metric, treatment, control, reps, nan, (nan, nan), nan, (nan, nan),
+            str(ErrorCode.ZERO_UNITS),
+        )
+    diff = poisson_bootstrap(c, t, statistic="diff", alpha=alpha)
+    lift = poisson_bootstrap(c, t, statistic="rel_lift", alpha=alpha)
+    error = diff.error or lift.error
+    return BootstrapInterval(
+        metric=metric,
+        variant=treatment,
+        control=control,
+        replicates=min(diff.replicates, lift.replicates),
+        diff=diff.point,
+        diff_ci=diff.ci,
+        rel_lift=lift.point,
+        rel_lift_ci=lift.ci,
+        error=None if error is None else str(error),
+    )
 
 
 def _replicates(rows: list[dict[str, Any]], reps: int) -> dict[str, Replicates]:
