@@ -233,15 +233,9 @@ def _rule_mask(rule: Rule, names: list[str], attributes: BatchAttributes,
     out = np.empty(len(positions), dtype=bool)
     for j, key in enumerate(keys):
         try:
-            hit = cache.get(key)
+            out[j] = cache[key]
+        except KeyError:
+            out[j] = cache[key] = rule(dict(zip(names, key, strict=False)))
         except TypeError:  # unhashable attribute values: no memo
-            hit = None
-            cache_ok = False
-        else:
-            cache_ok = True
-        if hit is None:
-            hit = rule(dict(zip(names, key, strict=False)))
-            if cache_ok:
-                cache[key] = hit
-        out[j] = hit
+            out[j] = rule(dict(zip(names, key, strict=False)))
     return out
