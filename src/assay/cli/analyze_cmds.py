@@ -7,19 +7,16 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
-from assay.analysis.results import AnalysisResult
 from assay.cli.app import ProjectOption, app, console, err_console
 from assay.cli.errors import reported
-from assay.report import decide, render_markdown, render_terminal, write_report
-from assay.spec import load_project
-from assay.spec.project import Project
-from assay.store import save_result
+
+if TYPE_CHECKING:
+    from assay.analysis.results import AnalysisResult
+    from assay.spec.project import Project
 
 Step = Callable[[str], None]
 
@@ -38,6 +35,8 @@ def progress(enabled: bool) -> Iterator[Step]:
     if not enabled:
         yield lambda _: None
         return
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
     with Progress(
         SpinnerColumn(),
         TextColumn("{task.description}"),
@@ -89,6 +88,7 @@ def analyze_cmd(
         assay analyze checkout_redesign --format markdown --out reports/checkout.md
     """
     from assay.analysis.run import analyze
+    from assay.spec import load_project
 
     loaded = load_project(project)
     with progress(fmt == Format.table or out is not None) as step:
@@ -100,6 +100,8 @@ def analyze_cmd(
 
 
 def _store(project: Project, result: AnalysisResult) -> None:
+    from assay.store import save_result
+
     wh = project.warehouse()
     try:
         save_result(wh, result, project.spec.results_schema)
@@ -108,6 +110,8 @@ def _store(project: Project, result: AnalysisResult) -> None:
 
 
 def _emit(result: AnalysisResult, fmt: Format, out: Path | None, segments: bool) -> None:
+    from assay.report import render_markdown, render_terminal, write_report
+
     if fmt == Format.json:
         text = json.dumps(result.to_dict(), indent=2, ensure_ascii=False)
     elif fmt == Format.markdown:
@@ -164,6 +168,8 @@ def sql_cmd(
 
         assay sql checkout_redesign --dialect bigquery
     """
+    from assay.spec import load_project
+
     loaded = load_project(project)
     target = dialect or loaded.dialect
     if assignment:
@@ -200,8 +206,12 @@ def demo(
 
         assay demo --out /tmp/assay-demo && assay analyze checkout_redesign -p /tmp/assay-demo
     """
+    from rich.table import Table
+
     from assay.analysis.run import analyze
     from assay.demo import build_demo
+    from assay.report import decide, write_report
+    from assay.spec import load_project
 
     with progress(True) as step:
         step(f"building the demo warehouse ({users:,} users)")

@@ -10,8 +10,6 @@ from collections import Counter
 from pathlib import Path
 from typing import Annotated, Any
 
-import pyarrow as pa
-import pyarrow.csv as pacsv
 import typer
 
 from assay.cli.app import ProjectOption, app, console, err_console
@@ -75,6 +73,9 @@ def assign(
 
 
 def _read_units(path: Path, unit_column: str) -> tuple[list[str], dict[str, list[Any]]]:
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
     first = path.open(encoding="utf-8").readline()
     if path.suffix.lower() != ".csv" and "," not in first:
         ids = [line.rstrip("\r\n") for line in path.open(encoding="utf-8")]

@@ -10,8 +10,6 @@ from rich.markup import escape
 
 from assay.cli.app import ProjectOption, app, console, err_console
 from assay.cli.errors import reported
-from assay.spec import load_project
-from assay.spec.scaffold import scaffold
 
 
 @app.command()
@@ -26,6 +24,8 @@ def init(
 
         assay init shop && cd shop && assay validate
     """
+    from assay.spec.scaffold import scaffold
+
     written = scaffold(directory, force=force)
     for path in written:
         console.print(f"[green]created[/] {path}")
@@ -63,6 +63,7 @@ def validate(
     from assay.analysis.preflight import preflight
     from assay.errors import SpecError
     from assay.metrics.plan import plan_experiment
+    from assay.spec import load_project
     from assay.spec.validate import salt_issues
 
     loaded = load_project(project)
