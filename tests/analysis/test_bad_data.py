@@ -27,12 +27,6 @@ def project(tmp_path: Path, shop: Shop, request: pytest.FixtureRequest) -> Path:
     return write_project(tmp_path, shop, segments=request.param)
 
 
-def _replace(project: Path, table: str, data: pa.Table) -> None:
-    wh = DuckDBWarehouse(project / "warehouse.duckdb")
-    wh.write_table(table, data, mode="replace")
-    wh.close()
-
-
 def test_missing_table_is_a_located_spec_error(project: Path) -> None:
     wh = DuckDBWarehouse(project / "warehouse.duckdb")
     wh.execute("DROP TABLE sessions")
