@@ -14,7 +14,6 @@ from importlib import resources
 from importlib.resources.abc import Traversable
 from pathlib import Path
 
-import duckdb
 import numpy as np
 import pyarrow as pa
 import yaml
@@ -220,10 +219,7 @@ def _arm(enrollment: Enrollment, name: str) -> int:
 def _write_warehouse(path: Path, tables: dict[str, pa.Table]) -> None:
     for stale in (path, path.with_name(path.name + ".wal")):
         stale.unlink(missing_ok=True)
-    # No progress bar: the CLI prints its own summary and tests capture stdout.
-    connection = duckdb.connect(str(path))
-    connection.execute("SET enable_progress_bar = false")
-    warehouse = DuckDBWarehouse(path, connection=connection)
+    warehouse = DuckDBWarehouse(path)  # which turns DuckDB's progress bar off itself
     try:
         for name, table in tables.items():
             warehouse.write_table(name, table, mode="replace")
