@@ -23,9 +23,9 @@ def test_same_numbers_as_scipy_stats_norm() -> None:
     assert float(normal.sf(30.0)) > 0.0
 
 
-def test_bayes_and_group_sequential_do_not_import_scipy_stats() -> None:
+def test_readouts_and_planning_do_not_import_scipy_stats() -> None:
     code = (
-        "import sys, assay.stats.bayes, assay.stats.group_sequential; "
+        "import sys, assay.stats.bayes, assay.stats.group_sequential, assay.stats.planning; "
         "print('scipy.stats' in sys.modules)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -17,8 +17,8 @@ from typing import Literal
 
 import numpy as np
 from scipy import optimize
-from scipy import stats as sps
 
+from assay.stats import normal
 from assay.stats.moments import Moments
 
 Alternative = Literal["two-sided", "greater", "less"]
@@ -26,7 +26,7 @@ _HI = 1e13  # largest sample size the solvers search
 
 
 def _crit(alpha: float, alternative: Alternative) -> float:
-    return float(sps.norm.isf(alpha / 2 if alternative == "two-sided" else alpha))
+    return float(-normal.ppf(alpha / 2 if alternative == "two-sided" else alpha))
 
 
 def power_z(
@@ -57,9 +57,9 @@ def power_z(
     crit = _crit(alpha, alternative)
     power = 0.0
     if alternative in ("two-sided", "greater"):
-        power += float(sps.norm.sf((crit * std_null - diff) / std_alt))
+        power += float(normal.sf((crit * std_null - diff) / std_alt))
     if alternative in ("two-sided", "less"):
-        power += float(sps.norm.cdf((-crit * std_null - diff) / std_alt))
+        power += float(normal.cdf((-crit * std_null - diff) / std_alt))
     return power
 
 
@@ -80,6 +80,9 @@ def power_t(
         Cohen, J. (1988). Statistical Power Analysis for the Behavioral Sciences, 2nd ed.,
         chapter 2. Equals statsmodels ``TTestIndPower().power``.
     """
+    # Only this test needs scipy.stats (the noncentral t); importing it costs about a second.
+    from scipy import stats as sps
+
     n_t = ratio * n_control
     df = n_control + n_t - 2
     nc = effect_size * math.sqrt(1.0 / (1.0 / n_control + 1.0 / n_t))
@@ -253,7 +256,7 @@ def msprt_inflation(
         v = _se_mean(std, n, ratio) ** 2
         c = math.sqrt((v + tau2) / tau2 * (math.log((v + tau2) / v) - 2 * math.log(alpha)))
         shift = abs(diff) / math.sqrt(v)
-        return float(sps.norm.sf(c - shift) + sps.norm.cdf(-c - shift))
+        return float(normal.sf(c - shift) + normal.cdf(-c - shift))
 
     return _solve_n(power_at, power) / n_fixed
 
