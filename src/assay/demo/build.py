@@ -92,8 +92,8 @@ def build_demo(out_dir: Path, *, seed: int = 7, users: int = 60_000) -> DemoInfo
     timeline = Timeline.for_experiments(list(specs.values()))
     rng = dict(zip(_STREAMS, (np.random.default_rng(s) for s in
                               np.random.SeedSequence(seed).spawn(len(_STREAMS))), strict=True))
-    first_start = min(s.start_at() or timeline.data_end for s in specs.values())
-    population = make_population(rng["population"], users, timeline.history_start, first_start)
+    population = make_population(rng["population"], users, timeline.history_start,
+                                 timeline.first_start)
     unit_ids = population.user_id.tolist()
     compiled = compile_experiments(specs)
     enrollments = {eid: enroll(rng["enroll"], compiled[eid], unit_ids, timeline)

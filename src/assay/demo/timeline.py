@@ -46,6 +46,11 @@ class Timeline:
         return (moment - self.history_start).total_seconds()
 
     @property
+    def first_start(self) -> dt.datetime:
+        """The earliest experiment start (the end of the pre-period)."""
+        return self.history_start + PRE_PERIOD
+
+    @property
     def end_seconds(self) -> float:
         """Seconds from the history start to the end of the data."""
         return self.seconds(self.data_end)
