@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -16,7 +16,6 @@ from assay.cli.errors import reported
 
 if TYPE_CHECKING:
     from assay.analysis.results import AnalysisResult
-    from assay.spec.project import Project
 
 Step = Callable[[str], None]
 
@@ -89,24 +88,19 @@ def analyze_cmd(
     """
     from assay.analysis.run import analyze
     from assay.spec import load_project
-
-    loaded = load_project(project)
-    with progress(fmt == Format.table or out is not None) as step:
-        result = analyze(loaded, experiment, on_step=step)
-        if store:
-            step("recording the result")
-            _store(loaded, result)
-    _emit(result, fmt, out, segments)
-
-
-def _store(project: Project, result: AnalysisResult) -> None:
     from assay.store import save_result
 
-    wh = project.warehouse()
-    try:
-        save_result(wh, result, project.spec.results_schema)
-    finally:
-        wh.close()
+    loaded = load_project(project)
+    # One connection for the analysis and its record (a Spark session or a server login is
+    # not free).
+    with progress(fmt == Format.table or out is not None) as step, closing(
+        loaded.warehouse()
+    ) as wh:
+        result = analyze(loaded, experiment, warehouse=wh, on_step=step)
+        if store:
+            step("recording the result")
+            save_result(wh, result, loaded.spec.results_schema)
+    _emit(result, fmt, out, segments)
 
 
 def _emit(result: AnalysisResult, fmt: Format, out: Path | None, segments: bool) -> None:
@@ -212,16 +206,18 @@ def demo(
     from assay.demo import build_demo
     from assay.report import decide, write_report
     from assay.spec import load_project
+    from assay.store import save_result
 
     with progress(True) as step:
         step(f"building the demo warehouse ({users:,} users)")
         info = build_demo(out, seed=seed, users=users)
         project = load_project(out)
         results = {}
-        for experiment_id in sorted(project.experiments):
-            step(f"analysing {experiment_id}")
-            results[experiment_id] = analyze(project, experiment_id)
-            _store(project, results[experiment_id])
+        with closing(project.warehouse()) as wh:
+            for experiment_id in sorted(project.experiments):
+                step(f"analysing {experiment_id}")
+                results[experiment_id] = analyze(project, experiment_id, warehouse=wh)
+                save_result(wh, results[experiment_id], project.spec.results_schema)
     reports = out / "reports"
     table = Table(title=f"Demo: {info.warehouse}", title_justify="left")
     for column in ("experiment", "assay's decision", "checks", "report"):
