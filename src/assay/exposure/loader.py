@@ -122,12 +122,8 @@ class Loader:
             exp.to_table(LEDGER, dialect=warehouse.dialect))
         try:
             table = warehouse.execute(query.sql(warehouse.dialect))
-        except MissingTableError:
+        except MissingTableError:  # first start: no batch loaded yet
             return set()
-        except WarehouseError as err:
-            if warehouse.columns(LEDGER) is None:
-                return set()
-            raise err
         return set(table.column(0).to_pylist())
 
     def _load(self, warehouse: Warehouse, group: list[dict[str, Any]]) -> None:
