@@ -13,7 +13,8 @@ Fixtures (see docs/warehouses.md):
 
 Tests that use the PostgreSQL or Spark fixtures are marked ``postgres`` / ``spark`` here, and Spark
 ones are put in the ``xdist_group("spark")`` so that with ``--dist loadgroup`` only one worker pays
-for a JVM. A missing PostgreSQL or Java skips those tests locally and fails them under ``CI``.
+for a JVM. A missing PostgreSQL, Java or driver skips those tests locally and fails them under
+``CI`` (``tests/engines.py``); each skip says what is missing and how to install it.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ import pyarrow as pa
 import pytest
 import sqlglot
 from sqlglot import exp
+from tests.engines import require_module, unavailable
 
 from assay.warehouse.base import Warehouse
 from assay.warehouse.duckdb import DuckDBWarehouse
@@ -76,13 +78,6 @@ def _suffix_xdist_groups(items: list[pytest.Item]) -> None:
                          for m in item.iter_markers("xdist_group")})
         if groups and hasattr(item, "_id") and "@" not in item.nodeid.rpartition("]")[2]:
             item._id = NodeId.parse(f"{item.nodeid}@{'_'.join(groups)}")
-
-
-def _unavailable(reason: str) -> None:
-    """Skip locally; under CI a missing engine is a broken machine, so fail."""
-    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-        pytest.fail(f"{reason} (CI is set, so this is an error, not a skip)")
-    pytest.skip(reason)
 
 
 # --------------------------------------------------------------------------- PostgreSQL
@@ -187,7 +182,8 @@ def start_postgres() -> PostgresServer:
     """initdb + postgres on a free 127.0.0.1 port; the socket lives in the temporary directory."""
     bindir = _postgres_bindir()
     if bindir is None or not (bindir / "initdb").exists():
-        _unavailable("PostgreSQL server binaries not found (set ASSAY_PG_BINDIR)")
+        unavailable("PostgreSQL server binaries (initdb, postgres) not found: install them "
+                    "(Debian: apt-get install postgresql) or set ASSAY_PG_BINDIR to their folder")
     assert bindir is not None
     account = _server_account()
     began = time.perf_counter()
@@ -267,7 +263,7 @@ def reset_postgres(url: str) -> None:
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[PostgresServer]:
     """The PostgreSQL server of this worker (started on first use, stopped at session end)."""
-    pytest.importorskip("psycopg")
+    require_module("psycopg", "postgres")
     server = start_postgres()
     atexit.register(server.stop)  # also covers an interrupted session; setpriv covers SIGKILL
     try:
@@ -301,9 +297,10 @@ def postgres_wh(postgres_url: str) -> Iterator[Warehouse]:
 @pytest.fixture(scope="session")
 def spark_session() -> Iterator[Any]:
     """A local-mode SparkSession (``spark://local[2]``, UTC, 4 shuffle partitions, no UI)."""
-    pytest.importorskip("pyspark")
+    require_module("pyspark", "spark")
     if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
-        _unavailable("Java not found: Spark needs a JRE (17 or newer)")
+        unavailable("Java not found: Spark needs a JRE 17 or newer (Debian: apt-get install "
+                    "openjdk-17-jre-headless) on PATH or in JAVA_HOME")
     from assay.warehouse.spark import SparkWarehouse
 
     owner = SparkWarehouse.from_url(SPARK_URL)

@@ -6,12 +6,14 @@ from typing import Any
 
 import pyarrow as pa
 import pytest
+from tests.engines import require_module
 
-pytest.importorskip("pyspark")
+require_module("pyspark", "spark")  # assay.warehouse.spark imports it
 
-from assay.errors import WarehouseError
-from assay.warehouse import connect
-from assay.warehouse.spark import SparkWarehouse, _parse_url
+# After the check, like pytest.importorskip: a missing PySpark is a reasoned skip, not an error.
+from assay.errors import WarehouseError  # noqa: E402
+from assay.warehouse import connect  # noqa: E402
+from assay.warehouse.spark import SparkWarehouse, _parse_url  # noqa: E402
 
 
 @pytest.mark.parametrize(("url", "master", "settings"), [
