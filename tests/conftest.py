@@ -29,6 +29,7 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import closing
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -285,11 +286,8 @@ def postgres_wh(postgres_url: str) -> Iterator[Warehouse]:
     from assay.warehouse.postgres import PostgresWarehouse
 
     reset_postgres(postgres_url)
-    wh = PostgresWarehouse(postgres_url)
-    try:
+    with closing(PostgresWarehouse(postgres_url)) as wh:
         yield wh
-    finally:
-        wh.close()
 
 
 # --------------------------------------------------------------------------- Spark
@@ -331,11 +329,8 @@ def spark_wh(spark_session: Any) -> Iterator[Warehouse]:
     from assay.warehouse.spark import SparkWarehouse
 
     reset_spark(spark_session)
-    wh = SparkWarehouse(spark_session)
-    try:
+    with closing(SparkWarehouse(spark_session)) as wh:  # closing it leaves the session running
         yield wh
-    finally:
-        wh.close()  # does not stop the shared session
 
 
 # --------------------------------------------------------------------------- DuckDB and all
@@ -343,11 +338,8 @@ def spark_wh(spark_session: Any) -> Iterator[Warehouse]:
 @pytest.fixture
 def duckdb_wh() -> Iterator[Warehouse]:
     """A fresh in-memory DuckDB warehouse."""
-    wh = DuckDBWarehouse(":memory:")
-    try:
+    with closing(DuckDBWarehouse(":memory:")) as wh:
         yield wh
-    finally:
-        wh.close()
 
 
 @pytest.fixture(params=[
