@@ -14,7 +14,7 @@ from typing import TypeVar
 from pydantic import BaseModel, ValidationError
 
 from assay.errors import SpecError, SpecIssue
-from assay.spec.errors import issues_from_validation
+from assay.spec.errors import issues_from_validation, unknown_name
 from assay.spec.models import ExperimentSpec, MetricSpec, ProjectSpec, Source
 from assay.spec.yamlsrc import Loc, Located, load_yaml
 from assay.warehouse import Warehouse, connect, dialect_of
@@ -81,8 +81,6 @@ class Project:
     def experiment(self, experiment_id: str) -> ExperimentSpec:
         """The experiment with this id; a :class:`SpecError` with a hint if there is none."""
         if experiment_id not in self.experiments:
-            from assay.spec.errors import unknown_name
-
             raise unknown_name(
                 str(self.root / "experiments"), "experiment", experiment_id, list(self.experiments)
             )
