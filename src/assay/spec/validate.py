@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from assay.errors import SpecIssue
 from assay.spec.errors import did_you_mean
-from assay.spec.models import Source
+from assay.spec.models import ExperimentSpec, Source
 from assay.spec.sqlcheck import parse_expression, parse_query
 
 if TYPE_CHECKING:
@@ -126,9 +126,9 @@ def _check_metrics(project: Project) -> list[SpecIssue]:
         if metric.kind == "ratio":
             for part in ("numerator", "denominator"):
                 ref = getattr(metric, part)
-                target = project.metrics.get(ref)
-                if ref in project.broken or project.metrics_unreadable:
+                if _unverifiable(project, ref):
                     continue
+                target = project.metrics.get(ref)
                 if target is None:
                     issues.append(
                         where.issue(
@@ -160,55 +160,8 @@ def _check_experiments(project: Project) -> list[SpecIssue]:
     names = sorted(project.metrics)
     for exp_id, experiment in project.experiments.items():
         where = project.where[("experiment", exp_id)]
-        for role in ("primary", "secondary", "guardrails"):
-            for i, ref in enumerate(getattr(experiment.metrics, role)):
-                if ref in project.broken or project.metrics_unreadable:
-                    continue
-                if ref not in project.metrics:
-                    issues.append(
-                        where.issue(
-                            ("metrics", role, i),
-                            f"unknown metric `{ref}`",
-                            hint=did_you_mean(ref, names)
-                            or f"metrics defined: {', '.join(names) or 'none'}",
-                        )
-                    )
-                elif experiment.cuped and not _has_pre_window(project, ref):
-                    issues.append(
-                        where.issue(
-                            ("metrics", role, i),
-                            f"CUPED is on but `{ref}` has "
-                            "no `pre_window`; it is analysed without CUPED",
-                            severity="warning",
-                        )
-                    )
-        for i, ref in enumerate(experiment.bootstrap):
-            if (
-                ref not in project.metrics
-                and ref not in project.broken
-                and not project.metrics_unreadable
-            ):
-                issues.append(
-                    where.issue(
-                        ("bootstrap", i), f"unknown metric `{ref}`", hint=did_you_mean(ref, names)
-                    )
-                )
-        for i, ref in enumerate(experiment.rank_tests):
-            target = project.metrics.get(ref)
-            if target is None and ref not in project.broken and not project.metrics_unreadable:
-                issues.append(
-                    where.issue(
-                        ("rank_tests", i), f"unknown metric `{ref}`", hint=did_you_mean(ref, names)
-                    )
-                )
-            elif target is not None and target.kind == "ratio":
-                issues.append(
-                    where.issue(
-                        ("rank_tests", i),
-                        f"`{ref}` is a ratio metric; ranks "
-                        "compare per-unit values, which a ratio of sums has not",
-                    )
-                )
+        issues += _role_issues(project, experiment, where, names)
+        issues += _method_issues(project, experiment, where, names)
         if not experiment.metrics.all():
             issues.append(
                 where.issue(
@@ -224,6 +177,67 @@ def _check_experiments(project: Project) -> list[SpecIssue]:
                 ("targeting",),
             )
     return issues
+
+
+def _role_issues(
+    project: Project, experiment: ExperimentSpec, where: Where, names: list[str]
+) -> list[SpecIssue]:
+    """Unknown metrics under ``metrics:``, and CUPED asked of a metric without a pre-period."""
+    issues: list[SpecIssue] = []
+    for role in ("primary", "secondary", "guardrails"):
+        for i, ref in enumerate(getattr(experiment.metrics, role)):
+            if _unverifiable(project, ref):
+                continue
+            if ref not in project.metrics:
+                issues.append(
+                    where.issue(
+                        ("metrics", role, i),
+                        f"unknown metric `{ref}`",
+                        hint=did_you_mean(ref, names)
+                        or f"metrics defined: {', '.join(names) or 'none'}",
+                    )
+                )
+            elif experiment.cuped and not _has_pre_window(project, ref):
+                issues.append(
+                    where.issue(
+                        ("metrics", role, i),
+                        f"CUPED is on but `{ref}` has "
+                        "no `pre_window`; it is analysed without CUPED",
+                        severity="warning",
+                    )
+                )
+    return issues
+
+
+def _method_issues(
+    project: Project, experiment: ExperimentSpec, where: Where, names: list[str]
+) -> list[SpecIssue]:
+    """Unknown metrics under ``bootstrap:`` and ``rank_tests:``, and ratios given rank tests."""
+    issues: list[SpecIssue] = []
+    for method in ("bootstrap", "rank_tests"):
+        for i, ref in enumerate(getattr(experiment, method)):
+            target = project.metrics.get(ref)
+            if target is None and not _unverifiable(project, ref):
+                issues.append(
+                    where.issue(
+                        (method, i), f"unknown metric `{ref}`", hint=did_you_mean(ref, names)
+                    )
+                )
+            elif method == "rank_tests" and target is not None and target.kind == "ratio":
+                issues.append(
+                    where.issue(
+                        (method, i),
+                        f"`{ref}` is a ratio metric; ranks "
+                        "compare per-unit values, which a ratio of sums has not",
+                    )
+                )
+    return issues
+
+
+def _unverifiable(project: Project, ref: str) -> bool:
+    """A metric reference that cannot be checked: its definition failed to load, or a metrics
+    file did not parse so which metrics exist is unknown (both are reported already)."""
+    return ref in project.broken or project.metrics_unreadable
 
 
 def _has_pre_window(project: Project, name: str) -> bool:
