@@ -130,10 +130,7 @@ def power(
             options["cuped_reduction"] = cuped_reduction
         result = _from_history(project, metric, history_start, history_days, population, mde,
                                options)
-        if output_format is OutputFormat.json:
-            typer.echo(json.dumps(result, indent=2, default=_json_default))
-        else:
-            _render(result)
+        _print(result, output_format)
         return
 
     kind = metric_kind.value
@@ -166,10 +163,7 @@ def power(
             result = plan.to_dict()
     except ValueError as err:
         _fail(str(err))
-    if output_format is OutputFormat.json:
-        typer.echo(json.dumps(result, indent=2, default=_json_default))
-        return
-    _render(result)
+    _print(result, output_format)
 
 
 @reported
@@ -191,6 +185,13 @@ def _from_history(project: Path, metric: str, start: datetime, days: int,
     result: dict[str, Any] = {"metric": metric, "history_units": int(moments.n),
                               "history": f"{start:%Y-%m-%d} + {days}d", **plan.to_dict()}
     return result
+
+
+def _print(result: dict[str, Any], output_format: OutputFormat) -> None:
+    if output_format is OutputFormat.json:
+        typer.echo(json.dumps(result, indent=2, default=_json_default))
+    else:
+        _render(result)
 
 
 def _json_default(value: object) -> object:
