@@ -76,10 +76,11 @@ def _read_units(path: Path, unit_column: str) -> tuple[list[str], dict[str, list
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
-    first = path.open(encoding="utf-8").readline()
-    if path.suffix.lower() != ".csv" and "," not in first:
-        ids = [line.rstrip("\r\n") for line in path.open(encoding="utf-8")]
-        return [u for u in ids if u], {}
+    with path.open(encoding="utf-8") as handle:
+        first = handle.readline()
+        if path.suffix.lower() != ".csv" and "," not in first:
+            ids = [first.rstrip("\r\n")] + [line.rstrip("\r\n") for line in handle]
+            return [u for u in ids if u], {}
     try:
         table = pacsv.read_csv(path, convert_options=pacsv.ConvertOptions(
             column_types={unit_column: pa.string()}))
