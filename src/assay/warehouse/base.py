@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Protocol, runtime_checkable
 
 import pyarrow as pa
+from sqlglot import exp
 
 
 @runtime_checkable
@@ -44,3 +45,33 @@ class Warehouse(Protocol):
     def close(self) -> None:
         """Release the connection."""
         ...
+
+
+WRITE_MODES = ("append", "replace")
+
+
+def check_write_mode(mode: str) -> None:
+    """Raise ``ValueError`` unless ``mode`` is one :meth:`Warehouse.write_table` accepts."""
+    if mode not in WRITE_MODES:
+        raise ValueError(f"write mode must be 'append' or 'replace', got {mode!r}")
+
+
+def columns_query(ref: exp.Table) -> exp.Select:
+    """``information_schema`` query for the column names of ``ref``, in table order.
+
+    An unqualified name means the current schema, as it does in a query.
+    """
+    schema = exp.Literal.string(ref.db) if ref.db else exp.func("current_schema")
+    return (
+        exp.select("column_name")
+        .from_(exp.to_table("information_schema.columns"))
+        .where(exp.column("table_name").eq(exp.Literal.string(ref.name)))
+        .where(exp.column("table_schema").eq(schema))
+        .order_by("ordinal_position")
+    )
+
+
+def first_line(err: BaseException) -> str:
+    """The first line of a driver error's message (its type name if it has none)."""
+    text = str(err).strip()
+    return text.splitlines()[0] if text else type(err).__name__

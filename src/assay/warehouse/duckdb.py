@@ -10,6 +10,7 @@ import sqlglot
 from sqlglot import exp
 
 from assay.errors import MissingTableError, WarehouseError
+from assay.warehouse.base import check_write_mode, columns_query, first_line
 
 
 class DuckDBWarehouse:
@@ -45,27 +46,17 @@ class DuckDBWarehouse:
             table: pa.Table = fetch()
             return table
         except duckdb.CatalogException as err:
-            raise MissingTableError(_first_line(err), sql=sql, backend=self.name) from err
+            raise MissingTableError(first_line(err), sql=sql, backend=self.name) from err
         except duckdb.Error as err:
-            raise WarehouseError(_first_line(err), sql=sql, backend=self.name) from err
+            raise WarehouseError(first_line(err), sql=sql, backend=self.name) from err
 
     def columns(self, table: str) -> list[str] | None:
-        ref = exp.to_table(table, dialect=self.dialect)
-        # An unqualified name means the current schema, as it does in a query.
-        schema = exp.Literal.string(ref.db) if ref.db else exp.func("current_schema")
-        query = (
-            exp.select("column_name")
-            .from_("information_schema.columns")
-            .where(exp.column("table_name").eq(exp.Literal.string(ref.name)))
-            .where(exp.column("table_schema").eq(schema))
-            .order_by("ordinal_position")
-        )
+        query = columns_query(exp.to_table(table, dialect=self.dialect))
         rows = self.con.execute(query.sql(dialect=self.dialect)).fetchall()
         return [r[0] for r in rows] or None
 
     def write_table(self, table: str, data: pa.Table, *, mode: str = "append") -> None:
-        if mode not in ("append", "replace"):
-            raise ValueError(f"write mode must be 'append' or 'replace', not {mode!r}")
+        check_write_mode(mode)
         target = exp.to_table(table, dialect=self.dialect)
         self.con.register("__assay_incoming", data)
         try:
@@ -86,13 +77,9 @@ class DuckDBWarehouse:
                 insert.set("by_name", True)
                 self.con.execute(insert.sql(dialect=self.dialect))
         except duckdb.Error as err:
-            raise WarehouseError(_first_line(err), backend=self.name) from err
+            raise WarehouseError(first_line(err), backend=self.name) from err
         finally:
             self.con.unregister("__assay_incoming")
 
     def close(self) -> None:
         self.con.close()
-
-
-def _first_line(err: Exception) -> str:
-    return str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__

@@ -25,6 +25,7 @@ from sqlglot import exp
 from sqlglot.optimizer.normalize_identifiers import normalize_identifiers
 
 from assay.errors import MissingTableError, WarehouseError
+from assay.warehouse.base import check_write_mode, columns_query, first_line
 
 _DIALECT = "postgres"
 _COPY_BATCH_ROWS = 65_536
@@ -82,7 +83,7 @@ class PostgresWarehouse:
             try:
                 connection = psycopg.connect(url, autocommit=True)
             except psycopg.Error as err:
-                raise WarehouseError(_first_line(err), backend=self.name) from err
+                raise WarehouseError(first_line(err), backend=self.name) from err
         else:
             connection.autocommit = True
         for type_name in _LOAD_AS_TEXT:
@@ -101,21 +102,13 @@ class PostgresWarehouse:
                 rows = cur.fetchall()
                 return _rows_to_arrow(cur.description, rows)
         except pg_errors.UndefinedTable as err:
-            raise MissingTableError(_first_line(err), sql=sql, backend=self.name) from err
+            raise MissingTableError(first_line(err), sql=sql, backend=self.name) from err
         except psycopg.Error as err:
-            raise WarehouseError(_first_line(err), sql=sql, backend=self.name) from err
+            raise WarehouseError(first_line(err), sql=sql, backend=self.name) from err
 
     def columns(self, table: str) -> list[str] | None:
         """Column names of ``table`` in table order, or None if it does not exist."""
-        ref = _table_ref(table)
-        schema = exp.Literal.string(ref.db) if ref.db else exp.func("current_schema")
-        query = (
-            exp.select("column_name")
-            .from_(exp.to_table("information_schema.columns"))
-            .where(exp.column("table_name").eq(exp.Literal.string(ref.name)))
-            .where(exp.column("table_schema").eq(schema))
-            .order_by("ordinal_position")
-        )
+        query = columns_query(_table_ref(table))
         result = self.execute(query.sql(dialect=_DIALECT))
         names = result.column(0).to_pylist() if result.num_rows else []
         return [str(n) for n in names] or None
@@ -131,8 +124,7 @@ class PostgresWarehouse:
             ValueError: ``mode`` is neither ``"append"`` nor ``"replace"``.
             WarehouseError: A column type has no PostgreSQL counterpart, or the server refused.
         """
-        if mode not in ("append", "replace"):
-            raise ValueError(f"mode must be 'append' or 'replace', got {mode!r}")
+        check_write_mode(mode)
         target = _table_ref(table)
         data = _plain_columns(data)
         statements = _load_statements(target, data, replace=mode == "replace")
@@ -148,7 +140,7 @@ class PostgresWarehouse:
                 sql = _analyze_statement(target)
                 cur.execute(sql)
         except psycopg.Error as err:
-            raise WarehouseError(_first_line(err), sql=sql, backend=self.name) from err
+            raise WarehouseError(first_line(err), sql=sql, backend=self.name) from err
 
     def close(self) -> None:
         """Close the connection (idempotent)."""
@@ -172,7 +164,7 @@ class PostgresWarehouse:
         try:
             self.con.execute(sql)
         except psycopg.Error as err:
-            raise WarehouseError(_first_line(err), sql=sql, backend=self.name) from err
+            raise WarehouseError(first_line(err), sql=sql, backend=self.name) from err
 
 
 def _table_ref(table: str) -> exp.Table:
@@ -281,11 +273,6 @@ def _csv_chunks(data: pa.Table) -> Iterator[bytes]:
         sink = io.BytesIO()
         pacsv.write_csv(batch, sink, write_options=options)
         yield sink.getvalue()
-
-
-def _first_line(err: Exception) -> str:
-    text = str(err).strip()
-    return text.splitlines()[0] if text else type(err).__name__
 
 
 __all__ = ["PostgresWarehouse"]

@@ -30,6 +30,7 @@ from pyspark.sql import DataFrame, SparkSession
 from sqlglot import exp
 
 from assay.errors import MissingTableError, WarehouseError
+from assay.warehouse.base import check_write_mode, first_line
 
 _DIALECT = "spark"
 _PYSPARK_MAJOR = int(pyspark.__version__.split(".")[0])
@@ -93,7 +94,7 @@ class SparkWarehouse:
         except (PySparkException, OSError, RuntimeError) as err:
             if temp_dir is not None:
                 shutil.rmtree(temp_dir, ignore_errors=True)
-            raise WarehouseError(f"cannot start Spark ({master}): {_first_line(err)}",
+            raise WarehouseError(f"cannot start Spark ({master}): {first_line(err)}",
                                  backend=cls.name) from err
         return cls(spark, owns_session=fresh, warehouse_dir=temp_dir if fresh else None)
 
@@ -106,10 +107,10 @@ class SparkWarehouse:
             return _to_arrow(frame)
         except PySparkException as err:
             if _condition(err) in _MISSING_TABLE_CONDITIONS:
-                raise MissingTableError(_first_line(err), sql=sql, backend=self.name) from err
-            raise WarehouseError(_first_line(err), sql=sql, backend=self.name) from err
+                raise MissingTableError(first_line(err), sql=sql, backend=self.name) from err
+            raise WarehouseError(first_line(err), sql=sql, backend=self.name) from err
         except Py4JError as err:
-            raise WarehouseError(_first_line(err), sql=sql, backend=self.name) from err
+            raise WarehouseError(first_line(err), sql=sql, backend=self.name) from err
 
     def columns(self, table: str) -> list[str] | None:
         """Column names of ``table`` (``db.table`` allowed), or None if it does not exist."""
@@ -119,9 +120,9 @@ class SparkWarehouse:
         except PySparkException as err:
             if _condition(err) in _MISSING_TABLE_CONDITIONS:
                 return None
-            raise WarehouseError(_first_line(err), backend=self.name) from err
+            raise WarehouseError(first_line(err), backend=self.name) from err
         except Py4JError as err:
-            raise WarehouseError(_first_line(err), backend=self.name) from err
+            raise WarehouseError(first_line(err), backend=self.name) from err
 
     def write_table(self, table: str, data: pa.Table, *, mode: str = "append") -> None:
         """Create the managed table ``table`` if needed and append or replace its rows.
@@ -130,8 +131,7 @@ class SparkWarehouse:
             ValueError: ``mode`` is neither ``"append"`` nor ``"replace"``.
             WarehouseError: Spark refused the data or the table.
         """
-        if mode not in ("append", "replace"):
-            raise ValueError(f"mode must be 'append' or 'replace', got {mode!r}")
+        check_write_mode(mode)
         ref = exp.to_table(table, dialect=_DIALECT)
         sql = None
         try:
@@ -144,7 +144,7 @@ class SparkWarehouse:
             writer = frame.write.mode("overwrite" if mode == "replace" else "append")
             writer.saveAsTable(_table_name(table))
         except (PySparkException, Py4JError) as err:
-            raise WarehouseError(_first_line(err), sql=sql, backend=self.name) from err
+            raise WarehouseError(first_line(err), sql=sql, backend=self.name) from err
 
     def close(self) -> None:
         """Stop the session if this object started it; a shared session is left running."""
@@ -207,11 +207,6 @@ def _quiet_query_context_logs() -> None:
     from pyspark.logger import PySparkLogger
 
     PySparkLogger.getLogger("SQLQueryContextLogger").setLevel(logging.CRITICAL)
-
-
-def _first_line(err: BaseException) -> str:
-    text = str(err).strip()
-    return text.splitlines()[0] if text else type(err).__name__
 
 
 __all__ = ["SparkWarehouse"]
