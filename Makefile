@@ -1,6 +1,6 @@
 # assay: two commands to start.
 #   make demo   build the demo warehouse, analyse its experiments, write reports
-#   make test   install test dependencies and run the whole suite
+#   make test   install test dependencies, lint, type-check and run the whole suite
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
@@ -17,12 +17,14 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/assay demo --out demo
 
-# Lint and tests both run, so that a lint error does not hide the test results; either fails it.
+# Lint, type check and tests all run, so that one failure does not hide the others' results;
+# any of them fails it. mypy is here because CI runs `make test`, and src/ is kept strict-clean.
 test: $(STAMP)
 	@lint=0; $(BIN)/ruff check src tests benchmarks || lint=$$?; \
+	types=0; $(BIN)/mypy || types=$$?; \
 	tests=0; $(BIN)/pytest -n 2 --dist loadgroup || tests=$$?; \
-	echo "make test: ruff exit $$lint, pytest exit $$tests"; \
-	test $$lint -eq 0 -a $$tests -eq 0
+	echo "make test: ruff exit $$lint, mypy exit $$types, pytest exit $$tests"; \
+	test $$lint -eq 0 -a $$types -eq 0 -a $$tests -eq 0
 
 test-fast: $(STAMP)
 	$(BIN)/pytest -n 2 --dist loadgroup -m "not slow"
