@@ -6,7 +6,8 @@ import importlib
 
 from assay.cli.app import app
 
-# Modules that register commands on `app`. A module is listed once it exists.
+# Modules that register commands on `app`, in the order `assay --help` lists their commands
+# (imported by name from a list because import sorting would reorder plain imports).
 _COMMAND_MODULES = [
     "assay.cli.assign_cmds",
     "assay.cli.project_cmds",
