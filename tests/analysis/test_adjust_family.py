@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from statsmodels.stats.multitest import multipletests
 
 from assay.analysis.compute import Comparison, adjust
-from assay.analysis.results import MetricResult
+from assay.results import MetricResult
 from assay.stats.estimates import ArmEstimate
 from assay.stats.tests import Effect, compare
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from assay.analysis.results import AnalysisResult, Arm
+from assay.results import AnalysisResult, Arm
 from assay.store import load_results, recorded_units, save_result
 from assay.warehouse.duckdb import DuckDBWarehouse
 

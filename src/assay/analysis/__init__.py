@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from assay.analysis.results import AnalysisResult, Arm, Check, MetricResult
+from assay.results import AnalysisResult, Arm, Check, MetricResult
 
 if TYPE_CHECKING:
     from assay.analysis.run import analyze

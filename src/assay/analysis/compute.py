@@ -9,8 +9,8 @@ from typing import Any, Literal
 import numpy as np
 
 from assay.analysis.readouts import Design, with_readouts
-from assay.analysis.results import MetricResult
 from assay.metrics.plan import AnalysisPlan, MetricPlan
+from assay.results import MetricResult
 from assay.spec.models import ExperimentSpec
 from assay.stats.estimates import (
     ArmEstimate,

@@ -14,7 +14,7 @@ import math
 from dataclasses import dataclass, replace
 from typing import Literal
 
-from assay.analysis.results import MetricResult
+from assay.results import MetricResult
 from assay.spec.models import ExperimentSpec
 from assay.stats.estimates import ArmEstimate
 from assay.stats.multiple import adjust_pvalues

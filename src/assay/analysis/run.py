@@ -18,12 +18,12 @@ import pyarrow as pa
 from assay.analysis.compute import Cell, adjust, compare_metrics, covariate_balance, split_rows
 from assay.analysis.preflight import preflight
 from assay.analysis.readouts import group_design, sequential_significance
-from assay.analysis.results import AnalysisResult, Arm, BootstrapInterval, RankTest
 from assay.checks import ExposureCounts, exposure_checks, result_checks
 from assay.metrics.bootstrap import compile_replicates
 from assay.metrics.compile import CompiledAnalysis, compile_analysis
 from assay.metrics.plan import AnalysisPlan
 from assay.metrics.ranks import compile_rank_sums
+from assay.results import AnalysisResult, Arm, BootstrapInterval, RankTest
 from assay.spec.models import ExperimentSpec
 from assay.spec.project import Project, load_project
 from assay.stats.codes import ErrorCode

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from assay.analysis.results import Check, Status
+from assay.results import Check, Status
 from assay.spec.models import ExperimentSpec
 from assay.stats.srm import srm_test
 

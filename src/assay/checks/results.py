@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from assay.analysis.results import Check, MetricResult
+from assay.results import Check, MetricResult
 from assay.spec.models import ExperimentSpec
 
 # Twyman's law: a lift this large on a business metric is far more often a bug than a win

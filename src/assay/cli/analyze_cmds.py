@@ -15,7 +15,7 @@ from assay.cli.app import ProjectOption, app, console, err_console
 from assay.cli.errors import reported
 
 if TYPE_CHECKING:
-    from assay.analysis.results import AnalysisResult
+    from assay.results import AnalysisResult
 
 Step = Callable[[str], None]
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 
-from assay.analysis.results import AnalysisResult, MetricResult
+from assay.results import AnalysisResult, MetricResult
 
 Bounds = tuple[float, float]
 _MISSING: Bounds = (math.nan, math.nan)

@@ -5,8 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from assay.analysis.results import AnalysisResult, MetricResult
-from assay.report.decision import decide, is_loss, is_win
 from assay.report.format import interval, num, p, pct
 from assay.report.intervals import (
     axis_label,
@@ -15,6 +13,7 @@ from assay.report.intervals import (
     shown_intervals,
     verdict_beyond_interval,
 )
+from assay.results import AnalysisResult, MetricResult, decide, is_loss, is_win
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure

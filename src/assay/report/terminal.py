@@ -8,10 +8,9 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from assay.analysis.results import AnalysisResult, MetricResult
-from assay.report.decision import decide, is_loss, is_win
 from assay.report.format import interval, num, p, pct
 from assay.report.intervals import ci_header, interval_note, shown_intervals
+from assay.results import AnalysisResult, MetricResult, decide, is_loss, is_win
 
 _STATUS = {"pass": "[green]✔ pass[/]", "warn": "[yellow]▲ warn[/]", "fail": "[red]✘ fail[/]"}
 _VERDICT = {"ship": "green", "do not ship": "red", "inconclusive": "yellow", "untrustworthy": "red"}

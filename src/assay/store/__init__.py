@@ -10,8 +10,7 @@ import json
 
 from sqlglot import exp
 
-from assay.analysis.results import AnalysisResult
-from assay.report.decision import decide
+from assay.results import AnalysisResult, decide
 from assay.warehouse import Warehouse
 
 RESULTS_TABLE = "assay_results"

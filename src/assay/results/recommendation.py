@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from assay.analysis.results import AnalysisResult, MetricResult
+from assay.results.model import AnalysisResult, MetricResult
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""Analysis results: plain, frozen data. Rendering lives in :mod:`assay.report`.
+"""Result data: plain and frozen. Rendering lives in :mod:`assay.report`.
 
 The JSON form (:meth:`AnalysisResult.to_dict`) is a documented, stable contract
 (``docs/json-schema.md``); fields are only ever added.
