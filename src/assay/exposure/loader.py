@@ -12,7 +12,8 @@ import contextlib
 import datetime as dt
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import pyarrow as pa
@@ -28,6 +29,22 @@ LEDGER = "assay_collector_batches"
 TRANSACTIONAL = ("duckdb", "postgres")
 
 
+@dataclass(frozen=True)
+class RowStream:
+    """A further kind of journal record the loader writes to its own table.
+
+    The built-in streams are ``exposures`` and ``events``; a room that journals other rows
+    (``pipeline_runs``, say) names the table and how its journal rows become Arrow.
+
+    Attributes:
+        table: The warehouse table the stream's rows are appended to.
+        to_arrow: Journal rows (plain JSON objects) -> the table's rows.
+    """
+
+    table: str
+    to_arrow: Callable[[list[dict[str, Any]]], pa.Table]
+
+
 class Loader:
     """Background loading of journal records into the warehouse.
 
@@ -36,10 +53,13 @@ class Loader:
         columns: The project's exposure table and column names.
         events_table: Table of metric events.
         max_rows: Rows per transaction (several batches are grouped up to this size).
+        streams: Further record streams by name, each loaded into its own table in the same
+            transaction as the ledger.
     """
 
     def __init__(self, open_warehouse: Callable[[], Warehouse], columns: ExposureSource,
-                 *, events_table: str = "assay_events", max_rows: int = 20_000) -> None:
+                 *, events_table: str = "assay_events", max_rows: int = 20_000,
+                 streams: Mapping[str, RowStream] | None = None) -> None:
         if columns.table is None:
             raise AssayError("the project's exposures are a SQL query; the collector needs a "
                              "table (set `exposures.table` in assay_project.yml)")
@@ -47,6 +67,7 @@ class Loader:
         self.columns = columns
         self.events_table = events_table
         self.max_rows = max_rows
+        self.streams = dict(streams or {})
         self.loaded_ids: set[str] = set()
         self.loaded_events = 0
         self.errors: list[str] = []
@@ -141,6 +162,10 @@ class Loader:
                                       _exposures_table(exposures, self.columns))
             if events:
                 warehouse.write_table(self.events_table, _events_table(events))
+            for name, stream in self.streams.items():
+                rows = [row for r in group if r["stream"] == name for row in r["rows"]]
+                if rows:
+                    warehouse.write_table(stream.table, stream.to_arrow(rows))
             warehouse.write_table(LEDGER, ledger)
             warehouse.execute(exp.Commit().sql(warehouse.dialect))
         except WarehouseError as err:
@@ -152,7 +177,7 @@ class Loader:
             return
         with self._cond:
             self.loaded_ids.update(r["batch_id"] for r in group)
-            self.loaded_events += len(exposures) + len(events)
+            self.loaded_events += sum(len(r["rows"]) for r in group)
 
     @staticmethod
     def _rollback(warehouse: Warehouse) -> None:
