@@ -9,7 +9,7 @@ from assay.pipelines.calibration import switchback_aa
 
 @pytest.mark.slow
 def test_switchback_aa_false_positive_rate_is_nominal() -> None:
-    report = switchback_aa(simulations=4000, blocks=120, runs_per_block=12, washout_runs=2,
+    report = switchback_aa(simulations=4000, blocks=240, runs_per_block=12, washout_runs=2,
                            phi=0.9, seed=2026)
     assert 0.04 <= report.fpr_blocks <= 0.06, report
     # what treating autocorrelated runs as independent units would claim

@@ -100,6 +100,17 @@ def hash_dialect(dialect: str) -> HashDialect:
     return HASH_DIALECTS[dialect]
 
 
+def hash32_expression(text: exp.Expression, dialect: str, *, start: int = 1) -> exp.Expression:
+    """32 bits of ``MD5(text)`` as an integer: hex digits ``start .. start + 7`` read as base 16.
+
+    ``start=1`` is step 3 of hash version 1 (before the modulo); other offsets give further
+    independent 32-bit words of the same digest (e.g. for order-independent row checksums).
+    """
+    recipe = hash_dialect(dialect)
+    hex8 = exp.Substring(this=_md5_hex(text, recipe.md5), start=_num(start), length=_num(8))
+    return _hex_to_int(hex8, recipe.hex_to_int)
+
+
 def bucket_expression(salt: str | exp.Expression, unit: exp.Expression,
                       dialect: str) -> exp.Expression:
     """The bucket in ``[0, 10000)`` of ``unit`` under ``salt`` (hash version 1), as SQL.
@@ -112,12 +123,10 @@ def bucket_expression(salt: str | exp.Expression, unit: exp.Expression,
         >>> print(bucket_expression("s", exp.column("u"), "trino").sql("trino"))
         FROM_BASE(SUBSTR(TO_HEX(MD5(TO_UTF8('s:' || CAST(u AS VARCHAR)))), 1, 8), 16) % 10000
     """
-    recipe = hash_dialect(dialect)
     head = exp.Literal.string(salt + SEPARATOR) if isinstance(salt, str) else \
         exp.DPipe(this=salt, expression=exp.Literal.string(SEPARATOR))
     text = exp.DPipe(this=head, expression=exp.cast(unit, exp.DataType.build("TEXT")))
-    hex8 = exp.Substring(this=_md5_hex(text, recipe.md5), start=_num(1), length=_num(8))
-    return exp.Mod(this=_hex_to_int(hex8, recipe.hex_to_int), expression=_num(BUCKETS))
+    return exp.Mod(this=hash32_expression(text, dialect), expression=_num(BUCKETS))
 
 
 def _between(value: exp.Expression, lo: int, hi: int) -> exp.Expr:
