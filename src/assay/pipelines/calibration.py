@@ -89,3 +89,80 @@ def _p_values(runs: NDArray[np.float64], treated: NDArray[np.bool_]) -> tuple[fl
     naive = compare(mean_estimate(Moments.from_values({"y": runs[~treated].ravel()})),
                     mean_estimate(Moments.from_values({"y": runs[treated].ravel()})))
     return clustered.p_value, naive.p_value
+
+
+@dataclass(frozen=True)
+class DetectorReport:
+    """A detector's calibration on simulated series.
+
+    Attributes:
+        detector: The detector.
+        series: Series simulated (clean ones for the false alarms, as many shifted ones).
+        length: Points per clean series.
+        amplitude: Amplitude of the daily cycle, in noise standard deviations.
+        false_alarms_per_1000: Flagged points per 1,000 points of clean series.
+        clean_series_flagged: Share of clean series with at least one flag.
+        shift: Size of the injected level shift (or spike), in noise standard deviations.
+        spike: Whether a one-point spike was injected instead of a lasting shift.
+        detected: Share of shifted series in which the shift was found within ``horizon``.
+        median_delay: Median points after the shift that the detector needed to flag it,
+            run as a monitor would: on the series up to each new point.
+    """
+
+    detector: str
+    series: int
+    length: int
+    amplitude: float
+    false_alarms_per_1000: float
+    clean_series_flagged: float
+    shift: float
+    spike: bool
+    detected: float
+    median_delay: float
+
+
+def detector_calibration(detector: str, *, series: int = 100, length: int = 168,
+                         period: int = 24, amplitude: float = 2.0, shift: float = 3.0,
+                         horizon: int = 24, spike: bool = False, seed: int = 5
+                         ) -> DetectorReport:
+    """False alarms on clean series, and the delay to find a level shift, by simulation.
+
+    Clean series: a daily cycle (``amplitude`` sd over ``period`` points) plus N(0, 1) noise,
+    a week of hourly points by default. Shifted series: ``length`` clean points, then ``+shift``
+    from there on; the detector runs on the series up to each new point (as a monitor would)
+    until it flags a point at or after the shift (or one within the minimum segment before it,
+    for change points), for at most ``horizon`` points. ``spike=True`` injects a single point
+    of ``+shift`` instead of a lasting shift (what a spike detector is for).
+    """
+    from assay.pipelines.monitor import MIN_SEGMENT, change_points, robust_z, stl_residuals
+
+    def flags(values: NDArray[np.float64]) -> list[int]:
+        if detector == "robust_z":
+            return [a.index for a in robust_z(values)]
+        if detector == "stl":
+            return [a.index for a in stl_residuals(values, period=period)]
+        return [a.index for a in change_points(values, period=period)]
+
+    rng = np.random.default_rng(seed)
+    total = length + horizon
+    cycle = amplitude * np.sin(2 * np.pi * np.arange(total) / period)
+    tolerance = MIN_SEGMENT if detector == "change_point" else 0
+    alarms = flagged = 0
+    delays = []
+    for _ in range(series):
+        clean = flags(cycle[:length] + rng.normal(size=length))
+        alarms += len(clean)
+        flagged += bool(clean)
+        shifted = cycle + rng.normal(size=total)
+        if spike:
+            shifted[length] += shift
+        else:
+            shifted[length:] += shift
+        for k in range(1, horizon + 1):
+            if any(i >= length - tolerance for i in flags(shifted[:length + k])):
+                delays.append(k - 1)
+                break
+    return DetectorReport(detector, series, length, amplitude,
+                          1000 * alarms / (series * length), flagged / series, shift, spike,
+                          len(delays) / series,
+                          float(np.median(delays)) if delays else float("nan"))

@@ -36,14 +36,16 @@ SHADOW = {"json": "orders_shadow_json", "parquet": "orders_shadow_parquet"}
 SHADOW_EVERY = 15
 SCHEMA = {"order_id": "BIGINT", "customer_id": "BIGINT", "status": "VARCHAR",
           "amount": "DOUBLE", "event_time": "TIMESTAMP"}
-GATES = [GateSpec(kind="row_count", min=1),
-         GateSpec(kind="null_rate", column="amount", max=0.05),
-         GateSpec(kind="unique", column="order_id"),
-         GateSpec(kind="accepted_values", column="status", values=["paid", "refunded", "open"]),
-         GateSpec(kind="schema")]
+GATES = [GateSpec.model_validate(g) for g in (
+    {"kind": "row_count", "min": 1},
+    {"kind": "null_rate", "column": "amount", "max": 0.05},
+    {"kind": "unique", "column": "order_id"},
+    {"kind": "accepted_values", "column": "status", "values": ["paid", "refunded", "open"]},
+    {"kind": "schema"})]
 # the same sample of batches run through both configurations: their outputs must be equal
-SHADOW_GATES = [GateSpec(kind="checksum", name="same_rows"),
-                GateSpec(kind="row_count", name="same_row_count", vs_control=0.0)]
+SHADOW_GATES = [GateSpec.model_validate(g) for g in (
+    {"kind": "checksum", "name": "same_rows"},
+    {"kind": "row_count", "name": "same_row_count", "vs_control": 0.0})]
 Step = Callable[[str], None]
 
 
@@ -92,7 +94,7 @@ def _write_read(con: duckdb.DuckDBPyConnection, data: pa.Table, variant: str,
     con.register("batch", data)
     path = folder / f"batch_{index}.{variant}"
     fmt = "json" if variant == "json" else "parquet"
-    con.execute(f"COPY batch TO '{path}' (FORMAT {fmt})")  # noqa: S608 (our own temp path)
+    con.execute(f"COPY batch TO '{path}' (FORMAT {fmt})")
     if fmt == "json":
         columns = "{" + ", ".join(f"'{k}': '{v}'" for k, v in SCHEMA.items()) + "}"
         read = f"read_json('{path}', format = 'newline_delimited', columns = {columns})"
@@ -118,7 +120,7 @@ def run_demo(out: Path, *, batches: int = 300, rows: int = 2000, seed: int = 7,
     rng = np.random.default_rng(seed)
     con = duckdb.connect()
     for table in (*OUTPUTS.values(), *SHADOW.values()):
-        con.execute(f"CREATE TABLE {table} ("  # noqa: S608 (constant names)
+        con.execute(f"CREATE TABLE {table} ("
                     + ", ".join(f"{k} {v}" for k, v in SCHEMA.items()) + ")")
     sink = JournalRunSink(out / "journal", lambda: DuckDBWarehouse(str(warehouse)))
     with PipelineRecorder([setup], sink) as recorder, \
