@@ -188,6 +188,9 @@ def demo(
     ] = Path("demo"),
     users: Annotated[int, typer.Option(help="Users in the demo warehouse.", min=1000)] = 60_000,
     seed: Annotated[int, typer.Option(help="Random seed (same seed, same data).")] = 7,
+    pipelines: Annotated[bool, typer.Option(
+        "--pipelines", help="Instead: A/B test two real pipeline configurations (JSON vs "
+        "Parquet) on this machine, with gates and a written decision.")] = False,
 ) -> None:
     """Build a demo warehouse with experiments of known truth, analyse them, write reports.
 
@@ -199,7 +202,14 @@ def demo(
     Example:
 
         assay demo --out /tmp/assay-demo && assay analyze checkout_redesign -p /tmp/assay-demo
+
+        assay demo --pipelines --out /tmp/assay-pipelines
     """
+    if pipelines:
+        from assay.cli.pipelines_cmds import pipelines_demo
+
+        pipelines_demo(out, seed)
+        return
     from rich.table import Table
 
     from assay.analysis.run import analyze
