@@ -9,7 +9,7 @@ from typing import Any, Literal
 import numpy as np
 
 from assay.analysis.readouts import Design, with_readouts
-from assay.metrics.plan import AnalysisPlan, MetricPlan
+from assay.metrics.plan import AnalysisPlan, MetricPlan, QuantilePlan
 from assay.results import MetricResult
 from assay.spec.models import ExperimentSpec
 from assay.stats.estimates import (
@@ -21,6 +21,12 @@ from assay.stats.estimates import (
 )
 from assay.stats.moments import Moments
 from assay.stats.multiple import AdjustMethod, adjust_effects
+from assay.stats.quantiles import (
+    CLUSTER_VARIABLES,
+    QuantileArm,
+    compare_quantiles,
+    quantile_estimate,
+)
 from assay.stats.tests import Effect, compare, proportion_test
 
 Row = Mapping[str, Any]
@@ -236,3 +242,61 @@ def _result(
         segment_value=cell.segment_value,
         null_values=nulls,
     )
+
+
+def compare_quantile_metric(
+    quantile: QuantilePlan,
+    experiment: ExperimentSpec,
+    rows: Sequence[Row],
+    design: Design | None = None,
+) -> list[Comparison]:
+    """Every treatment's comparison of one quantile metric, from its order-statistics rows
+    (:func:`assay.metrics.quantiles.compile_quantiles`); p-values not yet adjusted."""
+    metric = quantile.metric
+    nu = metric.quantile or 0.5
+    clustered = metric.quantile_of == "event"
+    arms = {str(row["variant"]): quantile_arm(row, clustered) for row in rows}
+    empty = QuantileArm(0.0, float("nan"), float("nan"), float("nan"))
+    control = experiment.control.name
+    out = []
+    for treatment in experiment.treatments:
+        c, t = arms.get(control, empty), arms.get(treatment.name, empty)
+        effect = compare_quantiles(c, t, nu, alpha=experiment.alpha)
+        pair = (quantile_estimate(c, nu), quantile_estimate(t, nu))
+        result = MetricResult(
+            metric=metric.name,
+            role=quantile.role,
+            kind=metric.kind,
+            variant=treatment.name,
+            control=control,
+            n_control=pair[0].n,
+            n_treatment=pair[1].n,
+            mean_control=c.quantile,
+            mean_treatment=t.quantile,
+            diff=effect.diff,
+            diff_se=effect.diff_se,
+            diff_ci=effect.diff_ci,
+            rel_lift=effect.rel_lift,
+            rel_lift_ci=effect.rel_lift_ci,
+            p_value=effect.p_value,
+            p_value_adjusted=effect.p_value,
+            significant=False,
+            method=effect.method,
+            cuped_variance_reduction=None,
+            error=None if effect.error is None else str(effect.error),
+            higher_is_better=metric.higher_is_better,
+        )
+        out.append(Comparison(with_readouts(result, effect, pair, experiment, design), effect))
+    return out
+
+
+def quantile_arm(row: Row, clustered: bool) -> QuantileArm:
+    """One arm's order statistics (and cluster moments) from its row."""
+
+    def number(key: str) -> float:
+        value = row.get(key)
+        return float("nan") if value is None else float(value)
+
+    clusters = Moments.from_row(CLUSTER_VARIABLES, row) if clustered else None
+    return QuantileArm(float(row.get("n_values") or 0), number("q"), number("q_lo"),
+                       number("q_hi"), clusters)

@@ -256,6 +256,48 @@ def source_scan(
     is a ``FILTER``ed aggregate over the same pass.
     """
     experiment = plan.experiment
+    joined, values, filters = _joined_events(experiment, source, measures, dialect)
+    micros = _EPOCH_MICROS.get(dialect)
+    aggregates: list[exp.Expr] = []
+    for measure, name in measures:
+        value = col(values[measure.value]) if measure.value is not None else None
+        condition = _in_window(measure, filters, experiment, micros is not None)
+        aggregates.append(alias(_aggregate(measure.aggregation, condition, value), name))
+        if value is not None and plan.counts_nulls(measure):
+            nulls = exp.and_(condition.copy(), value.copy().is_(exp.null()))
+            aggregates.append(alias(_filtered(exp.Count(this=exp.Star()), nulls), f"{name}__nulls"))
+    return (
+        exp.select(col(UNIT), col(ARM), *aggregates)
+        .from_(joined.subquery("j"))
+        .group_by(col(UNIT), col(ARM))
+    )
+
+
+def source_events(experiment: ExperimentSpec, measure: Measure, dialect: str) -> exp.Select:
+    """Every qualifying event of ``measure`` with a value: ``(unit_id, variant, v)``.
+
+    The same scan, join and window test as :func:`source_scan`, without the per-unit
+    aggregation (event-level quantiles need the events themselves).
+    """
+    joined, values, filters = _joined_events(experiment, measure.source, [(measure, "")], dialect)
+    value = col(values[measure.value or ""])
+    condition = _in_window(measure, filters, experiment, dialect in _EPOCH_MICROS)
+    names = [v.name for v in experiment.variants]
+    return (
+        exp.select(col(UNIT), alias(_variant_name(names), VARIANT), alias(value, "v"))
+        .from_(joined.subquery("j"))
+        .where(exp.and_(condition, value.copy().is_(exp.null()).not_()))
+    )
+
+
+def _joined_events(
+    experiment: ExperimentSpec,
+    source: Source,
+    measures: list[tuple[Measure, str]],
+    dialect: str,
+) -> tuple[exp.Select, dict[str, str], dict[str, str]]:
+    """A source's events in the scan range joined to the units (on the key alone), with
+    each distinct value and filter expression as a column (``v0``, ``f0`` ...)."""
     values: dict[str, str] = {}
     filters: dict[str, str] = {}
     for measure, _ in measures:
@@ -293,19 +335,7 @@ def source_scan(
             join_type="inner",
         )
     )
-    aggregates: list[exp.Expr] = []
-    for measure, name in measures:
-        value = col(values[measure.value]) if measure.value is not None else None
-        condition = _in_window(measure, filters, experiment, micros is not None)
-        aggregates.append(alias(_aggregate(measure.aggregation, condition, value), name))
-        if value is not None and plan.counts_nulls(measure):
-            nulls = exp.and_(condition.copy(), value.copy().is_(exp.null()))
-            aggregates.append(alias(_filtered(exp.Count(this=exp.Star()), nulls), f"{name}__nulls"))
-    return (
-        exp.select(col(UNIT), col(ARM), *aggregates)
-        .from_(joined.subquery("j"))
-        .group_by(col(UNIT), col(ARM))
-    )
+    return joined, values, filters
 
 
 def _in_window(

@@ -91,7 +91,8 @@ class Capping(Strict):
 
 
 Aggregation = Literal["sum", "count", "avg", "max", "min"]
-MetricKind = Literal["mean", "proportion", "ratio"]
+MetricKind = Literal["mean", "proportion", "ratio", "quantile"]
+QuantileOf = Literal["unit", "event"]
 
 
 class MetricSpec(Strict):
@@ -100,7 +101,9 @@ class MetricSpec(Strict):
     ``mean``: each unit's events in the window are aggregated (``sum`` and ``count`` give 0 to units
     with no events; ``avg``, ``max``, ``min`` leave them out). ``proportion``: a unit converts if it
     has any qualifying event in the window. ``ratio``: sum of a numerator metric over sum of a
-    denominator metric, across units.
+    denominator metric, across units. ``quantile``: the ``quantile`` (e.g. 0.95) of each unit's
+    aggregated value (``quantile_of: unit``) or of every qualifying event's value
+    (``quantile_of: event``, units as clusters), compared between arms.
     """
 
     name: Annotated[str, Field(pattern=IDENTIFIER)]
@@ -116,6 +119,28 @@ class MetricSpec(Strict):
     numerator: str | None = None
     denominator: str | None = None
     higher_is_better: bool = True
+    quantile: float | None = Field(
+        None, gt=0, lt=1, description="Quantile metrics: the level, e.g. 0.95 for p95."
+    )
+    quantile_of: QuantileOf = Field(
+        "unit", description="Quantile metrics: of per-unit values or of every event's value."
+    )
+
+    @model_validator(mode="after")
+    def _quantile_fields(self) -> MetricSpec:
+        if self.kind != "quantile":
+            if self.quantile is not None or self.quantile_of != "unit":
+                raise ValueError("`quantile`/`quantile_of` belong to quantile metrics")
+            return self
+        if self.quantile is None:
+            raise ValueError("a quantile metric needs `quantile`, e.g. 0.95 for p95")
+        if self.capping is not None or self.pre_window is not None:
+            raise ValueError("a quantile metric takes no `capping` or `pre_window` "
+                             "(a quantile is robust to outliers and has no CUPED here)")
+        if self.quantile_of == "event" and (self.aggregation != "sum" or self.value is None):
+            raise ValueError("an event-level quantile needs a `value` and no `aggregation`: "
+                             "it is the quantile of every qualifying event's value")
+        return self
 
     @model_validator(mode="after")
     def _kind_fields(self) -> MetricSpec:
