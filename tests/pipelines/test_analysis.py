@@ -115,6 +115,12 @@ def test_switchback_analyses_blocks_as_clusters(tmp_path: Path, wh_url: str) -> 
     _check_against_oracle(result, runs, "mean_duration", runs["duration_s"], keep)
     check = next(c for c in result.checks if c.name == "pipeline_design")
     assert "clusters" in check.message
+    p95 = next(r for r in result.results if r.metric == "latency_p95")
+    for arm, mean in (("json", "mean_control"), ("parquet", "mean_treatment")):
+        durations = runs.loc[keep & (runs["variant"] == arm), "duration_s"]
+        assert getattr(p95, mean) == pytest.approx(
+            np.quantile(durations, 0.95, method="inverted_cdf"))
+    assert "clusters" in p95.method and p95.higher_is_better is False
     assert check.figures["washout_runs"] == int((~runs["analysed"]).sum()) == 2 * 80
     assert pipeline_decision(result).verdict in ("inconclusive", "ship", "do not ship")
 

@@ -3,7 +3,9 @@
 Every KPI is a metric spec the usual compiler turns into SQL and the usual engine analyses. The
 analysis unit is whatever the design randomised (a run or batch id, or a switchback block), so
 per-run KPIs are *ratio* metrics of per-unit sums (delta method): with one run per unit they are
-plain means; with blocks they are cluster-robust, block sums being the clusters.
+plain means; with blocks they are cluster-robust, block sums being the clusters. Latency
+percentiles are the quantile metric kind over every run (``quantile_of: event``) with units as
+clusters (Deng, Knoblich & Lu 2018, section 4.2).
 
 Built in (``higher_is_better`` set so that "better" and guardrails read the right way):
 
@@ -11,6 +13,10 @@ Built in (``higher_is_better`` set so that "better" and guardrails read the righ
 KPI                 definition                                         better
 ==================  =================================================  ===============
 ``throughput``      rows written / seconds, successful runs            higher
+``latency_p50``     median duration of successful runs (quantile)      lower
+``latency_p95``     p95 of the same (quantile kind, units as clusters) lower
+``latency_p99``     p99 of the same                                    lower
+``freshness_p95``   p95 of the freshness lag                           lower
 ``mean_duration``   seconds per successful run                         lower
 ``error_rate``      failed runs / finished runs                        lower
 ``retry_rate``      runs with attempt > 1 / finished runs              lower
@@ -38,8 +44,9 @@ RUN_SOURCE = "pipeline_runs"
 KPI_SOURCE = "pipeline_run_kpis"
 FINISHED = "phase = 'end' AND analysed"
 SUCCEEDED = FINISHED + " AND status = 'success'"
-BUILT_IN = ("throughput", "mean_duration", "error_rate", "unfinished_rate", "retry_rate",
-            "freshness_lag", "bytes_per_run")
+BUILT_IN = ("throughput", "latency_p50", "latency_p95", "latency_p99", "mean_duration",
+            "error_rate", "unfinished_rate", "retry_rate", "freshness_lag", "freshness_p95",
+            "bytes_per_run")
 
 
 def sources(runs_table: str = RUNS_TABLE, kpis_table: str = KPIS_TABLE) -> dict[str, Source]:
@@ -59,6 +66,13 @@ def _ratio(name: str, num: str, den: str, description: str, *,
     return MetricSpec.model_validate({"name": name, "kind": "ratio", "numerator": num,
                                       "denominator": den, "description": description,
                                       "higher_is_better": higher})
+
+
+def _quantile(name: str, q: float, value: str, filter: str, description: str) -> MetricSpec:
+    return MetricSpec.model_validate({"name": name, "kind": "quantile", "quantile": q,
+                                      "quantile_of": "event", "source": RUN_SOURCE,
+                                      "value": value, "filter": filter,
+                                      "description": description, "higher_is_better": False})
 
 
 def kpi_metrics(custom: Iterable[str] = (), *,
@@ -90,6 +104,11 @@ def kpi_metrics(custom: Iterable[str] = (), *,
         _ratio("bytes_per_run", "bytes_written", "finished_runs", "bytes written per run"),
         _ratio("unfinished_rate", "open_runs", "started_runs",
                "share of started runs with no end record (crashed or still running)"),
+        *(_quantile(f"latency_p{round(100 * q)}", q, "duration_s", timed,
+                    f"p{round(100 * q)} of successful runs' durations (seconds)")
+          for q in (0.5, 0.95, 0.99)),
+        _quantile("freshness_p95", 0.95, "freshness_lag_s", lagged,
+                  "p95 of the lag from output watermark to run end (seconds)"),
     ]
     better = dict(higher_is_better or {})
     for name in custom:
