@@ -125,7 +125,7 @@ def test_checksum_is_order_independent_and_sees_one_changed_row(
         wh.close()
 
 
-def test_a_treatment_failing_a_gate_is_never_shipped() -> None:
+def _winning_result() -> AnalysisResult:
     from assay.results import MetricResult
 
     win = MetricResult(metric="throughput", role="primary", kind="ratio", variant="parquet",
@@ -138,7 +138,29 @@ def test_a_treatment_failing_a_gate_is_never_shipped() -> None:
                             run_at="now", control="json", alpha=0.05, correction="holm",
                             cuped=False, warehouse="duckdb", arms=[], results=[win],
                             segments=[], checks=[], sql={}, versions={})
+    return result
+
+
+def test_a_treatment_failing_a_gate_is_never_shipped() -> None:
+    result = _winning_result()
     assert pipeline_decision(result).verdict == "ship"
     gate = Check("gate:checksum:parquet", "fail", "rows differ", {"variant": "parquet"})
     blocked = pipeline_decision(dataclasses.replace(result, checks=[gate]))
     assert blocked.verdict == "do not ship" and "checksum" in blocked.reasons[0]
+
+
+def test_rollout_climbs_only_while_the_decision_is_ship() -> None:
+    from assay.assign.flags import FlagsFile
+    from assay.pipelines.rollout import next_rollout
+
+    result = _winning_result()
+    step = next_rollout(result, flag="orders_parquet", current=0.05)
+    assert step.share == 0.25 and step.flag.value == "parquet" and step.flag.default == "json"
+    parsed = FlagsFile.model_validate(__import__("yaml").safe_load(step.yaml()))
+    assert parsed.flags[0].rollout == 0.25
+    share = sum(step.value_for(f"batch-{i}") == "parquet" for i in range(4000)) / 4000
+    assert 0.22 < share < 0.28
+    gate = Check("gate:checksum:parquet", "fail", "rows differ", {"variant": "parquet"})
+    held = next_rollout(dataclasses.replace(result, checks=[gate]), flag="orders_parquet",
+                        current=0.25)
+    assert held.share == 0.0 and held.reasons[0] == "held at 0: do not ship"
