@@ -30,12 +30,14 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import inspect
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from assay.pipelines.recorder import PipelineRecorder
 
 RecorderFactory = Callable[[], PipelineRecorder]
+INJECTED = ("variant", "assay_run")
 
 
 def current_context() -> Mapping[str, Any]:
@@ -71,6 +73,11 @@ def pipeline_task(recorder: RecorderFactory, pipeline: str) -> Callable[[Callabl
             with recorder() as rec, rec.run(pipeline, unit=task_unit(context),
                                             attempt=int(ti.try_number or 1)) as run:
                 return fn(*args, variant=run.variant, assay_run=run, **kwargs)
+
+        # Airflow binds a task's arguments to its signature: hide the two that assay supplies
+        signature = inspect.signature(fn)
+        task.__signature__ = signature.replace(parameters=[  # type: ignore[attr-defined]
+            p for name, p in signature.parameters.items() if name not in INJECTED])
         return task
     return wrap
 
