@@ -40,6 +40,8 @@ def test_the_demo_reports_what_the_runs_measured(tmp_path: Path) -> None:
     assert np.all(runs["duration_s"] > 0)
     gates = [c for c in demo.result.checks if c.name.startswith("gate:")]
     assert len(gates) == 14 and all(c.status == "pass" for c in gates)
+    watched = {c.name for c in demo.result.checks if c.name.startswith("anomalies:")}
+    assert watched == {"anomalies:duration_s:json", "anomalies:duration_s:parquet"}
     text = demo.decision_file.read_text()
     assert text.startswith(f"# Orders ingest: JSON vs Parquet: {demo.decision.verdict}")
     assert "| throughput | higher |" in text

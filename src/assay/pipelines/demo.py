@@ -24,6 +24,7 @@ import pyarrow.compute as pc
 from assay.pipelines.analysis import analyze_pipeline, pipeline_decision
 from assay.pipelines.designs import PipelineExperiment
 from assay.pipelines.gates import GateSpec, run_gates
+from assay.pipelines.monitor import anomaly_checks, run_series
 from assay.pipelines.recorder import PipelineRecorder
 from assay.pipelines.sinks import JournalRunSink
 from assay.results import AnalysisResult, Decision
@@ -147,7 +148,9 @@ def run_demo(out: Path, *, batches: int = 300, rows: int = 2000, seed: int = 7,
         say("running the data-quality gates and the analysis")
         gates = run_gates(wh, GATES, OUTPUTS, control="json") + run_gates(
             wh, SHADOW_GATES, SHADOW, control="json")
-        result = analyze_pipeline(wh, setup, gates=gates)
+        series = run_series(wh, "pipeline_runs", setup.experiment.id, "duration_s")
+        anomalies = anomaly_checks("duration_s", series, detectors=("robust_z", "change_point"))
+        result = analyze_pipeline(wh, setup, gates=gates, extra_checks=anomalies)
     finally:
         wh.close()
         con.close()

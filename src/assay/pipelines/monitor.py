@@ -34,9 +34,11 @@ from typing import Literal
 
 import numpy as np
 from numpy.typing import NDArray
+from sqlglot import exp
 
 from assay.errors import AssayError
 from assay.results import Check
+from assay.warehouse import Warehouse
 
 Detector = Literal["robust_z", "stl", "change_point"]
 DETECTORS: tuple[Detector, ...] = ("robust_z", "stl", "change_point")
@@ -189,3 +191,21 @@ def anomaly_checks(metric: str, series: Mapping[str, Sequence[float]], *,
             checks.append(Check(name, "pass", f"no anomaly in {metric} of {variant} over "
                                 f"{len(values)} points", figures))
     return checks
+
+
+def run_series(warehouse: Warehouse, runs_table: str, experiment_id: str,
+               value: str = "duration_s") -> dict[str, list[float]]:
+    """Each arm's finished, analysed runs' ``value`` in start order (a per-run KPI series,
+    for batch pipelines whose every run is a point worth watching)."""
+    column = exp.column(value, quoted=True)
+    query = (exp.select(exp.column("variant", quoted=True), exp.alias_(column, "value"))
+             .from_(exp.to_table(runs_table, dialect=warehouse.dialect))
+             .where(exp.column("experiment_id", quoted=True).eq(
+                 exp.Literal.string(experiment_id)))
+             .where("phase = 'end' AND analysed")
+             .where(column.copy().is_(exp.null()).not_())
+             .order_by(exp.column("started_at", quoted=True), exp.column("run_id", quoted=True)))
+    out: dict[str, list[float]] = {}
+    for row in warehouse.execute(query.sql(warehouse.dialect)).to_pylist():
+        out.setdefault(str(row["variant"]), []).append(float(row["value"]))
+    return out
