@@ -71,7 +71,8 @@ def experiment() -> ExperimentSpec:
                      {"name": "parquet", "weight": 1}],
         "metrics": {"primary": ["throughput"],
                     "guardrails": ["error_rate", "unfinished_rate"],
-                    "secondary": ["mean_duration", "freshness_lag", "bytes_per_run"]}})
+                    "secondary": ["latency_p50", "latency_p95", "mean_duration",
+                                  "freshness_p95", "bytes_per_run"]}})
 
 
 def batch(rng: np.random.Generator, index: int, rows: int, newest: dt.datetime) -> pa.Table:
