@@ -26,6 +26,7 @@ class Format(StrEnum):
     table = "table"
     json = "json"
     markdown = "markdown"
+    html = "html"
 
 
 @contextmanager
@@ -57,7 +58,8 @@ def analyze_cmd(
         typer.Option(
             "--format",
             "-f",
-            help="table for people, json for machines, markdown for a decision document.",
+            help="table for people, json for machines, markdown for a decision document, "
+            "html for a self-contained report (the dashboard's page, offline).",
         ),
     ] = Format.table,
     segments: Annotated[bool, typer.Option(help="Also show results by segment (table).")] = False,
@@ -85,6 +87,8 @@ def analyze_cmd(
         assay analyze checkout_redesign --format json > result.json
 
         assay analyze checkout_redesign --format markdown --out reports/checkout.md
+
+        assay analyze checkout_redesign --format html --out reports/checkout.html
     """
     from assay.analysis.run import analyze
     from assay.spec import load_project
@@ -108,6 +112,10 @@ def _emit(result: AnalysisResult, fmt: Format, out: Path | None, segments: bool)
 
     if fmt == Format.json:
         text = json.dumps(result.to_dict(), indent=2, ensure_ascii=False)
+    elif fmt == Format.html:
+        from assay.report.html import render_html
+
+        text = render_html(result)
     elif fmt == Format.markdown:
         if out is not None:
             path = write_report(result, out.parent if out.suffix else out)
@@ -205,6 +213,7 @@ def demo(
     from assay.analysis.run import analyze
     from assay.demo import build_demo
     from assay.report import decide, write_report
+    from assay.report.html import write_html
     from assay.spec import load_project
     from assay.store import save_result
 
@@ -224,6 +233,7 @@ def demo(
         table.add_column(column, no_wrap=column != "report", overflow="fold")
     for experiment_id, result in results.items():
         path = write_report(result, reports)
+        write_html(result, path.with_suffix(".html"))
         table.add_row(experiment_id, decide(result).verdict, result.status(), path.name)
     console.print(table)
     console.print("[bold]The truth the data were built with:[/]")
@@ -232,6 +242,7 @@ def demo(
         if truth is not None:
             console.print(f"  • [bold]{experiment_id}[/]: {truth.note}", highlight=False)
     console.print(
-        f"Reports are in [bold]{reports}[/]. Try: [bold]assay analyze "
-        f"checkout_redesign --project {out}[/]"
+        f"Reports (Markdown and HTML) are in [bold]{reports}[/]. Try: [bold]assay analyze "
+        f"checkout_redesign --project {out}[/], or the dashboard: [bold]assay serve "
+        f"--project {out}[/]"
     )

@@ -8,7 +8,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    import pandas as pd
+    import pyarrow as pa
+
+    from assay.results.tables import Part
 
 Status = Literal["pass", "warn", "fail"]
 JSON_SCHEMA_VERSION = 1
@@ -175,6 +181,25 @@ class AnalysisResult:
         data["status"] = self.status()
         cleaned: dict[str, Any] = _clean(data)
         return cleaned
+
+    def to_arrow(self, part: Part = "results") -> pa.Table:
+        """One part (results, segments, checks, arms, rank_tests, bootstrap) as an Arrow table."""
+        from assay.results.tables import to_arrow
+
+        return to_arrow(self, part)
+
+    def to_pandas(self, part: Part = "results") -> pd.DataFrame:
+        """:meth:`to_arrow` as a pandas DataFrame (needs pandas)."""
+        return self.to_arrow(part).to_pandas()
+
+    def _repr_html_(self) -> str:
+        """Jupyter's view: the recommendation, the results with CI bars and the checks.
+
+        Rendering lives in :mod:`assay.report`; it is imported here, at call time only.
+        """
+        from assay.report.html import render_notebook
+
+        return render_notebook(self)
 
 
 def _clean(value: Any) -> Any:

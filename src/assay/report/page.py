@@ -1,0 +1,232 @@
+"""The experiment page as data: what the dashboard and the HTML report both show.
+
+:class:`ExperimentPage` gathers one experiment's stored facts (its latest analysis, earlier
+analyses, lifecycle and decisions) and :func:`result_view` turns an analysis into rows of
+formatted figures and CI bars. Templates only lay these out, so the web page, the offline
+report and a notebook cell show the same figures, formatted once.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from markupsafe import Markup
+
+from assay.report import charts
+from assay.report.format import interval, num, p, pct
+from assay.report.intervals import ci_header, interval_note, shown_intervals
+from assay.results import AnalysisResult, Check, Decision, MetricResult, decide, is_loss, is_win
+
+#: What to do when a check does not pass (a check may carry its own in ``figures["action"]``).
+ADVICE = {
+    "srm": "Do not read the lifts: find why one arm lost or gained units (assignment, "
+    "logging, bots, a redirect) and fix it before analysing again.",
+    "empty_arms": "Check that every variant is logged under the name the spec declares.",
+    "exposures": "Check the exposure source and the experiment's id and dates.",
+    "undeclared_variants": "Declare the variant in the spec or fix the logging that sends it.",
+    "multiple_variants": "Find why units switch arms (unstable ids, reassignment) before trusting "
+    "the result.",
+    "duplicate_exposures": "Dedupe exposures at the source; analysis counts each unit once.",
+    "exposure_dates": "Check the spec's start and end against the logged exposures.",
+    "missing_unit_ids": "Fix the logger so that every exposure carries a unit id.",
+    "sample_size": "Let the experiment run to its planned sample size before deciding.",
+}
+
+
+@dataclass(frozen=True)
+class Row:
+    """One comparison, formatted for a table."""
+
+    metric: str
+    role: str
+    variant: str
+    segment: str | None
+    mean_control: str
+    mean_treatment: str
+    diff: str
+    diff_ci: str
+    rel_lift: str
+    rel_lift_ci: str
+    p_value: str
+    p_value_adjusted: str
+    verdict: str
+    tone: str
+    method: str
+    error: str | None
+    bar: Markup
+
+
+@dataclass(frozen=True)
+class CheckRow:
+    """A check's verdict with its sentence and what to do about it."""
+
+    name: str
+    status: str
+    message: str
+    action: str | None
+
+
+@dataclass(frozen=True)
+class SegmentGroup:
+    """The rows of one segment dimension (``platform``: ios, android, web)."""
+
+    segment: str
+    rows: list[Row]
+
+
+@dataclass(frozen=True)
+class ResultView:
+    """An analysis, formatted: arms, results, segments and checks."""
+
+    result: AnalysisResult
+    recommendation: Decision
+    ci_label: str
+    interval_note: str | None
+    rows: list[Row]
+    segments: list[SegmentGroup]
+    checks: list[CheckRow]
+
+
+@dataclass(frozen=True)
+class Chart:
+    """A titled SVG chart."""
+
+    title: str
+    svg: Markup
+
+
+@dataclass
+class ExperimentPage:
+    """Everything the experiment page shows; only ``experiment`` is required.
+
+    Attributes:
+        experiment: Experiment id.
+        view: The latest analysis, formatted (None before the first one).
+        name, hypothesis, owner, status, start, end: From the store's lifecycle (or the spec).
+        plan: The frozen pre-registration as ``(field, value)`` pairs.
+        plan_hash: Its hash, when frozen.
+        decisions: Recorded human decisions, oldest first (dicts with at, by, decision, note).
+        charts: Lift over time, units per day ... in the order shown.
+        metric_links: Whether metric names link to metric pages (the dashboard only).
+    """
+
+    experiment: str
+    view: ResultView | None = None
+    name: str | None = None
+    hypothesis: str | None = None
+    owner: str | None = None
+    status: str | None = None
+    start: str | None = None
+    end: str | None = None
+    plan: list[tuple[str, str]] = field(default_factory=list)
+    plan_hash: str | None = None
+    decisions: list[dict[str, Any]] = field(default_factory=list)
+    charts: list[Chart] = field(default_factory=list)
+    metric_links: bool = False
+
+    @property
+    def title(self) -> str:
+        """The human name, else the id."""
+        return self.name or self.experiment
+
+
+def result_view(result: AnalysisResult) -> ResultView:
+    """Format an analysis for the templates (nothing is recomputed: values are the result's)."""
+    groups: dict[str, list[MetricResult]] = {}
+    for r in result.segments:
+        groups.setdefault(str(r.segment), []).append(r)
+    return ResultView(
+        result=result,
+        recommendation=decide(result),
+        ci_label=ci_header(result),
+        interval_note=interval_note(result),
+        rows=rows(result.results),
+        segments=[SegmentGroup(name, rows(members)) for name, members in groups.items()],
+        checks=[check_row(c) for c in result.checks],
+    )
+
+
+def rows(results: Sequence[MetricResult], bar_width: int = 160) -> list[Row]:
+    """Formatted rows whose CI bars share one scale."""
+    scale = charts.symmetric_scale(
+        [b for r in results if r.error is None for b in (shown_intervals(r)[1], (r.rel_lift,) * 2)],
+        bar_width,
+    )
+    return [_row(r, scale) for r in results]
+
+
+def _row(r: MetricResult, scale: charts.Scale) -> Row:
+    diff_ci, lift_ci = shown_intervals(r)
+    tone = "better" if is_win(r) else "worse" if is_loss(r) else "neutral"
+    verdict = {"better": "better", "worse": "worse", "neutral": "n.s."}[tone]
+    vr = r.cuped_variance_reduction
+    method = r.method + ("" if vr is None else f", variance −{vr:.0%}")
+    segment = None if r.segment is None else f"{r.segment}={r.segment_value}"
+    label = f"{r.metric} {r.variant}: {pct(r.rel_lift)} {interval(lift_ci, as_pct=True)}"
+    bar = (
+        Markup("")
+        if r.error is not None
+        else charts.ci_bar(r.rel_lift, lift_ci, scale, tone, label)
+    )
+    return Row(
+        metric=r.metric, role=r.role, variant=r.variant, segment=segment,
+        mean_control=num(r.mean_control), mean_treatment=num(r.mean_treatment),
+        diff=num(r.diff), diff_ci=interval(diff_ci), rel_lift=pct(r.rel_lift),
+        rel_lift_ci=interval(lift_ci, as_pct=True), p_value=p(r.p_value),
+        p_value_adjusted=p(r.p_value_adjusted), verdict=verdict, tone=tone, method=method,
+        error=r.error, bar=bar,
+    )
+
+
+def check_row(check: Check) -> CheckRow:
+    """A check with what to do about it (nothing when it passed)."""
+    action = None
+    if check.status != "pass":
+        own = check.figures.get("action")
+        action = str(own) if own else ADVICE.get(check.name)
+    return CheckRow(check.name, check.status, check.message, action)
+
+
+def lift_charts(history: Sequence[AnalysisResult], *, limit: int = 4) -> list[Chart]:
+    """Relative lift and its interval at each stored analysis, per primary comparison.
+
+    ``history`` is oldest first; each point is one stored analysis (cumulative to its date).
+    Only primary and guardrail metrics are drawn (at most ``limit`` charts).
+    """
+    series: dict[tuple[str, str, str], list[charts.Point]] = {}
+    for result in history:
+        label = _look_label(result)
+        for r in result.results:
+            if r.role not in ("primary", "guardrail") or r.error is not None:
+                continue
+            low, high = shown_intervals(r)[1]
+            series.setdefault((r.role, r.metric, r.variant), []).append(
+                charts.Point(label, r.rel_lift, low, high)
+            )
+    ordered = sorted(series.items(), key=lambda kv: (kv[0][0] != "primary", kv[0][1], kv[0][2]))
+    out = []
+    for (role, metric, variant), points in ordered[:limit]:
+        title = f"{metric} ({role}), {variant} vs control: relative lift over time"
+        out.append(Chart(title, charts.lift_over_time(points, title)))
+    return out
+
+
+def units_chart(days: Sequence[str], by_arm: dict[str, Sequence[float]]) -> Chart:
+    """New units per day per arm."""
+    title = "Units entering per day, by arm"
+    series = [charts.Series(arm, values) for arm, values in by_arm.items()]
+    return Chart(title, charts.per_day(days, series, title))
+
+
+def _look_label(result: AnalysisResult) -> str:
+    """A short label for one analysis: its date (and time when needed)."""
+    text = result.run_at.replace("T", " ")
+    return text[:16] if len(text) >= 16 else text
+
+
+def finite(value: float | None) -> bool:
+    """Whether a stored figure is a real number (the JSON form writes NaN as null)."""
+    return value is not None and math.isfinite(value)
