@@ -20,7 +20,7 @@ ARM_COLOURS = ("#57606a", "#0969da", "#bf8700", "#8250df", "#1a7f37", "#cf222e")
 
 @dataclass(frozen=True)
 class Scale:
-    """A linear map from data ``[low, high]`` to pixels ``[0, width]``."""
+    """A linear map from data ``low -> 0`` and ``high -> width`` pixels (``low > high`` flips)."""
 
     low: float
     high: float
@@ -28,7 +28,7 @@ class Scale:
 
     def __call__(self, value: float) -> float:
         span = self.high - self.low
-        return 0.0 if span <= 0 else (value - self.low) / span * self.width
+        return 0.0 if span == 0 else (value - self.low) / span * self.width
 
 
 def symmetric_scale(bounds: Sequence[tuple[float, float]], width: float) -> Scale:
@@ -111,15 +111,15 @@ def lift_over_time(points: Sequence[Point], label: str, *, width: int = 640) -> 
 
 @dataclass(frozen=True)
 class Series:
-    """One arm's counts per day."""
+    """One arm's counts at each label (a day, or a stored analysis)."""
 
     name: str
     values: Sequence[float]
 
 
-def per_day(days: Sequence[str], series: Sequence[Series], label: str, *,
-            width: int = 640) -> Markup:
-    """One line per arm over the days, with a legend."""
+def counts(days: Sequence[str], series: Sequence[Series], label: str, *,
+           width: int = 640) -> Markup:
+    """One line per arm over the labels, with a legend."""
     height, pad_left, pad_bottom, pad_top = 200, 56, 28, 24
     inner_w, inner_h = width - pad_left - 12, height - pad_bottom - pad_top
     top = max((v for s in series for v in s.values if math.isfinite(v)), default=1.0) or 1.0
@@ -165,9 +165,11 @@ def _x_labels(labels: list[str], x: Callable[[int], float], baseline: float) -> 
     if not labels:
         return []
     every = max(1, math.ceil(len(labels) / 6))
-    return [f'<text x="{_fmt(x(i))}" y="{baseline}" text-anchor="middle" class="tick">'
-            f"{escape(text)}</text>"
-            for i, text in enumerate(labels) if i % every == 0 or i == len(labels) - 1]
+    last = len(labels) - 1
+    anchors = {0: "start", last: "end"} if last else {0: "middle"}
+    return [f'<text x="{_fmt(x(i))}" y="{baseline}" '
+            f'text-anchor="{anchors.get(i, "middle")}" class="tick">{escape(text)}</text>'
+            for i, text in enumerate(labels) if i % every == 0 or i == last]
 
 
 def _svg(width: float, height: float, label: str, parts: list[str], *, css: str) -> Markup:

@@ -8,7 +8,6 @@ report and a notebook cell show the same figures, formatted once.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -214,11 +213,16 @@ def lift_charts(history: Sequence[AnalysisResult], *, limit: int = 4) -> list[Ch
     return out
 
 
-def units_chart(days: Sequence[str], by_arm: dict[str, Sequence[float]]) -> Chart:
-    """New units per day per arm."""
-    title = "Units entering per day, by arm"
-    series = [charts.Series(arm, values) for arm, values in by_arm.items()]
-    return Chart(title, charts.per_day(days, series, title))
+def units_chart(history: Sequence[AnalysisResult]) -> Chart:
+    """Units analysed per arm at each stored analysis (cumulative: traffic as it arrived).
+
+    ``history`` is oldest first; an arm missing from an analysis counts 0 there.
+    """
+    title = "Units analysed per arm, at each stored analysis"
+    arms = list(dict.fromkeys(a.variant for result in history for a in result.arms))
+    by_look = [{a.variant: a.units for a in result.arms} for result in history]
+    series = [charts.Series(arm, [look.get(arm, 0) for look in by_look]) for arm in arms]
+    return Chart(title, charts.counts([_look_label(r) for r in history], series, title))
 
 
 def _look_label(result: AnalysisResult) -> str:
@@ -226,7 +230,3 @@ def _look_label(result: AnalysisResult) -> str:
     text = result.run_at.replace("T", " ")
     return text[:16] if len(text) >= 16 else text
 
-
-def finite(value: float | None) -> bool:
-    """Whether a stored figure is a real number (the JSON form writes NaN as null)."""
-    return value is not None and math.isfinite(value)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import duckdb
@@ -33,8 +34,11 @@ class DuckDBWarehouse:
             if self.path != ":memory:":
                 Path(self.path).parent.mkdir(parents=True, exist_ok=True)
             self.con = duckdb.connect(self.path, read_only=read_only)
-            # assay draws its own progress; DuckDB's bar would garble the terminal.
-            self.con.execute("SET enable_progress_bar = false")
+            # assay draws its own progress; DuckDB's bar would garble the terminal. Inside
+            # Jupyter without ipywidgets DuckDB refuses to change the setting at all (and
+            # draws no bar there), so that refusal is not an error.
+            with contextlib.suppress(duckdb.InvalidInputException):
+                self.con.execute("SET enable_progress_bar = false")
 
     def execute(self, sql: str) -> pa.Table:
         try:

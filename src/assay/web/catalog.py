@@ -11,7 +11,7 @@ from contextlib import closing
 from dataclasses import dataclass
 from typing import Any
 
-from assay.report.page import ExperimentPage, lift_charts, result_view
+from assay.report.page import ExperimentPage, lift_charts, result_view, units_chart
 from assay.results import AnalysisResult, MetricResult, decide
 from assay.spec.project import Project
 from assay.warehouse import Warehouse
@@ -84,7 +84,7 @@ class Catalog:
             start=_text(spec.start) if spec else None,
             end=_text(spec.end) if spec else None,
             plan=plan,
-            charts=lift_charts(looks) if len(looks) > 1 else [],
+            charts=[*lift_charts(looks), units_chart(looks)] if len(looks) > 1 else [],
             metric_links=True,
         )
 
