@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
 import math
 import re
@@ -119,3 +120,13 @@ def _same(a: object, b: object) -> bool:
     if a is None and isinstance(b, float) and math.isnan(b):
         return True
     return a == b
+
+
+@given(low=st.floats(-1e6, 1e6), span=st.floats(0, 1e6))
+def test_nice_ticks_cover_the_range(low: float, span: float) -> None:
+    ticks = charts.nice_ticks(low, low + span)
+    assert ticks[0] <= low + 1e-9 * max(1.0, abs(low))
+    assert ticks[-1] >= low + span - 1e-9 * max(1.0, abs(low + span))
+    assert 2 <= len(ticks) <= 12
+    steps = [b - a for a, b in itertools.pairwise(ticks)]
+    assert all(s == pytest.approx(steps[0], rel=1e-6) for s in steps)

@@ -88,7 +88,11 @@ def browser() -> Iterator[Any]:
 
 @pytest.fixture(scope="session")
 def screenshots(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Where screenshots are kept."""
+    """Where screenshots are kept: ``$ASSAY_SCREENSHOTS`` if set, else the session's temp dir."""
+    chosen = os.environ.get("ASSAY_SCREENSHOTS")
+    if chosen:
+        Path(chosen).mkdir(parents=True, exist_ok=True)
+        return Path(chosen)
     return tmp_path_factory.mktemp("screenshots")
 
 

@@ -18,6 +18,9 @@ from assay.results import decide
 from assay.spec import load_project
 from assay.web.decode import result_from_dict
 
+# One Chromium and one demo store: every browser test runs on the same xdist worker.
+pytestmark = pytest.mark.xdist_group("browser")
+
 
 def stored(project: Path) -> dict[str, dict[str, Any]]:
     """The latest stored analysis of each experiment, read from the store, not the server."""

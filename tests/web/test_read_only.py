@@ -12,6 +12,9 @@ import pytest
 from tests.web.browser import screenshot
 from tests.web.conftest import Server, start_server, stop_server
 
+# One Chromium and one demo store: every browser test runs on the same xdist worker.
+pytestmark = pytest.mark.xdist_group("browser")
+
 
 @pytest.fixture(scope="module")
 def read_only(web_project: Path) -> Iterator[Server]:

@@ -77,9 +77,8 @@ def lift_over_time(points: Sequence[Point], label: str, *, width: int = 640) -> 
     inner_w, inner_h = width - pad_left - 12, height - pad_bottom - pad_top
     finite = [p for p in points if math.isfinite(p.value)]
     values = [v for p in finite for v in (p.low, p.high, p.value) if math.isfinite(v)] + [0.0]
-    low, high = min(values), max(values)
-    margin = (high - low) * 0.1 or 0.01
-    y = Scale(high + margin, low - margin, inner_h)  # top of the plot is the highest value
+    ticks = nice_ticks(min(values), max(values))
+    y = Scale(ticks[-1], ticks[0], inner_h)  # top of the plot is the highest value
     step = inner_w / max(len(finite) - 1, 1)
 
     def x(i: int) -> float:
@@ -88,7 +87,7 @@ def lift_over_time(points: Sequence[Point], label: str, *, width: int = 640) -> 
     def yy(v: float) -> float:
         return pad_top + y(v)
 
-    parts = _y_axis(y, pad_left, pad_top, width, as_pct=True)
+    parts = _y_axis(ticks, y, pad_left, pad_top, width, as_pct=True)
     band = [(x(i), yy(p.high)) for i, p in enumerate(finite) if math.isfinite(p.high)]
     band += [(x(i), yy(p.low)) for i, p in reversed(list(enumerate(finite)))
              if math.isfinite(p.low)]
@@ -123,13 +122,14 @@ def counts(days: Sequence[str], series: Sequence[Series], label: str, *,
     height, pad_left, pad_bottom, pad_top = 200, 56, 28, 24
     inner_w, inner_h = width - pad_left - 12, height - pad_bottom - pad_top
     top = max((v for s in series for v in s.values if math.isfinite(v)), default=1.0) or 1.0
-    y = Scale(top * 1.1, 0.0, inner_h)
+    ticks = nice_ticks(0.0, top)
+    y = Scale(ticks[-1], 0.0, inner_h)
     step = inner_w / max(len(days) - 1, 1)
 
     def x(i: int) -> float:
         return pad_left + (i * step if len(days) > 1 else inner_w / 2)
 
-    parts = _y_axis(y, pad_left, pad_top, width, as_pct=False)
+    parts = _y_axis(ticks, y, pad_left, pad_top, width, as_pct=False)
     for k, s in enumerate(series):
         colour = ARM_COLOURS[k % len(ARM_COLOURS)]
         pts = [(x(i), pad_top + y(v)) for i, v in enumerate(s.values)]
@@ -142,22 +142,44 @@ def counts(days: Sequence[str], series: Sequence[Series], label: str, *,
     return _svg(width, height, label, parts, css="chart")
 
 
-def _y_axis(y: Scale, left: float, top: float, width: float, *, as_pct: bool) -> list[str]:
-    """Four gridlines with labels, and a darker line at 0 when 0 is in range."""
+def nice_ticks(low: float, high: float, count: int = 4) -> list[float]:
+    """Round gridline values (steps of 1, 2 or 5 x 10^k) covering ``[low, high]``."""
+    if not (math.isfinite(low) and math.isfinite(high)):
+        low, high = 0.0, 0.01
+    if high - low <= 1e-9 * max(abs(low), abs(high)) or high - low < 1e-12:
+        high = low + (abs(low) * 0.1 or 0.01)  # one value (or none): a band around it
+    raw = (high - low) / count
+    power = 10.0 ** math.floor(math.log10(raw))
+    step = next(m * power for m in (1, 2, 5, 10) if m * power >= raw)
+    first = math.floor(low / step) * step
+    ticks = [first]
+    while ticks[-1] < high - 1e-12 * step:
+        ticks.append(ticks[-1] + step)
+    return [round(t / step) * step for t in ticks]
+
+
+def _y_axis(ticks: Sequence[float], y: Scale, left: float, top: float, width: float, *,
+            as_pct: bool) -> list[str]:
+    """A labelled gridline per tick, and a darker line at 0 when 0 is in range."""
     out = []
-    for k in range(5):
-        value = y.high + (y.low - y.high) * k / 4
+    for value in ticks:
         py = top + y(value)
-        text = f"{value:+.1%}" if as_pct else f"{value:,.0f}"
+        text = _pct_tick(value) if as_pct else f"{value:,.0f}"
         out.append(f'<line x1="{left}" y1="{_fmt(py)}" x2="{width - 12}" y2="{_fmt(py)}" '
                    'stroke="#d0d7de" stroke-width="1"/>'
                    f'<text x="{left - 6}" y="{_fmt(py + 4)}" text-anchor="end" '
                    f'class="tick">{text}</text>')
-    if as_pct and min(y.low, y.high) <= 0 <= max(y.low, y.high):
+    if as_pct and ticks[0] <= 0 <= ticks[-1]:
         zero = _fmt(top + y(0.0))
         out.append(f'<line x1="{left}" y1="{zero}" x2="{width - 12}" y2="{zero}" stroke="#57606a" '
                    'stroke-width="1.2"/>')
     return out
+
+
+def _pct_tick(value: float) -> str:
+    """``+5%``, ``-2.5%``, ``0%``: as few decimals as the tick needs."""
+    text = f"{100 * value:+.2f}".rstrip("0").rstrip(".")
+    return ("0" if text in ("+0", "-0") else text) + "%"
 
 
 def _x_labels(labels: list[str], x: Callable[[int], float], baseline: float) -> list[str]:
