@@ -15,9 +15,9 @@ from hypothesis import strategies as st
 from assay.report import charts
 from assay.report.html import render_html, render_notebook
 from assay.results import AnalysisResult, Check
+from assay.results.decode import result_from_dict
 from assay.results.tables import PARTS
 from assay.web.csrf import Csrf
-from assay.web.decode import result_from_dict
 
 
 def test_tables_hold_every_field_of_every_item(demo_results: dict[str, AnalysisResult]) -> None:

@@ -9,13 +9,17 @@ from __future__ import annotations
 
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jinja2
 
 from assay import __version__
-from assay.report.page import ExperimentPage, result_view
+from assay.report.page import ExperimentPage, experiment_page, result_view
 from assay.results import AnalysisResult
+
+if TYPE_CHECKING:
+    from assay.spec.project import Project
+    from assay.store import Store
 
 TEMPLATES = Path(__file__).parent / "templates"
 
@@ -42,6 +46,36 @@ def page_for(result: AnalysisResult, **facts: Any) -> ExperimentPage:
     facts.setdefault("name", result.name)
     facts.setdefault("hypothesis", result.hypothesis)
     return ExperimentPage(experiment=result.experiment, view=result_view(result), **facts)
+
+
+def stored_page(
+    project: Project,
+    store: Store,
+    experiment_id: str,
+    *,
+    latest: AnalysisResult | None = None,
+    metric_links: bool = False,
+) -> ExperimentPage | None:
+    """The experiment page from the results store (None: neither store nor project knows it).
+
+    Args:
+        latest: An analysis to show last if the store does not hold it (``--no-store``).
+        metric_links: Link metric names to the dashboard's metric pages.
+    """
+    from assay.results.decode import result_from_dict
+
+    spec = project.experiments.get(experiment_id)
+    record = store.experiment(experiment_id)
+    history = [result_from_dict(data) for a in store.analyses(experiment_id)
+               if (data := store.result_json(a.analysis_id)) is not None]
+    if latest is not None and (not history or history[-1].to_dict() != latest.to_dict()):
+        history.append(latest)
+    if record is None and spec is None and not history:
+        return None
+    return experiment_page(
+        experiment_id, history, spec=spec, record=record, plan=store.plan(experiment_id),
+        decisions=store.decisions(experiment_id), metric_links=metric_links,
+    )
 
 
 def render_html(page: ExperimentPage | AnalysisResult) -> str:

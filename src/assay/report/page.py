@@ -8,9 +8,10 @@ report and a notebook cell show the same figures, formatted once.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from markupsafe import Markup
 
@@ -18,6 +19,10 @@ from assay.report import charts
 from assay.report.format import interval, num, p, pct
 from assay.report.intervals import ci_header, interval_note, shown_intervals
 from assay.results import AnalysisResult, Check, Decision, MetricResult, decide, is_loss, is_win
+
+if TYPE_CHECKING:
+    from assay.spec.models import ExperimentSpec
+    from assay.store.records import DecisionRecord, ExperimentRecord, PlanRecord
 
 #: What to do when a check does not pass (a check may carry its own in ``figures["action"]``).
 ADVICE = {
@@ -105,9 +110,11 @@ class ExperimentPage:
         experiment: Experiment id.
         view: The latest analysis, formatted (None before the first one).
         name, hypothesis, owner, status, start, end: From the store's lifecycle (or the spec).
-        plan: The frozen pre-registration as ``(field, value)`` pairs.
+        plan: The design as ``(field, value)`` pairs: the frozen plan once started, else the spec.
+        plan_note: Where the plan comes from (frozen when, version, why; or "not frozen").
         plan_hash: Its hash, when frozen.
-        decisions: Recorded human decisions, oldest first (dicts with at, by, decision, note).
+        decisions: Recorded human decisions, oldest first (dicts with at, by, decision,
+            variant, note, override).
         charts: Lift over time, units per day ... in the order shown.
         metric_links: Whether metric names link to metric pages (the dashboard only).
     """
@@ -121,6 +128,7 @@ class ExperimentPage:
     start: str | None = None
     end: str | None = None
     plan: list[tuple[str, str]] = field(default_factory=list)
+    plan_note: str | None = None
     plan_hash: str | None = None
     decisions: list[dict[str, Any]] = field(default_factory=list)
     charts: list[Chart] = field(default_factory=list)
@@ -226,7 +234,91 @@ def units_chart(history: Sequence[AnalysisResult]) -> Chart:
 
 
 def _look_label(result: AnalysisResult) -> str:
-    """A short label for one analysis: its date (and time when needed)."""
-    text = result.run_at.replace("T", " ")
-    return text[:16] if len(text) >= 16 else text
+    """A short label for one analysis: when it ran."""
+    return when(result.run_at)
 
+
+
+def experiment_page(
+    experiment_id: str,
+    history: Sequence[AnalysisResult],
+    *,
+    spec: ExperimentSpec | None = None,
+    record: ExperimentRecord | None = None,
+    plan: PlanRecord | None = None,
+    decisions: Sequence[DecisionRecord] = (),
+    metric_links: bool = False,
+) -> ExperimentPage:
+    """The experiment page from stored records (``history``: its analyses, oldest first).
+
+    The frozen plan is shown once the experiment started; before that, the spec's design.
+    """
+    latest = history[-1] if history else None
+    design: dict[str, Any] = {}
+    note = "not frozen yet: the design as the spec reads now (assay start freezes it)"
+    if plan is not None:
+        design = dict(plan.plan.get("experiment") or {})
+        note = (f"frozen {when(plan.frozen_at)} (version {plan.plan_version}"
+                + (f": {plan.reason}" if plan.reason else "") + ")")
+    elif spec is not None:
+        design = spec.model_dump(mode="json", exclude_defaults=True)
+    started = record.started_at if record else None
+    ended = record.stopped_at if record else None
+    return ExperimentPage(
+        experiment=experiment_id,
+        view=result_view(latest) if latest else None,
+        name=(record.name if record else None) or (spec.name if spec else None)
+        or (latest.name if latest else None),
+        hypothesis=(spec.hypothesis if spec else None) or design.get("hypothesis")
+        or (latest.hypothesis if latest else None),
+        owner=(record.owner if record else None) or (spec.owner if spec else None),
+        status=record.status if record else "draft",
+        start=when(started) if started else text(design.get("start")) or None,
+        end=when(ended) if ended else text(design.get("end")) or None,
+        plan=plan_pairs(design),
+        plan_note=note if design else None,
+        plan_hash=plan.plan_hash if plan else None,
+        decisions=[decision_dict(d) for d in decisions],
+        charts=[*lift_charts(history), units_chart(history)] if len(history) > 1 else [],
+        metric_links=metric_links,
+    )
+
+
+def decision_dict(d: DecisionRecord) -> dict[str, Any]:
+    """A stored decision as the templates show it."""
+    return {"at": when(d.decided_at), "by": d.decided_by, "decision": d.decision,
+            "variant": d.variant, "note": d.rationale, "override": d.override,
+            "recommendation": d.recommendation}
+
+
+_PLAN_KEYS = ("unit", "variants", "traffic", "start", "end", "metrics", "alpha", "correction",
+              "cuped", "planned_sample_size", "segments", "sequential", "bayesian", "layer",
+              "targeting")
+
+
+def plan_pairs(design: dict[str, Any]) -> list[tuple[str, str]]:
+    """An experiment design's fields as (field, text) pairs for the plan panel."""
+    return [(k, text(design[k])) for k in _PLAN_KEYS if design.get(k) not in (None, [], {})]
+
+
+def text(value: Any) -> str:
+    """A spec value as one line of text (variants as ``name (weight, control)``)."""
+    if isinstance(value, list):
+        return ", ".join(text(v) for v in value)
+    if isinstance(value, dict):
+        if "name" in value and "weight" in value:
+            control = ", control" if value.get("control") else ""
+            return f"{value['name']} ({value['weight']:g}{control})"
+        return "; ".join(f"{k}: {text(v)}" for k, v in value.items() if v not in (None, [], {}))
+    return "" if value is None else str(value)
+
+
+def when(value: dt.datetime | dt.date | str | None) -> str:
+    """A stored time as ``YYYY-MM-DD HH:MM`` (UTC), a date as ``YYYY-MM-DD``."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value.replace("T", " ")[:16]
+    if not isinstance(value, dt.datetime):
+        return value.isoformat()
+    return value.strftime("%Y-%m-%d %H:%M")

@@ -21,7 +21,7 @@ def register(app: FastAPI, state: _State) -> None:
     @app.get("/", response_class=HTMLResponse)
     def experiments(request: Request, status: str | None = None) -> Response:
         summaries = catalog.summaries()
-        statuses = sorted({s.status for s in summaries if s.status})
+        statuses = list(catalog.statuses)
         shown = [s for s in summaries if status is None or s.status == status]
         return state.render(request, "list.html.j2", summaries=shown, statuses=statuses,
                             status=status)
