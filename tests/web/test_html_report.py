@@ -150,3 +150,21 @@ def _figures(text: str) -> list[tuple[float, float]]:
         value = float(digits.replace(",", "")) * scale * (-1 if sign in "-−" and sign else 1)
         out.append((value, math.inf if below else 0.5 * 10.0**-decimals * scale))
     return out
+
+
+def test_analyze_format_html_shows_the_stored_record(demo_reports: Path) -> None:
+    """``assay analyze --format html`` after ``assay decide``: the record is in the report."""
+    runner = CliRunner()
+    project = str(demo_reports)
+    decided = runner.invoke(app, [
+        "decide", "homepage_aa", "no-decision", "--by", "Ada <i>L</i>",
+        "--why", "A/A as expected <script>x</script>", "--project", project, "--override"])
+    assert decided.exit_code == 0, decided.output
+    out = demo_reports / "homepage_aa_report.html"
+    outcome = runner.invoke(app, ["analyze", "homepage_aa", "--format", "html", "--out",
+                                  str(out), "--project", project, "--fail-on", "never"])
+    assert outcome.exit_code == 0, outcome.output
+    html = out.read_text()
+    assert "Ada &lt;i&gt;L&lt;/i&gt;" in html and "&lt;script&gt;x&lt;/script&gt;" in html
+    assert 'data-testid="decisions"' in html and "b-decided" in html
+    assert not EXTERNAL.findall(html) and "<script" not in html

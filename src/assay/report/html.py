@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import jinja2
 
 from assay import __version__
-from assay.report.page import ExperimentPage, experiment_page, result_view
+from assay.report.page import ExperimentPage, experiment_page, result_view, when
 from assay.results import AnalysisResult
 
 if TYPE_CHECKING:
@@ -32,13 +32,15 @@ def environment(*extra: Path) -> jinja2.Environment:
         extra: Template folders searched before the report's own (the dashboard's pages).
     """
     loader = jinja2.FileSystemLoader([*extra, TEMPLATES])
-    return jinja2.Environment(
+    env = jinja2.Environment(
         loader=loader,
         autoescape=True,
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    env.filters["when"] = when
+    return env
 
 
 def page_for(result: AnalysisResult, **facts: Any) -> ExperimentPage:
