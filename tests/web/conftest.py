@@ -7,6 +7,7 @@ test report) as the suite's artifacts.
 from __future__ import annotations
 
 import os
+import select
 import signal
 import subprocess
 import sys
@@ -39,18 +40,20 @@ class Server:
 
 
 def start_server(project: Path, *extra: str) -> Server:
-    """Start ``assay serve --port 0`` and read the URL it prints."""
+    """Start ``assay serve --port 0`` and read the URL it prints (within a deadline)."""
     command = [str(Path(sys.executable).with_name("assay")), "serve", "--project", str(project),
                "--port", "0", *extra]
     env = {**os.environ, "COLUMNS": "200", "NO_COLOR": "1"}
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                text=True, env=env)
     assert process.stdout is not None
-    line = process.stdout.readline()  # the first line is the URL, printed once bound
+    ready, _, _ = select.select([process.stdout], [], [], _START_TIMEOUT)
+    line = process.stdout.readline() if ready else ""  # the URL, printed once bound
     if "http://127.0.0.1:" not in line:
         process.kill()
         rest = process.stdout.read()
-        pytest.fail(f"assay serve did not start: {line}{rest}")
+        process.stdout.close()
+        pytest.fail(f"assay serve did not start within {_START_TIMEOUT:.0f} s: {line}{rest}")
     url = line.split(" at ", 1)[1].split()[0].rstrip("/")
     return Server(url, process)
 
@@ -107,7 +110,7 @@ def page(browser: Any, guard: Guard) -> Iterator[Any]:
     """A fresh browser context and page; the test fails on any console error or failed request."""
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     tab = context.new_page()
-    tab.set_default_timeout(20_000)
+    tab.set_default_timeout(60_000)  # the machine is shared: a slow page is not a failure
     guard.watch(tab)
     yield tab
     context.close()

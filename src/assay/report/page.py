@@ -16,9 +16,9 @@ from typing import TYPE_CHECKING, Any
 from markupsafe import Markup
 
 from assay.report import charts
-from assay.report.format import interval, num, p, pct
+from assay.report.figures import figures
 from assay.report.intervals import ci_header, interval_note, shown_intervals
-from assay.results import AnalysisResult, Check, Decision, MetricResult, decide, is_loss, is_win
+from assay.results import AnalysisResult, Check, Decision, MetricResult, decide
 
 if TYPE_CHECKING:
     from assay.spec.models import ExperimentSpec
@@ -166,13 +166,14 @@ def rows(results: Sequence[MetricResult], bar_width: int = 160) -> list[Row]:
 
 
 def _row(r: MetricResult, scale: charts.Scale) -> Row:
-    diff_ci, lift_ci = shown_intervals(r)
-    tone = "better" if is_win(r) else "worse" if is_loss(r) else "neutral"
-    verdict = {"better": "better", "worse": "worse", "neutral": "n.s."}[tone]
+    """One comparison's figures, formatted as every renderer formats them (report.figures)."""
+    shown = figures(r)
+    lift_ci = shown_intervals(r)[1]
+    tone = {"better": "better", "worse": "worse"}.get(shown.verdict, "neutral")
     vr = r.cuped_variance_reduction
     method = r.method + ("" if vr is None else f", variance −{vr:.0%}")
     segment = None if r.segment is None else f"{r.segment}={r.segment_value}"
-    label = f"{r.metric} {r.variant}: {pct(r.rel_lift)} {interval(lift_ci, as_pct=True)}"
+    label = f"{r.metric} {r.variant}: {shown.lift} {shown.lift_ci}"
     bar = (
         Markup("")
         if r.error is not None
@@ -180,11 +181,10 @@ def _row(r: MetricResult, scale: charts.Scale) -> Row:
     )
     return Row(
         metric=r.metric, role=r.role, variant=r.variant, segment=segment,
-        mean_control=num(r.mean_control), mean_treatment=num(r.mean_treatment),
-        diff=num(r.diff), diff_ci=interval(diff_ci), rel_lift=pct(r.rel_lift),
-        rel_lift_ci=interval(lift_ci, as_pct=True), p_value=p(r.p_value),
-        p_value_adjusted=p(r.p_value_adjusted), verdict=verdict, tone=tone, method=method,
-        error=r.error, bar=bar,
+        mean_control=shown.control, mean_treatment=shown.treatment, diff=shown.diff,
+        diff_ci=shown.diff_ci, rel_lift=shown.lift, rel_lift_ci=shown.lift_ci,
+        p_value=shown.p, p_value_adjusted=shown.p_adjusted, verdict=shown.verdict, tone=tone,
+        method=method, error=r.error, bar=bar,
     )
 
 

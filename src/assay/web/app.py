@@ -30,7 +30,10 @@ MAX_FORM_BYTES = 64_000
 def create_app(project: Project, *, read_only: bool = False) -> FastAPI:
     """The dashboard for one project (``read_only``: no decision or re-run, for sharing)."""
     app = FastAPI(title="assay", docs_url=None, redoc_url=None, openapi_url=None)
-    state = _State(Catalog(project, read_only=read_only), read_only)
+    state = AppState(Catalog(project, read_only=read_only), read_only)
+    if not read_only:  # create or migrate the store's tables once, not on a page view
+        with state.catalog.store(write=True) as store:
+            store.ensure()
 
     @app.middleware("http")
     async def headers(request: Request, call_next: Any) -> Response:
@@ -49,7 +52,7 @@ def create_app(project: Project, *, read_only: bool = False) -> FastAPI:
     return app
 
 
-class _State:
+class AppState:
     """What every route needs: the catalog, CSRF tokens, jobs, and the template renderer."""
 
     def __init__(self, catalog: Catalog, read_only: bool) -> None:

@@ -11,10 +11,10 @@ from assay.report.page import rows
 from assay.web import writes
 
 if TYPE_CHECKING:
-    from assay.web.app import _State
+    from assay.web.app import AppState
 
 
-def register(app: FastAPI, state: _State) -> None:
+def register(app: FastAPI, state: AppState) -> None:
     """Add every route to ``app``."""
     catalog = state.catalog
 
@@ -103,7 +103,7 @@ def register(app: FastAPI, state: _State) -> None:
         return state.json(found.to_dict())
 
 
-async def _refuse(request: Request, state: _State) -> Response | dict[str, str]:
+async def _refuse(request: Request, state: AppState) -> Response | dict[str, str]:
     """The form of an allowed write, or the response that refuses it."""
     if state.read_only:
         return state.error(request, 403, "Read-only",
