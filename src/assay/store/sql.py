@@ -42,8 +42,8 @@ def literal(value: Any, kind: str) -> exp.Expression:
         text = repr(value)
         return exp.Literal.number(text if "e" in text else f"{text}e0")
     if isinstance(value, dt.datetime):
-        text = value.astimezone(dt.UTC).replace(tzinfo=None) if value.tzinfo else value
-        return exp.Cast(this=exp.Literal.string(text.isoformat(sep=" ")), to=_type(kind))
+        moment = value.astimezone(dt.UTC).replace(tzinfo=None) if value.tzinfo else value
+        return exp.Cast(this=exp.Literal.string(moment.isoformat(sep=" ")), to=_type(kind))
     return exp.Literal.string(str(value))
 
 
