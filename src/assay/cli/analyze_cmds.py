@@ -89,6 +89,11 @@ def analyze_cmd(
     Prints each metric's control and treatment means, absolute and relative lift with
     confidence intervals, p-value and corrected p-value, then the health checks (SRM, units in
     several arms, duplicates, dates, NULLs, peeking ...) and the decision they support.
+    A started experiment is also checked against its frozen plan (`plan_changed`); a stopped
+    one is analysed on data up to its stop.
+
+    Exit codes: 0 trustworthy; 4 a check failed (`--fail-on warn`: or warned); 2 spec error;
+    3 warehouse error.
 
     Examples:
 

@@ -134,15 +134,19 @@ def _listed(record: ExperimentRecord) -> dict[str, object]:
 
 
 def _list_table(records: list[ExperimentRecord]) -> object:
+    from rich import box
     from rich.table import Table
 
-    table = Table(title="Experiments", title_justify="left", pad_edge=False)
-    for column in ("experiment", "status", "owner", "started", "recommendation", "decision"):
-        table.add_column(column, overflow="fold")
-    for r in records:
-        table.add_row(r.experiment_id, r.status, r.owner or "",
-                      f"{r.started_at:%Y-%m-%d}" if r.started_at else "",
-                      r.latest_recommendation or "", r.latest_decision or "")
+    table = Table(title="Experiments", title_justify="left", box=box.SIMPLE_HEAD,
+                  pad_edge=False, collapse_padding=True)
+    table.add_column("experiment", no_wrap=True)
+    table.add_column("status", no_wrap=True)
+    table.add_column("owner", overflow="fold")
+    table.add_column("recommendation", overflow="fold")
+    table.add_column("decision", no_wrap=True)
+    for r in records:  # dates: `assay list --format json`
+        table.add_row(r.experiment_id, r.status, r.owner or "", r.latest_recommendation or "",
+                      r.latest_decision or "")
     return table
 
 

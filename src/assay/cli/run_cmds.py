@@ -166,19 +166,28 @@ def history(
                          "p_value_adjusted": r.p_value_adjusted} for r in results],
         } for a, results in runs], indent=2, ensure_ascii=False))
         return
+    from rich import box
     from rich.table import Table
 
-    table = Table(title=f"{experiment}: stored analyses", title_justify="left", pad_edge=False)
+    table = Table(title=f"{experiment}: stored analyses", title_justify="left",
+                  box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
     for column in ("run (UTC)", "units", "metric", "variant", "lift", "CI", "checks"):
-        table.add_column(column, overflow="fold")
+        table.add_column(column, overflow="fold", no_wrap=column != "variant")
     for a, results in runs:
         for i, r in enumerate(results):
-            table.add_row(f"{a.run_at:%Y-%m-%d %H:%M}" if i == 0 else "",
-                          f"{a.units:,}" if i == 0 else "", r.metric, r.variant,
-                          _pct(r.rel_lift), f"[{_pct(r.rel_lift_ci[0])}, {_pct(r.rel_lift_ci[1])}]",
-                          (a.check_status or "") if i == 0 else "")
+            first = i == 0
+            table.add_row(f"{a.run_at:%m-%d %H:%M}" if first else "",
+                          f"{a.units:,}" if first else "", r.metric, r.variant, _pct(r.rel_lift),
+                          _interval(r.rel_lift_ci), (a.check_status or "") if first else "")
     console.print(table)
 
 
 def _pct(value: float | None) -> str:
     return "n/a" if value is None else f"{value:+.2%}"
+
+
+def _interval(ci: tuple[float | None, float | None]) -> str:
+    low, high = ci
+    if low is None or high is None:
+        return "n/a"
+    return f"{low * 100:+.2f}..{high * 100:+.2f}%"

@@ -9,6 +9,7 @@ decide) lives in :mod:`assay.store.lifecycle` and :mod:`assay.store.decisions`.
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from assay.results import AnalysisResult, decide
@@ -54,6 +55,11 @@ def save_result(warehouse: Warehouse, result: AnalysisResult, schema: str | None
     """
     store = Store(warehouse, Layout(schema, prefix))
     row = store.experiment_row(result.experiment)
+    if row is None:
+        now = dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
+        store.put_experiment({"experiment_id": result.experiment, "name": result.name,
+                              "status": "draft", "created_at": now, "updated_at": now,
+                              "plan_version": 0})
     recommendation = decide(result)
     tables = analysis_rows(result.to_dict(),
                            recommendation=(recommendation.verdict, recommendation.reasons),

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from sqlglot import exp
@@ -23,6 +24,8 @@ from assay.store.rows import analysis_rows
 from assay.store.schema import TABLES, Layout, create_table
 from assay.warehouse import Warehouse
 
+# Any fixed 64-bit number: the advisory lock assay's migrations take on PostgreSQL.
+_LOCK_KEY = 0x61737361795F7631  # "assay_v1"
 LEGACY_TABLE = "results"
 LEGACY_KEPT_AS = "results_v0"
 
@@ -46,7 +49,29 @@ def current_version(wh: Warehouse, layout: Layout) -> int:
 
 
 def migrate(wh: Warehouse, layout: Layout) -> int:
-    """Bring the store to the latest schema version; returns that version."""
+    """Bring the store to the latest schema version; returns that version.
+
+    On PostgreSQL a session advisory lock makes concurrent first runs migrate one at a time
+    (the second then finds the work done); a DuckDB file admits one writer process anyway.
+    """
+    with _migration_lock(wh):
+        return _migrate(wh, layout)
+
+
+@contextmanager
+def _migration_lock(wh: Warehouse) -> Iterator[None]:
+    if wh.dialect != "postgres":
+        yield
+        return
+    key = exp.Literal.number(_LOCK_KEY)
+    wh.execute(exp.select(exp.func("pg_advisory_lock", key)).sql(dialect=wh.dialect))
+    try:
+        yield
+    finally:
+        wh.execute(exp.select(exp.func("pg_advisory_unlock", key)).sql(dialect=wh.dialect))
+
+
+def _migrate(wh: Warehouse, layout: Layout) -> int:
     version = current_version(wh, layout)
     for migration in MIGRATIONS:
         if migration.version <= version:

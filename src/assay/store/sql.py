@@ -25,17 +25,31 @@ _BATCH_ROWS = 500
 
 
 def literal(value: Any, kind: str) -> exp.Expression:
-    """``value`` as a literal cast to ``kind`` (None, NaN and infinities become NULL)."""
+    """``value`` as a SQL literal for a column of type ``kind``.
+
+    NULLs and timestamps are cast to the column's type (an untyped NULL or string does not
+    coerce on every engine); floats are written in exponent form, the shortest text that reads
+    back as the same double, which every engine parses as a double rather than a decimal.
+    NaN and infinities become NULL.
+    """
     if value is None or (isinstance(value, float) and not math.isfinite(value)):
-        return exp.cast(exp.Null(), kind)
+        return exp.Cast(this=exp.Null(), to=_type(kind))
     if isinstance(value, bool):
-        return exp.cast(exp.Boolean(this=value), kind)
-    if isinstance(value, int | float):
-        return exp.cast(exp.Literal.number(repr(value)), kind)
+        return exp.Boolean(this=value)
+    if isinstance(value, int):
+        return exp.Literal.number(value)
+    if isinstance(value, float):
+        text = repr(value)
+        return exp.Literal.number(text if "e" in text else f"{text}e0")
     if isinstance(value, dt.datetime):
-        text = value.astimezone(dt.UTC).replace(tzinfo=None) if value.tzinfo else value
-        return exp.cast(exp.Literal.string(text.isoformat(sep=" ")), kind)
-    return exp.cast(exp.Literal.string(str(value)), kind)
+        moment = value.astimezone(dt.UTC).replace(tzinfo=None) if value.tzinfo else value
+        return exp.Cast(this=exp.Literal.string(moment.isoformat(sep=" ")), to=_type(kind))
+    return exp.Literal.string(str(value))
+
+
+def _type(kind: str) -> exp.DataType:
+    """The column type as a fresh node (the schema's types are plain names: TEXT, DOUBLE ...)."""
+    return exp.DataType(this=exp.DataType.Type[kind])
 
 
 def insert(wh: Warehouse, layout: Layout, table: str, rows: Sequence[Row], *,
