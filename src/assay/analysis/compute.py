@@ -6,12 +6,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
-import numpy as np
-
 from assay.analysis.readouts import Design, with_readouts
 from assay.metrics.plan import AnalysisPlan, MetricPlan, QuantilePlan
 from assay.results import MetricResult
 from assay.spec.models import ExperimentSpec
+from assay.stats.codes import difference_stands
 from assay.stats.estimates import (
     ArmEstimate,
     cuped_estimates,
@@ -20,7 +19,7 @@ from assay.stats.estimates import (
     ratio_estimate,
 )
 from assay.stats.moments import Moments
-from assay.stats.multiple import AdjustMethod, adjust_effects
+from assay.stats.multiple import AdjustMethod, adjust_effects, significant
 from assay.stats.quantiles import (
     CLUSTER_VARIABLES,
     QuantileArm,
@@ -145,23 +144,27 @@ def adjust(comparisons: Sequence[Comparison], method: str, alpha: float) -> list
     """Adjust ``comparisons`` as one family: p-values, significance and intervals.
 
     The family is the comparisons with a p-value (cells that could not be computed have none
-    and do not count). ``significant`` is ``p_value_adjusted < alpha`` without an error.
+    and do not count). ``significant`` is :func:`assay.stats.multiple.significant`
+    (``p_value_adjusted <= alpha``) for a comparison whose difference stands (no error, or only
+    ``control_mean_zero``: the relative lift alone is undefined).
     ``diff_ci_adjusted``/``rel_lift_ci_adjusted`` are the intervals of
     :func:`assay.stats.multiple.adjust_effects` for ``method`` at family level ``alpha``
-    (with ``none``: the unadjusted intervals); None for a comparison with an error.
+    (with ``none``: the unadjusted intervals); None where the difference (or, for the relative
+    one, the relative lift) could not be computed.
     """
     correction: AdjustMethod = method  # type: ignore[assignment]
     adjusted = adjust_effects([c.effect for c in comparisons], correction, alpha)
     out = []
     for c, a in zip(comparisons, adjusted, strict=True):
-        r, p_adj, ok = c.result, a.p_value_adjusted, c.result.error is None
+        r, p_adj = c.result, a.p_value_adjusted
+        stands = difference_stands(r.error)
         out.append(
             replace(
                 r,
                 p_value_adjusted=p_adj,
-                significant=bool(ok and np.isfinite(p_adj) and p_adj < alpha),
-                diff_ci_adjusted=a.diff_ci if ok else None,
-                rel_lift_ci_adjusted=a.rel_lift_ci if ok else None,
+                significant=stands and significant(p_adj, alpha),
+                diff_ci_adjusted=a.diff_ci if stands else None,
+                rel_lift_ci_adjusted=a.rel_lift_ci if r.error is None else None,
             )
         )
     return out

@@ -14,6 +14,18 @@ from assay.stats.tests import Effect, interval_arrays
 AdjustMethod = Literal["none", "bonferroni", "holm", "bh", "by"]
 
 
+def significant(p_value: float, alpha: float) -> bool:
+    """The one significance rule of assay: a finite p-value at or below ``alpha``.
+
+    ``p <= alpha`` is the definition of a level-``alpha`` test by its p-value
+    (``P(p <= alpha) <= alpha`` under the null) and the form of Benjamini-Hochberg's step-up
+    rule and of always-valid p-values; fixed-horizon, adjusted, sequential and BH-interval
+    decisions all use it. An interval dual to the test has the null value as an endpoint when
+    ``p == alpha`` exactly.
+    """
+    return bool(np.isfinite(p_value) and p_value <= alpha)
+
+
 def adjust_pvalues(
     pvalues: Sequence[float] | NDArray[np.float64], method: AdjustMethod
 ) -> NDArray[np.float64]:
@@ -114,7 +126,7 @@ def interval_alpha(pvalues: Sequence[float] | NDArray[np.float64], method: Adjus
         return alpha
     if method in ("bonferroni", "holm"):
         return alpha / m
-    rejected = int(np.sum(adjust_pvalues(p, method) <= alpha))
+    rejected = sum(significant(float(q), alpha) for q in adjust_pvalues(p, method))
     scale = float(np.sum(1.0 / np.arange(1, m + 1))) if method == "by" else 1.0
     return max(rejected, 1) * alpha / (m * scale)
 
