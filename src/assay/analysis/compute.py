@@ -26,7 +26,13 @@ from assay.stats.quantiles import (
     compare_quantiles,
     quantile_estimate,
 )
-from assay.stats.tests import Effect, compare, proportion_test
+from assay.stats.tests import (
+    Effect,
+    LiftInterval,
+    compare,
+    proportion_test,
+    with_lift_interval,
+)
 
 Row = Mapping[str, Any]
 
@@ -104,7 +110,8 @@ def compare_metrics(
         tested = estimates or raw  # what the test compares: CUPED-adjusted or observed
         for treatment in experiment.treatments:
             pair = (tested[control], tested[treatment.name])
-            effect = _effect(metric, arms, pair, control, treatment.name, experiment.alpha)
+            effect = _effect(metric, arms, pair, control, treatment.name, experiment.alpha,
+                             experiment.lift_interval)
             result = _result(
                 metric,
                 experiment,
@@ -194,13 +201,16 @@ def _effect(
     control: str,
     treatment: str,
     alpha: float,
+    lift_interval: LiftInterval = "delta",
 ) -> Effect:
     kind = metric.metric.kind
+    lift = lift_interval
     if not metric.cuped and kind == "proportion":
-        return proportion_test(arms[control], arms[treatment], alpha=alpha)
+        effect = proportion_test(arms[control], arms[treatment], alpha=alpha)
+        return with_lift_interval(effect, lift, alpha)
     # Means of sample averages use Welch's t; ratios (delta method) and proportions the normal.
     test: Literal["welch", "z"] = "welch" if kind == "mean" else "z"
-    return compare(*pair, alpha=alpha, test=test)
+    return compare(*pair, alpha=alpha, test=test, lift_interval=lift)
 
 
 def _result(
@@ -244,6 +254,7 @@ def _result(
         segment=cell.segment,
         segment_value=cell.segment_value,
         null_values=nulls,
+        rel_lift_method=effect.rel_lift_method,
     )
 
 
@@ -264,7 +275,8 @@ def compare_quantile_metric(
     out = []
     for treatment in experiment.treatments:
         c, t = arms.get(control, empty), arms.get(treatment.name, empty)
-        effect = compare_quantiles(c, t, nu, alpha=experiment.alpha)
+        effect = compare_quantiles(c, t, nu, alpha=experiment.alpha,
+                                   lift_interval=experiment.lift_interval)
         pair = (quantile_estimate(c, nu), quantile_estimate(t, nu))
         result = MetricResult(
             metric=metric.name,
@@ -288,6 +300,7 @@ def compare_quantile_metric(
             cuped_variance_reduction=None,
             error=None if effect.error is None else str(effect.error),
             higher_is_better=metric.higher_is_better,
+            rel_lift_method=effect.rel_lift_method,
         )
         out.append(Comparison(with_readouts(result, effect, pair, experiment, design), effect))
     return out

@@ -93,6 +93,7 @@ class MetricResult:
     expected_loss: float | None = None
     diff_ci_adjusted: tuple[float, float] | None = None
     rel_lift_ci_adjusted: tuple[float, float] | None = None
+    rel_lift_method: str = "delta"
 
 
 @dataclass(frozen=True)

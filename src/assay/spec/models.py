@@ -269,6 +269,10 @@ class ExperimentSpec(Strict):
         description="Metrics also given Poisson-bootstrap percentile intervals (in-warehouse).",
     )
     bootstrap_replicates: int = Field(200, ge=50, le=5000)
+    lift_interval: Literal["delta", "fieller", "log"] = Field(
+        "delta",
+        description="Relative-lift interval: delta method, Fieller's, or delta on log(t/c).",
+    )
     rank_tests: list[str] = Field(
         default_factory=list,
         description="Metrics also compared by a Mann-Whitney test (rank sums in the warehouse).",

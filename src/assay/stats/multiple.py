@@ -9,7 +9,7 @@ from typing import Literal
 import numpy as np
 from numpy.typing import NDArray
 
-from assay.stats.tests import Effect, interval_arrays
+from assay.stats.tests import Effect, interval_arrays, with_lift_interval
 
 AdjustMethod = Literal["none", "bonferroni", "holm", "bh", "by"]
 
@@ -93,7 +93,8 @@ class AdjustedEffect:
         effect: The unadjusted effect.
         p_value_adjusted: Adjusted p-value (NaN when the effect has none).
         diff_ci: Interval for ``diff`` at the adjusted level.
-        rel_lift_ci: Delta-method interval for ``rel_lift`` at the adjusted level.
+        rel_lift_ci: Interval for ``rel_lift`` at the adjusted level, by the effect's
+            ``rel_lift_method``.
         interval_alpha: The per-interval alpha used.
         method: The adjustment.
     """
@@ -156,7 +157,7 @@ def adjust_effects(effects: Sequence[Effect], method: AdjustMethod, alpha: float
     for e, p_adj in zip(effects, adjusted, strict=True):
         alt = e.alternative if e.alternative in ("two-sided", "greater", "less") else "two-sided"
         d_lo, d_hi = interval_arrays(e.diff, e.diff_se, e.df, level, alt)  # type: ignore[arg-type]
-        r_lo, r_hi = interval_arrays(e.rel_lift, e.rel_lift_se, e.df, level, alt)  # type: ignore[arg-type]
+        lift = with_lift_interval(e, e.rel_lift_method, level)  # type: ignore[arg-type]
         out.append(AdjustedEffect(e, float(p_adj), (float(d_lo), float(d_hi)),
-                                  (float(r_lo), float(r_hi)), level, method))
+                                  lift.rel_lift_ci, level, method))
     return out
