@@ -6,6 +6,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
+import numpy as np
+
 from assay.analysis.readouts import Design, with_readouts
 from assay.metrics.plan import AnalysisPlan, MetricPlan, QuantilePlan
 from assay.results import MetricResult
@@ -112,6 +114,9 @@ def compare_metrics(
             pair = (tested[control], tested[treatment.name])
             effect = _effect(metric, arms, pair, control, treatment.name, experiment.alpha,
                              experiment.lift_interval)
+            if metric.metric.kind == "mean" and _shifted(arms):
+                effect = _exact_difference(metric, arms, effect, control, treatment.name,
+                                           experiment)
             result = _result(
                 metric,
                 experiment,
@@ -125,6 +130,40 @@ def compare_metrics(
             )
             out.append(Comparison(with_readouts(result, effect, pair, experiment, design), effect))
     return out
+
+
+def _shifted(arms: Mapping[str, Moments]) -> bool:
+    return any(bool(np.any(m.shift != 0)) for m in arms.values())
+
+
+def _exact_difference(
+    metric: MetricPlan,
+    arms: dict[str, Moments],
+    effect: Effect,
+    control: str,
+    treatment: str,
+    experiment: ExperimentSpec,
+) -> Effect:
+    """``effect`` with its difference, test and interval computed on the centred values.
+
+    Means of about 1e9 are doubles with an absolute resolution of about 1e-7, which their
+    difference would inherit; the moments are centred on one constant (``Moments.shift``),
+    and the difference of two means is the difference of their centred means (every arm is
+    re-centred on one constant first). Points, relative lift and readouts keep the true means.
+    """
+    reference = next((m.shift for m in arms.values() if m.n > 0), None)
+    if reference is None:
+        return effect
+    centred = {}
+    for name, m in arms.items():
+        aligned = m.recentred(reference)
+        centred[name] = Moments(m.names, m.n, aligned.sums, aligned.cross)
+    estimates, _ = _estimates(metric, centred)
+    tested = estimates or {v: _raw(metric, m) for v, m in centred.items()}
+    exact = _effect(metric, centred, (tested[control], tested[treatment]), control, treatment,
+                    experiment.alpha, experiment.lift_interval)
+    return replace(effect, diff=exact.diff, diff_se=exact.diff_se, diff_ci=exact.diff_ci,
+                   statistic=exact.statistic, df=exact.df, p_value=exact.p_value)
 
 
 def covariate_balance(plan: AnalysisPlan, cell: Cell) -> list[tuple[str, float]]:

@@ -28,7 +28,7 @@ from assay.analysis.preflight import preflight
 from assay.analysis.readouts import Design, group_design, sequential_significance
 from assay.checks import ExposureCounts, exposure_checks, result_checks
 from assay.metrics.bootstrap import compile_replicates
-from assay.metrics.compile import CompiledAnalysis, compile_analysis
+from assay.metrics.compile import CompiledAnalysis, compile_analysis, shift_constants
 from assay.metrics.plan import AnalysisPlan
 from assay.metrics.quantiles import compile_quantiles
 from assay.metrics.ranks import compile_rank_sums
@@ -74,6 +74,13 @@ def analyze(
         compiled = compile_analysis(project, experiment_id, dialect=wh.dialect)
         step("checking tables and columns")
         preflight(project, compiled.plan, wh)
+        if compiled.probes and compiled.plan.metrics:
+            step("choosing the constants that centre the moments")
+            probes = {s: wh.execute(q.sql(dialect=wh.dialect)).to_pylist()[0]
+                      for s, q in compiled.probes.items()}
+            shifts = shift_constants(compiled.plan, probes)
+            if shifts:
+                compiled = compile_analysis(project, experiment_id, wh.dialect, shifts)
         return _run(project, compiled, wh, step)
     finally:
         if own:

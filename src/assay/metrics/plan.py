@@ -106,6 +106,11 @@ class AnalysisPlan:
     metrics: list[MetricPlan]
     measures: dict[Measure, str] = field(default_factory=dict)
     quantiles: list[QuantilePlan] = field(default_factory=list)
+    shifts: dict[Measure, float] = field(default_factory=dict)
+
+    def shift(self, measure: Measure) -> float:
+        """The constant ``measure`` is centred on in the moments (0: not shifted)."""
+        return self.shifts.get(measure, 0.0)
 
     def counts_nulls(self, measure: Measure) -> bool:
         """Whether the SQL counts ``measure``'s NULL values (``<column>__nulls``).

@@ -413,7 +413,7 @@ def proportion_test(
     _check_alpha(alpha)
     if control.n <= 0 or treatment.n <= 0:
         return failed_effect(ErrorCode.ZERO_UNITS, method, alternative)
-    s_c, s_t = control.sums[control.index(var)], treatment.sums[treatment.index(var)]
+    s_c, s_t = control.totals()[control.index(var)], treatment.totals()[treatment.index(var)]
     if not (0 <= s_c <= control.n and 0 <= s_t <= treatment.n):
         return failed_effect(ErrorCode.INVALID_PROPORTION, method, alternative)
     cell = proportion_arrays(control.n, s_c, treatment.n, s_t, alpha=alpha,
