@@ -8,6 +8,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from assay.analysis.figures import arm_figures
 from assay.analysis.readouts import Design, with_readouts
 from assay.metrics.plan import AnalysisPlan, MetricPlan, QuantilePlan
 from assay.results import MetricResult
@@ -108,7 +109,7 @@ def compare_metrics(
     for metric in plan.metrics:
         arms = metric_moments(metric, cell.rows, variants)
         raw = {v: _raw(metric, arms[v]) for v in variants}
-        estimates, reduction = _estimates(metric, arms)
+        estimates, reduction, theta = _estimates(metric, arms)
         tested = estimates or raw  # what the test compares: CUPED-adjusted or observed
         for treatment in experiment.treatments:
             pair = (tested[control], tested[treatment.name])
@@ -127,6 +128,16 @@ def compare_metrics(
                 reduction,
                 cell,
                 null_counts.get(metric.metric.name, 0),
+            )
+            result = replace(
+                result,
+                statistic=effect.statistic,
+                df=effect.df,
+                cuped_theta=theta,
+                arm_figures={
+                    control: arm_figures(metric, arms[control], pair[0]),
+                    treatment.name: arm_figures(metric, arms[treatment.name], pair[1]),
+                },
             )
             out.append(Comparison(with_readouts(result, effect, pair, experiment, design), effect))
     return out
@@ -158,7 +169,7 @@ def _exact_difference(
     for name, m in arms.items():
         aligned = m.recentred(reference)
         centred[name] = Moments(m.names, m.n, aligned.sums, aligned.cross)
-    estimates, _ = _estimates(metric, centred)
+    estimates, _, _ = _estimates(metric, centred)
     tested = estimates or {v: _raw(metric, m) for v, m in centred.items()}
     exact = _effect(metric, centred, (tested[control], tested[treatment]), control, treatment,
                     experiment.alpha, experiment.lift_interval)
@@ -218,13 +229,14 @@ def adjust(comparisons: Sequence[Comparison], method: str, alpha: float) -> list
 
 def _estimates(
     metric: MetricPlan, arms: dict[str, Moments]
-) -> tuple[dict[str, ArmEstimate] | None, float | None]:
-    """Adjusted estimates per arm when CUPED applies (else None) and the variance reduction."""
+) -> tuple[dict[str, ArmEstimate] | None, float | None, float | None]:
+    """Adjusted estimates per arm when CUPED applies (else None), the variance reduction and
+    CUPED's theta."""
     if not metric.cuped:
-        return None, None
+        return None, None, None
     adjust_arms = cuped_ratio_estimates if metric.metric.kind == "ratio" else cuped_estimates
     result = adjust_arms(arms)
-    return result.estimates, result.variance_reduction
+    return result.estimates, result.variance_reduction, result.theta
 
 
 def _raw(metric: MetricPlan, moments: Moments, *, pre: bool = False) -> ArmEstimate:
@@ -340,6 +352,12 @@ def compare_quantile_metric(
             error=None if effect.error is None else str(effect.error),
             higher_is_better=metric.higher_is_better,
             rel_lift_method=effect.rel_lift_method,
+            statistic=effect.statistic,
+            df=effect.df,
+            arm_figures={
+                control: _quantile_figures(c, pair[0]),
+                treatment.name: _quantile_figures(t, pair[1]),
+            },
         )
         out.append(Comparison(with_readouts(result, effect, pair, experiment, design), effect))
     return out
@@ -355,3 +373,11 @@ def quantile_arm(row: Row, clustered: bool) -> QuantileArm:
     clusters = Moments.from_row(CLUSTER_VARIABLES, row) if clustered else None
     return QuantileArm(float(row.get("n_values") or 0), number("q"), number("q_lo"),
                        number("q_hi"), clusters)
+
+
+def _quantile_figures(arm: QuantileArm, estimate: ArmEstimate) -> dict[str, float]:
+    """A quantile arm's order statistics and the estimate's variance."""
+    figures = {"observations": arm.n, "n": estimate.n, "quantile": arm.quantile,
+               "band_lower": arm.lower, "band_upper": arm.upper,
+               "estimate": estimate.point, "estimate_variance": estimate.variance}
+    return figures

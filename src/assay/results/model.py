@@ -94,6 +94,10 @@ class MetricResult:
     diff_ci_adjusted: tuple[float, float] | None = None
     rel_lift_ci_adjusted: tuple[float, float] | None = None
     rel_lift_method: str = "delta"
+    statistic: float | None = None
+    df: float | None = None
+    cuped_theta: float | None = None
+    arm_figures: dict[str, dict[str, float]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
