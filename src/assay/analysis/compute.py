@@ -21,6 +21,7 @@ from assay.stats.estimates import (
     mean_estimate,
     ratio_estimate,
 )
+from assay.stats.exact import small_sample_test
 from assay.stats.moments import Moments
 from assay.stats.multiple import AdjustMethod, adjust_effects, significant
 from assay.stats.quantiles import (
@@ -258,6 +259,7 @@ def _effect(
     lift = lift_interval
     if not metric.cuped and kind == "proportion":
         effect = proportion_test(arms[control], arms[treatment], alpha=alpha)
+        effect = small_sample_test(effect, arms[control], arms[treatment])
         return with_lift_interval(effect, lift, alpha)
     # Means of sample averages use Welch's t; ratios (delta method) and proportions the normal.
     test: Literal["welch", "z"] = "welch" if kind == "mean" else "z"

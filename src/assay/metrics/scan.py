@@ -380,9 +380,15 @@ def _aggregate(aggregation: str, condition: exp.Expr, value: exp.Expr | None) ->
         )
     if aggregation == "count" or (value is None and aggregation == "sum"):
         return counted
+    if aggregation == "count_distinct" and value is not None:
+        # exact on every engine; sketches (HLL) are not used
+        return _filtered(exp.Count(this=exp.Distinct(expressions=[value])), condition)
     functions = {"sum": exp.Sum, "avg": exp.Avg, "max": exp.Max, "min": exp.Min}
     return _filtered(functions[aggregation](this=value or exp.Literal.number(1)), condition)
 
+
+COUNTS = ("count", "count_distinct", "any")
+"""Aggregations whose per-unit values are counts: never shifted, never probed."""
 
 PROBE_ROWS = 10_000
 """Events read by :func:`shift_probe` (a streaming ``LIMIT``: the engine stops early)."""
@@ -426,6 +432,6 @@ def probe_columns(measures: list[tuple[Measure, str]]) -> dict[str, str]:
     """Value expression -> its probe column prefix (as :func:`shift_probe` names them)."""
     values: dict[str, str] = {}
     for measure, _ in measures:
-        if measure.value is not None and measure.aggregation not in ("count", "any"):
+        if measure.value is not None and measure.aggregation not in COUNTS:
             values.setdefault(measure.value, f"v{len(values)}")
     return values

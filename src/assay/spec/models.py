@@ -90,7 +90,7 @@ class Capping(Strict):
         return self
 
 
-Aggregation = Literal["sum", "count", "avg", "max", "min"]
+Aggregation = Literal["sum", "count", "count_distinct", "avg", "max", "min"]
 MetricKind = Literal["mean", "proportion", "ratio", "quantile"]
 QuantileOf = Literal["unit", "event"]
 
@@ -156,6 +156,9 @@ class MetricSpec(Strict):
                 raise ValueError(f"a {self.kind} metric needs a `source`")
             if self.numerator or self.denominator:
                 raise ValueError("`numerator`/`denominator` belong to ratio metrics")
+        if self.aggregation == "count_distinct" and self.value is None:
+            raise ValueError("`count_distinct` counts the distinct values of `value` per unit "
+                             "(e.g. value: item_id); give a `value`")
         if self.pre_window is not None and self.pre_window.end > dt.timedelta(0):
             raise ValueError(
                 "`pre_window` must end at or before the first exposure (e.g. [-28d, 0d])"
