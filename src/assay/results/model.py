@@ -99,6 +99,11 @@ class MetricResult:
     expected_loss: float | None = None
     diff_ci_adjusted: tuple[float, float] | None = None
     rel_lift_ci_adjusted: tuple[float, float] | None = None
+    rel_lift_method: str = "delta"
+    statistic: float | None = None
+    df: float | None = None
+    cuped_theta: float | None = None
+    arm_figures: dict[str, dict[str, float]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

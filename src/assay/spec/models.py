@@ -90,8 +90,9 @@ class Capping(Strict):
         return self
 
 
-Aggregation = Literal["sum", "count", "avg", "max", "min"]
-MetricKind = Literal["mean", "proportion", "ratio"]
+Aggregation = Literal["sum", "count", "count_distinct", "avg", "max", "min"]
+MetricKind = Literal["mean", "proportion", "ratio", "quantile"]
+QuantileOf = Literal["unit", "event"]
 
 
 class MetricSpec(Strict):
@@ -100,7 +101,9 @@ class MetricSpec(Strict):
     ``mean``: each unit's events in the window are aggregated (``sum`` and ``count`` give 0 to units
     with no events; ``avg``, ``max``, ``min`` leave them out). ``proportion``: a unit converts if it
     has any qualifying event in the window. ``ratio``: sum of a numerator metric over sum of a
-    denominator metric, across units.
+    denominator metric, across units. ``quantile``: the ``quantile`` (e.g. 0.95) of each unit's
+    aggregated value (``quantile_of: unit``) or of every qualifying event's value
+    (``quantile_of: event``, units as clusters), compared between arms.
     """
 
     name: Annotated[str, Field(pattern=IDENTIFIER)]
@@ -116,6 +119,28 @@ class MetricSpec(Strict):
     numerator: str | None = None
     denominator: str | None = None
     higher_is_better: bool = True
+    quantile: float | None = Field(
+        None, gt=0, lt=1, description="Quantile metrics: the level, e.g. 0.95 for p95."
+    )
+    quantile_of: QuantileOf = Field(
+        "unit", description="Quantile metrics: of per-unit values or of every event's value."
+    )
+
+    @model_validator(mode="after")
+    def _quantile_fields(self) -> MetricSpec:
+        if self.kind != "quantile":
+            if self.quantile is not None or self.quantile_of != "unit":
+                raise ValueError("`quantile`/`quantile_of` belong to quantile metrics")
+            return self
+        if self.quantile is None:
+            raise ValueError("a quantile metric needs `quantile`, e.g. 0.95 for p95")
+        if self.capping is not None or self.pre_window is not None:
+            raise ValueError("a quantile metric takes no `capping` or `pre_window` "
+                             "(a quantile is robust to outliers and has no CUPED here)")
+        if self.quantile_of == "event" and (self.aggregation != "sum" or self.value is None):
+            raise ValueError("an event-level quantile needs a `value` and no `aggregation`: "
+                             "it is the quantile of every qualifying event's value")
+        return self
 
     @model_validator(mode="after")
     def _kind_fields(self) -> MetricSpec:
@@ -131,6 +156,9 @@ class MetricSpec(Strict):
                 raise ValueError(f"a {self.kind} metric needs a `source`")
             if self.numerator or self.denominator:
                 raise ValueError("`numerator`/`denominator` belong to ratio metrics")
+        if self.aggregation == "count_distinct" and self.value is None:
+            raise ValueError("`count_distinct` counts the distinct values of `value` per unit "
+                             "(e.g. value: item_id); give a `value`")
         if self.pre_window is not None and self.pre_window.end > dt.timedelta(0):
             raise ValueError(
                 "`pre_window` must end at or before the first exposure (e.g. [-28d, 0d])"
@@ -244,6 +272,10 @@ class ExperimentSpec(Strict):
         description="Metrics also given Poisson-bootstrap percentile intervals (in-warehouse).",
     )
     bootstrap_replicates: int = Field(200, ge=50, le=5000)
+    lift_interval: Literal["delta", "fieller", "log"] = Field(
+        "delta",
+        description="Relative-lift interval: delta method, Fieller's, or delta on log(t/c).",
+    )
     rank_tests: list[str] = Field(
         default_factory=list,
         description="Metrics also compared by a Mann-Whitney test (rank sums in the warehouse).",
