@@ -57,29 +57,43 @@ def attach_dbt(project: Project, issues: list[SpecIssue]) -> None:
                    "section in assay_project.yml naming the dbt project")
                    for n, m in project.metrics.items() if m.dbt is not None]
         return
-    where = project.where[("project", "")]
     project_dir = (project.root / spec.project_dir).resolve()
-    if not project_dir.is_dir():
-        issues.append(where.issue(("dbt", "project_dir"), "no dbt project here",
-                                  value=spec.project_dir))
-        return
-    try:
-        manifest = _manifest(project_dir, spec)
-    except (SpecError, AssayError) as err:
-        issues += err.issues if isinstance(err, SpecError) else [
-            where.issue(("dbt", "parse"), str(err))]
-        return
-    stale = manifest.stale_files()
-    if stale:
-        issues.append(SpecIssue(shown_path(manifest.path), None, "", "the dbt manifest is "
-                      f"stale: {', '.join(stale[:5])} changed since dbt wrote it",
-                      hint="run `dbt parse` (or `dbt build`), or set `dbt.parse: true`"))
+    manifest = _readable_manifest(project, project_dir, spec, issues)
+    if manifest is None:
+        # which metrics dbt defines is unknown: references to metrics are not checked
+        project.metrics_unreadable = True
         return
     context = DbtContext(spec, project_dir, manifest)
     project.dbt = context
     _resolve_tables(project, context, issues)
     _import_metrics(project, context, issues)
     _rewrite_refs(project, context, issues)
+
+
+def _readable_manifest(
+    project: Project, project_dir: Path, spec: DbtSpec, issues: list[SpecIssue]
+) -> Manifest | None:
+    """The manifest, current with the project's files; None (and the issue) if there is none."""
+    where = project.where[("project", "")]
+    if not project_dir.is_dir():
+        issues.append(where.issue(("dbt", "project_dir"), "no dbt project here",
+                                  value=spec.project_dir))
+        return None
+    try:
+        manifest = _manifest(project_dir, spec)
+    except SpecError as err:
+        issues += err.issues
+        return None
+    except AssayError as err:
+        issues.append(where.issue(("dbt", "parse"), str(err)))
+        return None
+    stale = manifest.stale_files()
+    if stale:
+        issues.append(SpecIssue(shown_path(manifest.path), None, "", "the dbt manifest is "
+                      f"stale: {', '.join(stale[:5])} changed since dbt wrote it",
+                      hint="run `dbt parse` (or `dbt build`), or set `dbt.parse: true`"))
+        return None
+    return manifest
 
 
 def _manifest(project_dir: Path, spec: DbtSpec) -> Manifest:
