@@ -101,8 +101,7 @@ def _manifest(project_dir: Path, spec: DbtSpec) -> Manifest:
 
     profiles = project_dir / spec.profiles_dir if spec.profiles_dir else None
     if spec.parse:
-        parse_project(project_dir, shown_path(project_dir), profiles_dir=profiles,
-                      target=spec.target)
+        parse_project(project_dir, profiles_dir=profiles, target=spec.target)
     path = project_dir / spec.manifest
     return Manifest.load(path, project_dir, shown_path(path))
 

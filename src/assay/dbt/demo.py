@@ -52,7 +52,7 @@ def build_dbt(dbt_dir: Path) -> DbtRun:
     """``dbt build`` (models and their tests) in ``dbt_dir``; a failure is a :class:`SpecError`."""
     run = run_dbt(["build"], dbt_dir)
     if not run.ok:
-        raise SpecError([failure_issue(run, str(dbt_dir))])
+        raise SpecError([failure_issue(run, dbt_dir)])
     return run
 
 

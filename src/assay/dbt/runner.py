@@ -19,6 +19,10 @@ from assay.errors import AssayError, SpecError, SpecIssue
 #: Environment variable naming the dbt executable (e.g. one in a separate virtualenv).
 DBT_ENV = "ASSAY_DBT"
 _FILE = re.compile(r"(?P<path>[\w./\\-]+\.(?:ya?ml|sql|csv))")
+_LINE = re.compile(r"\bline (?P<line>\d+)")
+_ENTRY = re.compile(r"\b(?:semantic model|metric|model) `?(?P<name>\w+)`?")
+_PREAMBLE = ("Running with dbt", "Registered adapter", "Encountered an error",
+             "Unable to do partial")
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 _TIMESTAMP = re.compile(r"^\s*\d\d:\d\d:\d\d\s+")
 
@@ -82,27 +86,61 @@ def run_dbt(
 
 
 def parse_project(
-    project_dir: Path, shown: str, *, profiles_dir: Path | None = None, target: str | None = None
+    project_dir: Path, *, profiles_dir: Path | None = None, target: str | None = None
 ) -> None:
     """``dbt parse``; a project that does not parse is a :class:`SpecError` naming dbt's file.
 
     Args:
         project_dir: The dbt project.
-        shown: The project directory as shown to the user.
         profiles_dir: Where profiles.yml is (default: the project).
         target: The dbt target.
     """
     run = run_dbt(["parse"], project_dir, profiles_dir=profiles_dir, target=target)
     if not run.ok:
-        raise SpecError([failure_issue(run, shown)])
+        raise SpecError([failure_issue(run, project_dir)])
 
 
-def failure_issue(run: DbtRun, shown: str) -> SpecIssue:
-    """A failed dbt run as one issue: dbt's error text, located at the file it names."""
-    lines = [_TIMESTAMP.sub("", line).rstrip() for line in run.output.splitlines()]
-    start = next((i for i, line in enumerate(lines) if "Error" in line), 0)
-    message = " ".join(line.strip() for line in lines[start:start + 8] if line.strip())
+def failure_issue(run: DbtRun, project_dir: Path) -> SpecIssue:
+    """A failed dbt run as one issue: dbt's error text, located at the file (and line) it names,
+    or at the YAML entry of the semantic model or metric it names."""
+    from assay.spec.project import shown_path
+
+    lines = [_TIMESTAMP.sub("", line).strip() for line in run.output.splitlines()]
+    lines = [line for line in lines if line and not line.startswith(_PREAMBLE)]
+    message = " ".join(lines[:10])
+    file, line = _located(message, project_dir)
+    return SpecIssue(shown_path(file), line, "",
+                     f"dbt {' '.join(run.args)} failed: {message[:700]}",
+                     hint="fix the dbt project; dbt itself reports the same error")
+
+
+def _located(message: str, project_dir: Path) -> tuple[Path, int | None]:
+    from assay.spec.yamlsrc import load_yaml
+
+    number = _LINE.search(message)
+    line = int(number["line"]) if number else None
     found = _FILE.search(message)
-    file = f"{shown}/{found['path']}" if found else f"{shown}/dbt_project.yml"
-    return SpecIssue(file, None, "", f"dbt {' '.join(run.args)} failed: {message[:600]}",
-                     hint="fix the dbt project; `dbt parse` shows the same error")
+    if found is not None:
+        named = found["path"].replace("\\", "/")
+        direct = project_dir / named
+        if direct.is_file():
+            return direct, line
+        for candidate in _project_files(project_dir, "*" + Path(named).suffix):
+            if candidate.as_posix().endswith("/" + named):
+                return candidate, line
+    entry = _ENTRY.search(message)
+    if entry is not None:
+        for candidate in _project_files(project_dir, "*.yml"):
+            src = load_yaml(candidate)
+            for section in ("semantic_models", "metrics", "models", "sources"):
+                items = src.data.get(section) if isinstance(src.data, dict) else None
+                for i, item in enumerate(items if isinstance(items, list) else []):
+                    if isinstance(item, dict) and item.get("name") == entry["name"]:
+                        return candidate, src.line((section, i))
+    return project_dir / "dbt_project.yml", None
+
+
+def _project_files(project_dir: Path, pattern: str) -> list[Path]:
+    skip = {"target", "dbt_packages", "logs", ".venv"}
+    return sorted(p for p in project_dir.rglob(pattern)
+                  if not skip & set(p.relative_to(project_dir).parts))
