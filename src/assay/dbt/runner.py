@@ -71,9 +71,10 @@ def run_dbt(
     timeout: float = 900,
 ) -> DbtRun:
     """Run ``dbt <args>`` in ``project_dir`` (offline: no usage statistics are sent)."""
+    project_dir = project_dir.resolve()
     command = [dbt_executable(), "--no-use-colors", *args,
                "--project-dir", str(project_dir),
-               "--profiles-dir", str(profiles_dir or project_dir)]
+               "--profiles-dir", str((profiles_dir or project_dir).resolve())]
     if target is not None:
         command += ["--target", target]
     env = {**os.environ, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false", "NO_COLOR": "1"}
