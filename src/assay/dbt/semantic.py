@@ -127,12 +127,13 @@ class _Model:
                 entity, dim = parts
                 if entity in self.entities and dim in self.dimensions:
                     return f"({self.dimensions[dim][0]})"
-            reason = (
-                "a time-dimension filter (assay's window places events in time)"
-                if kind == "TimeDimension" or ref.startswith("metric_time")
-                else f"`{ref}` is not an entity or dimension of semantic model `{self.name}` "
-                "(a filter through a join is not mapped)"
-            )
+            if kind == "TimeDimension" or ref.startswith("metric_time"):
+                reason = "a time-dimension filter (assay's window places events in time)"
+            elif kind in ("Dimension", "Entity"):
+                reason = (f"`{ref}` is not an entity or dimension of semantic model "
+                          f"`{self.name}` (a filter through a join is not mapped)")
+            else:
+                reason = "only Dimension() and Entity() references are mapped"
             raise Unmappable(where.issue(loc, f"filter `{template}`: {reason}"))
 
         rendered = _TEMPLATE.sub(substitute, template)
