@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from contextlib import closing
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
+from assay.cli import app
 from assay.spec import Source, load_project
 from assay.spec.project import Project
 
@@ -79,3 +82,15 @@ def test_what_cannot_be_mapped_exactly_is_refused_at_its_dbt_line(
     assert issue.line is not None
     lines = (project.dbt.project_dir / "models/marts/semantic.yml").read_text().splitlines()
     assert lines[issue.line - 1].strip() == text
+
+
+def test_dbt_metrics_command_lists_the_mapping_and_the_refusals(dbt_demo: Path) -> None:
+    done = CliRunner().invoke(app, ["dbt", "metrics", "--project", str(dbt_demo),
+                                    "--format", "json"])
+    assert done.exit_code == 0, done.output
+    listed = json.loads(done.output)
+    assert listed["mapped"]["revenue"]["value"] == "net_amount"
+    assert listed["mapped"]["revenue_capped"]["dbt"] == "revenue"
+    assert "semantic.yml:" in listed["refused"]["revenue_mtd"]
+    table = CliRunner().invoke(app, ["dbt", "metrics", "--project", str(dbt_demo)])
+    assert table.exit_code == 0 and "refused revenue_mtd" in table.output
