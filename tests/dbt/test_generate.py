@@ -74,11 +74,11 @@ def _analysed_from_the_models(shop: Path, direct: AnalysisResult) -> None:
     (other / "experiments").mkdir()
     (other / "assay_project.yml").write_text(FROM_MODELS.removesuffix("metrics:\n"))
     (other / "metrics" / "unit_level.yml").write_text(
-        "metrics:\n  - name: revenue\n    source:\n      table: "
+        "metrics:\n  - name: revenue_per_unit\n    source:\n      table: "
         f"ref('exp_metrics_revenue__{EXPERIMENT}')\n      unit: unit_id\n"
         "      timestamp: first_exposure_at\n    value: value\n    window: [0d, 1d]\n")
     spec = (shop / "experiments" / f"{EXPERIMENT}.yml").read_text()
-    spec = re.sub(r"(?m)^metrics:\n(  .*\n)+", "metrics:\n  primary: [revenue]\n", spec)
+    spec = re.sub(r"(?m)^metrics:\n(  .*\n)+", "metrics:\n  primary: [revenue_per_unit]\n", spec)
     (other / "experiments" / f"{EXPERIMENT}.yml").write_text(
         spec.replace("cuped: true", "cuped: false").replace("segments: [platform]", ""))
     again = analyze(other, EXPERIMENT)
