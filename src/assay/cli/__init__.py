@@ -16,6 +16,7 @@ _COMMAND_MODULES = [
     "assay.cli.lifecycle_cmds",
     "assay.cli.run_cmds",
     "assay.cli.serve_cmds",
+    "assay.cli.dbt_cmds",
 ]
 
 for _module in _COMMAND_MODULES:

@@ -239,6 +239,10 @@ def demo(
     ] = Path("demo"),
     users: Annotated[int, typer.Option(help="Users in the demo warehouse.", min=1000)] = 60_000,
     seed: Annotated[int, typer.Option(help="Random seed (same seed, same data).")] = 7,
+    dbt: Annotated[
+        bool, typer.Option("--dbt", help="Define the metrics in a dbt project and `dbt build` it "
+                           "(needs dbt; docs/dbt.md). The results equal the YAML demo's.")
+    ] = False,
 ) -> None:
     """Build a demo warehouse with experiments of known truth, analyse them, write reports.
 
@@ -250,6 +254,8 @@ def demo(
     Example:
 
         assay demo --out /tmp/assay-demo && assay analyze checkout_redesign -p /tmp/assay-demo
+
+        assay demo --dbt --out /tmp/assay-dbt-demo   # the same, metrics from dbt/
     """
     from rich.table import Table
 
@@ -261,7 +267,13 @@ def demo(
 
     with progress(True) as step:
         step(f"building the demo warehouse ({users:,} users)")
-        info = build_demo(out, seed=seed, users=users)
+        if dbt:
+            from assay.dbt.demo import build_dbt_demo
+
+            step(f"building the demo warehouse ({users:,} users) and its dbt project")
+            info = build_dbt_demo(out, seed=seed, users=users)
+        else:
+            info = build_demo(out, seed=seed, users=users)
         project = load_project(out)
         results = {}
         pages = {}

@@ -145,6 +145,21 @@ class BootstrapInterval:
 
 
 @dataclass(frozen=True)
+class DbtNode:
+    """A dbt node a result's numbers came from, as the manifest described it at analysis time.
+
+    ``checksum`` is dbt's (SHA-256 of the model's file) for models, seeds and snapshots, and the
+    SHA-256 of the manifest entry for sources, semantic models and metrics (which have none).
+    """
+
+    unique_id: str
+    resource_type: str
+    checksum: str
+    file: str
+    relation: str | None = None
+
+
+@dataclass(frozen=True)
 class AnalysisResult:
     """Everything one analysis produced, ready to render, store or serialise."""
 
@@ -167,6 +182,7 @@ class AnalysisResult:
     planned_sample_size: int | None = None
     rank_tests: list[RankTest] = field(default_factory=list)
     bootstrap: list[BootstrapInterval] = field(default_factory=list)
+    dbt_nodes: list[DbtNode] = field(default_factory=list)
 
     @property
     def units(self) -> int:
