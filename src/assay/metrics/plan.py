@@ -33,7 +33,7 @@ class Measure:
     @property
     def fills_zero(self) -> bool:
         """Units without events get 0 (sum, count, any) rather than no value (avg, max, min)."""
-        return self.aggregation in ("sum", "count", "any")
+        return self.aggregation in ("sum", "count", "count_distinct", "any")
 
     @property
     def zero_without_events(self) -> bool:
@@ -106,6 +106,11 @@ class AnalysisPlan:
     metrics: list[MetricPlan]
     measures: dict[Measure, str] = field(default_factory=dict)
     quantiles: list[QuantilePlan] = field(default_factory=list)
+    shifts: dict[Measure, float] = field(default_factory=dict)
+
+    def shift(self, measure: Measure) -> float:
+        """The constant ``measure`` is centred on in the moments (0: not shifted)."""
+        return self.shifts.get(measure, 0.0)
 
     def counts_nulls(self, measure: Measure) -> bool:
         """Whether the SQL counts ``measure``'s NULL values (``<column>__nulls``).

@@ -30,7 +30,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -38,7 +38,7 @@ from numpy.typing import NDArray
 from assay.stats.codes import ErrorCode
 from assay.stats.estimates import ArmEstimate, failed
 from assay.stats.moments import FloatArray, Moments
-from assay.stats.tests import Alternative, Effect, compare
+from assay.stats.tests import Alternative, Effect, LiftInterval, compare
 
 BAND_Z = 1.959963984540054
 """``z`` of the order-statistic band that estimates the density (the 97.5% normal quantile).
@@ -154,7 +154,7 @@ def compare_quantiles(
     *,
     alpha: float = 0.05,
     alternative: Alternative = "two-sided",
-    lift_interval: Literal["delta", "fieller"] = "delta",
+    lift_interval: LiftInterval = "delta",
 ) -> Effect:
     """Treatment quantile minus control quantile: z test and intervals (diff and relative).
 
