@@ -27,6 +27,7 @@ from assay.analysis.compute import (
 from assay.analysis.preflight import preflight
 from assay.analysis.readouts import Design, group_design, sequential_significance
 from assay.checks import ExposureCounts, exposure_checks, result_checks
+from assay.dbt.provenance import dbt_nodes, drift_checks
 from assay.metrics.bootstrap import compile_replicates
 from assay.metrics.compile import CompiledAnalysis, compile_analysis, shift_constants
 from assay.metrics.plan import AnalysisPlan
@@ -125,6 +126,8 @@ def _run(project: Project, compiled: CompiledAnalysis, wh: Warehouse, step: Step
     checks = exposure_checks(counts, experiment) + result_checks(
         results, experiment, units, covariate_balance(plan, overall)
     )
+    nodes = dbt_nodes(project, plan)
+    checks += drift_checks(project, experiment.id, nodes, wh)
     return AnalysisResult(
         experiment=experiment.id,
         name=experiment.name,
@@ -145,6 +148,7 @@ def _run(project: Project, compiled: CompiledAnalysis, wh: Warehouse, step: Step
         planned_sample_size=experiment.planned_sample_size,
         rank_tests=rank_tests,
         bootstrap=bootstrap,
+        dbt_nodes=nodes,
     )
 
 
@@ -186,7 +190,8 @@ def _earlier_looks(
         return []
     from assay.store import recorded_units
 
-    return recorded_units(wh, experiment.id, spec, project.spec.results_schema)
+    return recorded_units(wh, experiment.id, spec, project.spec.results_schema,
+                          prefix=project.spec.results_prefix)
 
 
 def _rank_tests(

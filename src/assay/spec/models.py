@@ -141,9 +141,14 @@ class MetricSpec(Strict):
             raise ValueError("an event-level quantile needs a `value` and no `aggregation`: "
                              "it is the quantile of every qualifying event's value")
         return self
+    dbt: str | None = Field(
+        None, description="A dbt metric this one takes its definition from (docs/dbt.md)."
+    )
 
     @model_validator(mode="after")
     def _kind_fields(self) -> MetricSpec:
+        if self.dbt is not None and self.source is None and self.numerator is None:
+            return self._dbt_fields()
         if self.kind == "ratio":
             if not self.numerator or not self.denominator:
                 raise ValueError(
@@ -162,6 +167,17 @@ class MetricSpec(Strict):
         if self.pre_window is not None and self.pre_window.end > dt.timedelta(0):
             raise ValueError(
                 "`pre_window` must end at or before the first exposure (e.g. [-28d, 0d])"
+            )
+        return self
+
+    def _dbt_fields(self) -> MetricSpec:
+        """An unresolved ``dbt:`` metric: its definition comes from dbt, the rest from here."""
+        own = [f for f in ("value", "filter", "numerator", "denominator") if getattr(self, f)]
+        own += [f for f in ("kind", "aggregation") if f in self.model_fields_set]
+        if own:
+            raise ValueError(
+                f"a `dbt:` metric takes `{own[0]}` from its dbt definition; keep only the "
+                "analysis settings (window, pre_window, capping, higher_is_better, description)"
             )
         return self
 
@@ -368,6 +384,27 @@ class ExposureSource(Strict):
         return self
 
 
+class DbtSpec(Strict):
+    """``dbt:`` in ``assay_project.yml``: the dbt project whose artifacts assay reads."""
+
+    project_dir: str = Field("dbt", description="The dbt project, relative to this project.")
+    manifest: str = Field(
+        "target/manifest.json", description="dbt's manifest, relative to `project_dir`."
+    )
+    target: str | None = Field(None, description="dbt target (`--target`) when assay runs dbt.")
+    profiles_dir: str | None = Field(
+        None, description="Where profiles.yml is, relative to `project_dir` (default: it)."
+    )
+    parse: bool = Field(False, description="Run `dbt parse` before reading the manifest.")
+    entity: str | None = Field(
+        None,
+        description="The entity that is the experiment unit (default: each semantic model's "
+        "primary entity).",
+    )
+    window: Window | None = Field(None, description="Window of every imported dbt metric.")
+    pre_window: Window | None = Field(None, description="CUPED window of every dbt metric.")
+
+
 class ProjectSpec(Strict):
     """``assay_project.yml``."""
 
@@ -379,6 +416,9 @@ class ProjectSpec(Strict):
     exposures: ExposureSource = Field(default_factory=ExposureSource)
     sources: dict[str, Source] = Field(default_factory=dict)
     results_schema: str | None = Field(None, description="Schema of the results tables.")
+    results_prefix: Annotated[str, Field(pattern=r"^[A-Za-z0-9_]*$")] = Field(
+        "assay_", description="Name prefix of the results tables (assay_analyses ...).")
+    dbt: DbtSpec | None = Field(None, description="A dbt project to read metrics from.")
 
 
 def _as_datetime(value: dt.datetime | dt.date, end: bool) -> dt.datetime:

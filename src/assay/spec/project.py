@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
@@ -18,6 +18,9 @@ from assay.spec.errors import issues_from_validation, unknown_name
 from assay.spec.models import ExperimentSpec, MetricSpec, ProjectSpec, Source
 from assay.spec.yamlsrc import Loc, Located, load_yaml
 from assay.warehouse import Warehouse, connect, dialect_of
+
+if TYPE_CHECKING:
+    from assay.dbt.context import DbtContext
 
 PROJECT_FILE = "assay_project.yml"
 M = TypeVar("M", bound=BaseModel)
@@ -50,6 +53,7 @@ class Project:
             references to them are not reported again).
         metrics_unreadable: A metrics file could not be parsed, so which metrics exist is
             unknown and references to metrics are not checked.
+        dbt: The dbt project the metrics and ``ref()`` tables come from, if any.
     """
 
     root: Path
@@ -60,6 +64,7 @@ class Project:
     warnings: list[SpecIssue] = field(default_factory=list)
     broken: set[str] = field(default_factory=set)
     metrics_unreadable: bool = False
+    dbt: DbtContext | None = None
 
     @property
     def dialect(self) -> str:
@@ -110,7 +115,7 @@ def load_project(path: str | Path = ".") -> Project:
                 )
             ]
         )
-    src = load_yaml(project_file, _shown(project_file))
+    src = load_yaml(project_file, shown_path(project_file))
     issues += src.issues
     spec = _validate(ProjectSpec, src, (), src.data, issues)
     if spec is None:
@@ -123,6 +128,10 @@ def load_project(path: str | Path = ".") -> Project:
     for file in _yaml_files(root / "experiments"):
         _load_experiment(project, file, issues)
 
+    if spec.dbt is not None or any(m.dbt is not None for m in project.metrics.values()):
+        from assay.dbt.context import attach_dbt
+
+        attach_dbt(project, issues)
     issues += validate_project(project)
     errors = [i for i in issues if i.severity == "error"]
     project.warnings = [i for i in issues if i.severity != "error"]
@@ -132,7 +141,7 @@ def load_project(path: str | Path = ".") -> Project:
 
 
 def _load_metrics(project: Project, file: Path, issues: list[SpecIssue]) -> None:
-    src = load_yaml(file, _shown(file))
+    src = load_yaml(file, shown_path(file))
     issues += src.issues
     if src.issues:
         project.metrics_unreadable = True
@@ -172,7 +181,7 @@ def _load_metrics(project: Project, file: Path, issues: list[SpecIssue]) -> None
 
 
 def _load_experiment(project: Project, file: Path, issues: list[SpecIssue]) -> None:
-    src = load_yaml(file, _shown(file))
+    src = load_yaml(file, shown_path(file))
     issues += src.issues
     if src.issues:
         return
@@ -217,7 +226,8 @@ def _yaml_files(folder: Path) -> Iterator[Path]:
         yield from sorted(p for p in folder.iterdir() if p.suffix in (".yml", ".yaml"))
 
 
-def _shown(path: Path) -> str:
+def shown_path(path: Path) -> str:
+    """``path`` relative to the working directory when it is under it (as errors show it)."""
     try:
         return str(path.relative_to(Path.cwd()))
     except ValueError:

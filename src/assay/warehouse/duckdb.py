@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import duckdb
@@ -32,9 +33,15 @@ class DuckDBWarehouse:
         else:
             if self.path != ":memory:":
                 Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-            self.con = duckdb.connect(self.path, read_only=read_only)
-            # assay draws its own progress; DuckDB's bar would garble the terminal.
-            self.con.execute("SET enable_progress_bar = false")
+            try:
+                self.con = duckdb.connect(self.path, read_only=read_only)
+            except duckdb.Error as err:  # e.g. another process holds the file's lock
+                raise WarehouseError(first_line(err), backend=self.name) from err
+            # assay draws its own progress; DuckDB's bar would garble the terminal. Inside
+            # Jupyter without ipywidgets DuckDB refuses to change the setting at all (and
+            # draws no bar there), so that refusal is not an error.
+            with contextlib.suppress(duckdb.InvalidInputException):
+                self.con.execute("SET enable_progress_bar = false")
 
     def execute(self, sql: str) -> pa.Table:
         try:
