@@ -133,7 +133,7 @@ def compare_metrics(
             result = replace(
                 result,
                 statistic=effect.statistic,
-                df=effect.df,
+                df=_finite_df(effect.df),
                 cuped_theta=theta,
                 arm_figures={
                     control: arm_figures(metric, arms[control], pair[0]),
@@ -355,7 +355,7 @@ def compare_quantile_metric(
             higher_is_better=metric.higher_is_better,
             rel_lift_method=effect.rel_lift_method,
             statistic=effect.statistic,
-            df=effect.df,
+            df=_finite_df(effect.df),
             arm_figures={
                 control: _quantile_figures(c, pair[0]),
                 treatment.name: _quantile_figures(t, pair[1]),
@@ -383,3 +383,8 @@ def _quantile_figures(arm: QuantileArm, estimate: ArmEstimate) -> dict[str, floa
                "band_lower": arm.lower, "band_upper": arm.upper,
                "estimate": estimate.point, "estimate_variance": estimate.variance}
     return figures
+
+
+def _finite_df(df: float) -> float | None:
+    """Degrees of freedom of a t reference; None for the normal (infinite df)."""
+    return df if np.isfinite(df) else None

@@ -1,14 +1,15 @@
 """Results as tables: one Arrow table (or pandas frame) per part of an analysis.
 
 Intervals become two columns (``rel_lift_ci_low``, ``rel_lift_ci_high``) and a check's
-``figures`` a JSON string, so every column has one plain type and the tables round-trip
-through Parquet or a warehouse.
+``figures`` (and a result's ``arm_figures``) a JSON string, so every column has one plain type
+and the tables round-trip through Parquet or a warehouse.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from typing import TYPE_CHECKING, Any, Literal
 
 import pyarrow as pa
@@ -57,11 +58,22 @@ def _flatten(item: dict[str, Any], pairs: set[str]) -> dict[str, Any]:
     for key, value in item.items():
         if key in pairs:
             out[f"{key}_low"], out[f"{key}_high"] = value if value is not None else (None, None)
-        elif key == "figures":
-            out[key] = json.dumps(value, default=str, sort_keys=True)
+        elif isinstance(value, dict):  # a check's figures, a result's arm_figures
+            out[key] = json.dumps(_finite(value), default=str, sort_keys=True)
         else:
             out[key] = value
     return out
+
+
+def _finite(value: Any) -> Any:
+    """NaN and infinities as null (strict JSON), as in the JSON form."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    return value
 
 
 def _type(cls: Any, column: str) -> pa.DataType:

@@ -18,8 +18,6 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from scipy import stats
-
 from assay.stats.codes import ErrorCode
 from assay.stats.moments import Moments
 from assay.stats.tests import Effect
@@ -53,6 +51,9 @@ def small_sample_test(effect: Effect, control: Moments, treatment: Moments,
     n_c, n_t = round(control.n), round(treatment.n)
     if min(expected_counts(n_c, s_c, n_t, s_t)) >= MIN_EXPECTED:
         return effect
+    # scipy.stats costs about a second to import: only when a small sample needs it
+    from scipy import stats
+
     table = [[s_t, n_t - s_t], [s_c, n_c - s_c]]
     p_value = float(stats.fisher_exact(table, alternative="two-sided").pvalue)
     return replace(effect, p_value=p_value, method=FISHER)
