@@ -18,6 +18,7 @@ import pyarrow as pa
 from assay.analysis.compute import Cell, adjust, compare_metrics, covariate_balance, split_rows
 from assay.analysis.preflight import preflight
 from assay.analysis.readouts import group_design, sequential_significance
+from assay.analysis.trust import trust_checks
 from assay.checks import ExposureCounts, exposure_checks, result_checks
 from assay.metrics.bootstrap import compile_replicates
 from assay.metrics.compile import CompiledAnalysis, compile_analysis
@@ -107,6 +108,8 @@ def _run(project: Project, compiled: CompiledAnalysis, wh: Warehouse, step: Step
     checks = exposure_checks(counts, experiment) + result_checks(
         results, experiment, units, covariate_balance(plan, overall)
     )
+    trust = trust_checks(project, plan, wh, results, segment_results, sql, step,
+                         spec_hash=spec, units=units)
     return AnalysisResult(
         experiment=experiment.id,
         name=experiment.name,
@@ -121,12 +124,13 @@ def _run(project: Project, compiled: CompiledAnalysis, wh: Warehouse, step: Step
         arms=_arms(counts, experiment.weights()),
         results=results,
         segments=segment_results,
-        checks=checks,
+        checks=checks + trust.checks,
         sql=sql,
         versions=versions(wh.name),
         planned_sample_size=experiment.planned_sample_size,
         rank_tests=rank_tests,
         bootstrap=bootstrap,
+        fingerprint=trust.fingerprint,
     )
 
 
