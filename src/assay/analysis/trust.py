@@ -119,7 +119,8 @@ def _overlaps(rows: list[dict[str, Any]], same_salt: dict[str, bool]) -> list[Ov
     for row in rows:
         tables[str(row["other"])][(str(row["variant"]), str(row["other_variant"]))] = int(
             row["units"])
-    return [Overlap(o, same_salt[o], t) for o, t in tables.items() if t or same_salt[o]]
+    return [Overlap(o, same_salt[o], dict(sorted(t.items())))
+            for o, t in sorted(tables.items()) if t or same_salt[o]]
 
 
 def _fingerprint(

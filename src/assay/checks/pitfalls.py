@@ -233,8 +233,8 @@ def simpsons_paradox(
         return Check(name, "pass", "pooled effects agree in sign with the effects within "
                      "exposure days and segments", figures)
     by, metric, variant, whole, adjusted, shift = found[0]
-    mix = (f"; {control} drew {shift:.0%} more of its users from some days than {variant} did"
-           if shift == shift else "")
+    mix = (f"; the arms drew their users from different days ({shift:.0%} of {control}'s "
+           f"users would have to move to match {variant}'s mix)" if shift == shift else "")
     return Check(
         name, "fail",
         f"{metric} in {variant} looks {whole.rel:+.1%} overall but {adjusted.rel:+.1%} when "
@@ -424,7 +424,8 @@ def reproducibility(fingerprint: Mapping[str, Any], figures: Sequence[MetricResu
     """
     name = "reproducibility"
     now = [(r.metric, r.variant, r.diff, r.diff_se, r.p_value) for r in figures]
-    info = {"fingerprint": dict(fingerprint), "compared_with": len(previous)}
+    del fingerprint  # it is on the result; the figures hold what the verdict was read from
+    info = {"compared_with": len(previous)}
     for earlier in previous:
         then = [(r["metric"], r["variant"], r["diff"], r["diff_se"], r["p_value"]) for r in earlier]
         if not _same(now, then):

@@ -87,7 +87,8 @@ class Traffic:
                 by_day[str(value)] = n
             elif dim == WATERMARK:
                 watermark, total = (None if value is None else str(value)), n
-        return cls(dict(sorted(days.items())), {k: dict(v) for k, v in segments.items()},
+        return cls(dict(sorted(days.items())),
+                   {k: dict(sorted(v.items())) for k, v in sorted(segments.items())},
                    assignment, dict(sorted(by_day.items())), watermark, total)
 
 
@@ -255,7 +256,7 @@ def assignment_matches_hash(traffic: Traffic, experiment: ExperimentSpec) -> Che
     figures: dict[str, Any] = {
         "units": total, "mismatched": n_wrong, "share": share,
         "pairs": [{"admitted": a, "hashed": h, "logged": v, "units": n}
-                  for (a, h, v), n in sorted(wrong.items(), key=lambda kv: -kv[1])]}
+                  for (a, h, v), n in sorted(wrong.items(), key=lambda kv: (-kv[1], str(kv[0])))]}
     caveat = " (targeting rules are not re-checked)" if experiment.targeting else ""
     if n_wrong == 0:
         return Check(name, "pass", "every exposed user's logged arm is the arm assay's hash "
@@ -306,13 +307,14 @@ def stop_criteria(traffic: Traffic, experiment: ExperimentSpec, decided: bool) -
     end = experiment.end_at()
     if end is not None and traffic.rows_by_day:
         last_row = dt.date.fromisoformat(list(traffic.rows_by_day)[-1])
-        late = (last_row - end.date()).days
+        last_day = (end - dt.timedelta(microseconds=1)).date()  # `end:` is inclusive
+        late = (last_row - last_day).days
         figures.update({"last_exposure_day": last_row.isoformat(), "days_past_end": late})
         if late >= STOP_GRACE_DAYS:
             return Check(
                 name, "warn",
                 f"exposures are still logged {late} days after the planned end "
-                f"({end.date().isoformat()}) and no decision is recorded: the experiment is "
+                f"({last_day.isoformat()}) and no decision is recorded: the experiment is "
                 "still live",
                 figures, code="running_past_end",
                 remedy="record a decision and turn the flag off (or move `end:` if the plan "
