@@ -13,6 +13,7 @@ _COMMAND_MODULES = [
     "assay.cli.project_cmds",
     "assay.cli.analyze_cmds",
     "assay.cli.power_cmds",
+    "assay.cli.replay_cmds",
 ]
 
 for _module in _COMMAND_MODULES:
