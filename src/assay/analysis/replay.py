@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
@@ -96,7 +96,7 @@ def aa_replay(
         if own:
             wh.close()
     step("testing every split")
-    by_split: dict[int, dict[str, dict[str, Any]]] = {}
+    by_split: dict[int, dict[str, Mapping[str, Any]]] = {}
     for row in rows:
         by_split.setdefault(int(row[SPLIT]), {})[str(row["variant"])] = row
     plan = replace(plan, experiment=plan.experiment.model_copy(update={"alpha": alpha}))
@@ -118,7 +118,7 @@ def aa_replay(
         check=replay_verdict(np.array(p_values), alpha, metric, cluster), sql=sql)
 
 
-def _partition(arms: dict[str, dict[str, Any]]) -> tuple[Any, ...]:
+def _partition(arms: Mapping[str, Mapping[str, Any]]) -> tuple[Any, ...]:
     """A split's identity: its arms' statistics (the same partition gives the same sums)."""
     return tuple(sorted((v, tuple(sorted((k, round(float(x or 0), 6)) for k, x in row.items()
                                          if k not in (SPLIT, "variant"))))
