@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import math
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
@@ -116,7 +116,9 @@ def power(
 
         assay power --metric-kind proportion --baseline-rate 0.05 --units-per-arm 20000 --mde 0.1
 
-        assay power --metric revenue --history-start 2026-02-01 --mde 0.03 --daily-units 4000
+        assay power --metric revenue --history-start 2026-02-23 --mde 0.03 --daily-units 4000
+
+        assay power --metric revenue --history-start 2026-01-19 --population sessions --mde 0.03
     """
     from assay.stats.planning import achieved, plan_experiment
 
@@ -176,6 +178,14 @@ def _from_history(project: Path, metric: str, start: datetime, days: int,
 
     loaded = load_project(project)
     moments = metric_history(loaded, metric, start, days, population=population)
+    if moments.n == 0:
+        where = (f"with an event in source `{population}`" if population is not None
+                 else "exposed to any experiment")
+        _fail(f"{metric}: no unit was {where} between {start:%Y-%m-%d} and "
+              f"{start + timedelta(days=days):%Y-%m-%d}, so the history has no baseline; pick "
+              "a period with data, or take the population from a source that has it, e.g. "
+              "--population " + next((name for name in loaded.spec.sources
+                                      if name != loaded.metrics[metric].source), "SOURCE"))
     kind = loaded.metrics[metric].kind
     covariate = "x" if kind != "ratio" and "x" in moments.names else None
     try:
