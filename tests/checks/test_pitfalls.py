@@ -223,13 +223,14 @@ def test_salt_reuse_and_correlated_assignment() -> None:
 
 def test_reproducibility_compares_figures_of_identical_inputs() -> None:
     now = [result()]
-    same = [{"metric": "m", "variant": "treatment", "diff": 0.2, "diff_se": 0.05,
-             "p_value": 1e-4}]
+    same = [{"metric": "m", "variant": "treatment", "mean_control": 10.0, "mean_treatment": 10.2,
+             "diff": 0.2 + 1e-12, "diff_se": 0.05, "p_value": 1e-4}]
     assert reproducibility({}, now, []).status == "pass"
-    assert reproducibility({}, now, [same]).message.startswith("identical to the 1 earlier")
-    changed = [dict(same[0], diff=0.2000001)]
+    assert reproducibility({}, now, [same]) == reproducibility({}, now, [])  # a stable record
+    changed = [dict(same[0], diff=0.2001)]
     check = reproducibility({}, now, [same, changed])
     assert (check.status, check.code) == ("fail", "not_reproducible")
+    assert "gave different figures" in check.message
 
 
 def test_stratum_weights_ignore_strata_missing_an_arm() -> None:

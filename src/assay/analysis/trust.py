@@ -144,20 +144,24 @@ def _fingerprint(
 
 
 def _decided(project: Project, experiment_id: str, wh: Warehouse) -> bool:
-    """Whether a decision is recorded for the experiment in the results store."""
-    del project, experiment_id, wh  # the store records no decisions yet
-    return False
+    """Whether a human decision is recorded for the experiment in the results store."""
+    from assay.store.lifecycle import store_of
+
+    return bool(store_of(project, wh, read_only=True).decisions(experiment_id))
 
 
 def _previous(
     project: Project, experiment_id: str, fingerprint: dict[str, Any], wh: Warehouse
 ) -> list[list[dict[str, Any]]]:
     """The results of stored analyses of this experiment with exactly this fingerprint."""
-    from assay.store import load_results
+    from assay.store.lifecycle import store_of
 
+    store = store_of(project, wh, read_only=True)
     out = []
-    for row in load_results(wh, experiment_id, project.spec.results_schema):
-        stored = row["result"]
+    for record in store.analyses(experiment_id):
+        if record.spec_hash != fingerprint["spec_hash"]:
+            continue
+        stored = store.result_json(record.analysis_id)
         if isinstance(stored, dict) and stored.get("fingerprint") == fingerprint:
             out.append(list(stored.get("results") or []))
     return out

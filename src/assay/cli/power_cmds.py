@@ -9,6 +9,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
+import numpy as np
 import typer
 from rich.table import Table
 
@@ -101,6 +102,11 @@ def power(
     population: Annotated[str | None, typer.Option(
         help="Named source whose units form the population (default: units in the exposure "
              "log during the period).")] = None,
+    from_archive: Annotated[str | None, typer.Option(
+        "--from-archive", metavar="METRIC",
+        help="Plan from the effects past experiments observed on METRIC (read from the results "
+             "store): their distribution, the size to detect the median, and a warning when "
+             "--mde is above the 90th percentile.")] = None,
     project: Annotated[Path, typer.Option(
         "--project", "-p", help="Project directory (for --metric).", file_okay=False,
         resolve_path=True)] = Path("."),
@@ -119,9 +125,16 @@ def power(
         assay power --metric revenue --history-start 2026-02-23 --mde 0.03 --daily-units 4000
 
         assay power --metric revenue --history-start 2026-01-19 --population sessions --mde 0.03
+
+        assay power --from-archive revenue --mde 0.05 --daily-units 4000
     """
     from assay.stats.planning import achieved, plan_experiment
 
+    if from_archive is not None:
+        options = {"alpha": alpha, "power": power_, "arms": arms, "daily_units": daily_units,
+                   "alternative": alternative.value}
+        _print(_from_archive(project, from_archive, mde, options), output_format)
+        return
     if metric is not None:
         if mde is None or history_start is None:
             _fail("--metric needs --mde and --history-start")
@@ -197,6 +210,55 @@ def _from_history(project: Path, metric: str, start: datetime, days: int,
     return result
 
 
+@reported
+def _from_archive(project: Path, metric: str, mde: float | None,
+                  options: dict[str, Any]) -> dict[str, Any]:
+    """The distribution of past effects on ``metric`` and a plan to detect their median."""
+    from contextlib import closing
+
+    from assay.analysis.archive import archive_effects
+    from assay.spec import load_project
+    from assay.spec.errors import unknown_name
+    from assay.stats.planning import plan_experiment
+
+    loaded = load_project(project)
+    if metric not in loaded.metrics:
+        raise unknown_name(str(loaded.root), "metric", metric, list(loaded.metrics))
+    with closing(loaded.warehouse()) as wh:
+        archive = archive_effects(loaded, metric, wh)
+    if not archive.effects:
+        _fail(f"{metric}: no stored analysis of a past experiment compares it (skipped: "
+              f"{archive.skipped or 'none'}); run `assay analyze` on past experiments first")
+    quantiles = archive.abs_lift_quantiles
+    median = quantiles["q50"]
+    kind = loaded.metrics[metric].kind
+    baseline = float(np.median([e.baseline for e in archive.effects]))
+    std = float(np.median([e.std for e in archive.effects]))
+    notes = list(archive.notes)
+    if mde is not None and mde > quantiles["q90"]:
+        notes.append(f"the planned MDE {mde:.1%} is above the 90th percentile of past effects "
+                     f"({quantiles['q90']:.2%}): nine in ten past changes moved {metric} less, "
+                     "so expect an inconclusive result or plan for a smaller MDE")
+    result: dict[str, Any] = {
+        "metric": metric, "past_comparisons": len(archive.effects),
+        "skipped": archive.skipped, "significant_share": float(np.mean(
+            [e.significant for e in archive.effects])),
+        **{f"abs_lift_{k}": v for k, v in quantiles.items()},
+        "true_effect_spread": archive.true_spread,
+        "shrunk_median_abs_lift": archive.shrunk_median_abs_lift,
+    }
+    if median > 0:
+        try:
+            plan = plan_experiment(metric_kind=kind, baseline=baseline, mde=median,
+                                   std=None if kind == "proportion" else std, **options)
+            result.update({f"median_{k}": v for k, v in plan.to_dict().items()
+                           if k in ("units_per_arm", "total_units", "days")})
+        except ValueError as err:
+            notes.append(f"no plan for the median effect: {err}")
+    result["notes"] = notes
+    return result
+
+
 def _print(result: dict[str, Any], output_format: OutputFormat) -> None:
     if output_format is OutputFormat.json:
         typer.echo(json.dumps(result, indent=2, default=_json_default))
@@ -223,6 +285,12 @@ _LABELS = {
     "looks": "looks", "fixed_units_per_arm": "fixed-horizon units per arm",
     "inflation": "sequential inflation", "units_per_arm": "units per arm",
     "total_units": "total units", "days": "days", "power_at_mde": "power at the MDE",
+    "past_comparisons": "past comparisons", "significant_share": "share significant",
+    "abs_lift_q25": "|lift| 25th percentile", "abs_lift_q50": "|lift| median",
+    "abs_lift_q75": "|lift| 75th percentile", "abs_lift_q90": "|lift| 90th percentile",
+    "true_effect_spread": "spread of true effects", "shrunk_median_abs_lift":
+    "median |true effect| (shrunk)", "median_units_per_arm": "units per arm for the median",
+    "median_total_units": "total units for the median", "median_days": "days for the median",
 }
 
 
@@ -231,7 +299,7 @@ def _render(result: dict[str, Any]) -> None:
     table.add_column("quantity", style="bold")
     table.add_column("value", justify="right")
     for key, value in result.items():
-        if key == "notes" or value is None:
+        if key == "notes" or value is None or value == {}:
             continue
         table.add_row(_LABELS.get(key, key), _fmt(key, value))
     console.print(table)
@@ -242,8 +310,9 @@ def _render(result: dict[str, Any]) -> None:
 def _fmt(key: str, value: object) -> str:
     if isinstance(value, bool) or not isinstance(value, int | float):
         return str(value)
-    if key in ("mde_relative", "cuped_reduction"):
+    if key in ("mde_relative", "cuped_reduction", "significant_share", "true_effect_spread",
+               "shrunk_median_abs_lift") or key.startswith("abs_lift_"):
         return f"{value:.2%}"
-    if isinstance(value, int) or key.endswith(("units", "units_per_arm")) or key == "days":
+    if isinstance(value, int) or key.endswith(("units", "units_per_arm", "days")):
         return f"{value:,.0f}"
     return f"{value:.4g}"
