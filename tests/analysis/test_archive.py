@@ -88,7 +88,7 @@ def test_the_documented_history_examples_run_on_the_demo(archived: Path) -> None
     examples = _power_examples()
     assert len(examples) >= 3
     for line in examples:
-        args = shlex.split(line)[1:] + ["-p", str(archived), "--format", "json"]
+        args = [*shlex.split(line)[1:], "-p", str(archived), "--format", "json"]
         result = CliRunner().invoke(app, args)
         assert result.exit_code == 0, (line, result.output)
         assert json.loads(result.output)["units_per_arm"] > 0
