@@ -65,17 +65,12 @@ def units_frame(rng: np.random.Generator, cohorts: dict[str, tuple[int, int, flo
 
 
 def daily_rows(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    """What daily_query returns, computed with pandas from the unit-level values."""
+    """What activity_query returns for one daily measure (``m0``), computed with pandas."""
     frame = frame.assign(total=frame.early + frame.late, d=frame.early - frame.late)
-    rows = []
-    for (variant, cohort), g in frame.groupby(["variant", "cohort"]):
-        rows.append({"kind": "cohort", "variant": variant, "key": cohort, "n": len(g),
-                     "s": g.total.sum(), "ss": (g.total**2).sum(), "sd": g.d.sum(),
-                     "ssd": (g.d**2).sum()})
-    for variant, g in frame.groupby("variant"):
-        rows.append({"kind": "offset", "variant": variant, "key": "0", "n": None,
-                     "s": g.early.sum(), "ss": (g.early**2).sum(), "sd": None, "ssd": None})
-    return rows
+    return [{"variant": variant, "cohort": cohort, "n": len(g), "active": int((g.total > 0).sum()),
+             "active_pre": 0, "m0_s": g.total.sum(), "m0_ss": (g.total**2).sum(),
+             "m0_sd": g.d.sum(), "m0_ssd": (g.d**2).sum()}
+            for (variant, cohort), g in frame.groupby(["variant", "cohort"])]
 
 
 def oracle_standardized(frame: pd.DataFrame, column: str) -> tuple[float, float]:
@@ -92,7 +87,7 @@ def oracle_standardized(frame: pd.DataFrame, column: str) -> tuple[float, float]
 def test_standardized_matches_the_pandas_oracle() -> None:
     frame = units_frame(np.random.default_rng(3), {"a": (300, 200, 4.0), "b": (100, 400, 2.0)},
                         0.1, 0.1)
-    daily = Daily.from_rows("m", daily_rows(frame), 14)
+    daily = Daily.from_rows("m", daily_rows(frame), "m0", 14)
     frame = frame.assign(total=frame.early + frame.late)
     got = standardized(list(daily.cohorts.values()), "control", "treatment")
     want = oracle_standardized(frame, "total")
@@ -103,7 +98,7 @@ def test_a_mix_shift_that_reverses_the_effect_is_simpsons_paradox() -> None:
     # the early cohort has a high baseline and mostly control users
     cohorts = {"2026-03-01": (9000, 1000, 8.0), "2026-03-05": (5000, 5000, 2.0)}
     frame = units_frame(np.random.default_rng(4), cohorts, 0.15, 0.15)
-    daily = Daily.from_rows("clicks", daily_rows(frame), 14)
+    daily = Daily.from_rows("clicks", daily_rows(frame), "m0", 14)
     check = simpsons_paradox([], [], [daily], spec(segments=[]))
     assert (check.status, check.code) == ("fail", "simpson_phase")
     found = check.figures["found"][0]
@@ -115,7 +110,7 @@ def test_a_mix_shift_that_reverses_the_effect_is_simpsons_paradox() -> None:
     balanced = units_frame(np.random.default_rng(4), {"2026-03-01": (5000, 5000, 8.0),
                                                       "2026-03-05": (5000, 5000, 2.0)}, 0.15,
                            0.15)
-    assert simpsons_paradox([], [], [Daily.from_rows("clicks", daily_rows(balanced), 14)],
+    assert simpsons_paradox([], [], [Daily.from_rows("clicks", daily_rows(balanced), "m0", 14)],
                             spec(segments=[])).status == "pass"
 
 
@@ -132,7 +127,7 @@ def test_segment_effects_against_the_pooled_one() -> None:
 def test_a_fading_effect_is_a_novelty_and_the_test_is_calibrated() -> None:
     cohorts = {"2026-03-01": (4000, 4000, 3.0), "2026-03-02": (3000, 3000, 3.0)}
     frame = units_frame(np.random.default_rng(5), cohorts, 0.3, 0.0)
-    check = novelty([Daily.from_rows("clicks", daily_rows(frame), 14)], spec())
+    check = novelty([Daily.from_rows("clicks", daily_rows(frame), "m0", 14)], spec())
     assert (check.status, check.code) == ("warn", "novelty_effect")
     figures = check.figures["clicks:treatment"]
     assert figures["early_rel_lift"] == pytest.approx(0.3, abs=0.05)
@@ -144,7 +139,7 @@ def test_a_fading_effect_is_a_novelty_and_the_test_is_calibrated() -> None:
                                     f"exposure: {figures['early_rel_lift']:+.1%} in users' first "
                                     f"7 days, {figures['late_rel_lift']:+.1%} in the next 7")
     growing = units_frame(np.random.default_rng(5), cohorts, 0.0, 0.3)
-    assert novelty([Daily.from_rows("clicks", daily_rows(growing), 14)], spec()).code == \
+    assert novelty([Daily.from_rows("clicks", daily_rows(growing), "m0", 14)], spec()).code == \
         "primacy_effect"
 
 
@@ -154,7 +149,7 @@ def test_the_novelty_z_is_standard_normal_without_a_trend() -> None:
     p_values = []
     for _ in range(400):
         frame = units_frame(rng, {"a": (300, 200, 2.0), "b": (150, 350, 5.0)}, 0.2, 0.2)
-        check = novelty([Daily.from_rows("m", daily_rows(frame), 14)], spec())
+        check = novelty([Daily.from_rows("m", daily_rows(frame), "m0", 14)], spec())
         p_values.append(check.figures["m:treatment"]["p_value"])
     # a constant effect is no trend: p-values uniform (KS), about 5% below 0.05
     assert stats.kstest(p_values, "uniform").pvalue > 0.001
@@ -191,8 +186,14 @@ def test_small_segments_and_segments_without_an_overall_effect_are_flagged() -> 
 
 
 def test_inactive_exposed_users_suggest_diluted_exposure() -> None:
-    diluted = Activity({"control": 1000, "treatment": 1000}, {"control": 450, "treatment": 460},
-                       {"control": 440, "treatment": 450}, 14)
+    rows = [{"variant": "control", "cohort": "2026-03-01", "n": 600, "active": 270,
+             "active_pre": 260},
+            {"variant": "control", "cohort": "2026-03-02", "n": 400, "active": 180,
+             "active_pre": 180},
+            {"variant": "treatment", "cohort": "2026-03-01", "n": 1000, "active": 460,
+             "active_pre": 450}]
+    diluted = Activity.from_rows(rows, 14)
+    assert diluted.units == {"control": 1000, "treatment": 1000}
     check = dilution(diluted, spec())
     assert (check.status, check.code) == ("warn", "diluted_exposure")
     assert check.message.startswith("54% of exposed users did nothing any metric counts in the "

@@ -29,8 +29,6 @@ from assay.checks.queries import (
     activity_horizon,
     activity_query,
     daily_measure,
-    daily_query,
-    overlap_query,
     overlapping,
     sources_query,
     traffic_query,
@@ -73,32 +71,26 @@ def trust_checks(
         rows: list[dict[str, Any]] = wh.execute(sql[key]).to_pylist()
         return rows
 
-    step("checking the traffic split by day and segment, and against the hash")
+    step("checking the traffic split by day and segment, against the hash and other tests")
     compiled = compile_experiments(project.experiments)[experiment.id]
-    traffic = Traffic.from_rows(run("check:traffic", traffic_query(project, experiment, compiled,
-                                                                   dialect)))
-    checks = traffic_checks(traffic, experiment, _decided(project, experiment.id, wh))
-    daily = []
-    for metric in plan.metrics:
-        measure = daily_measure(metric)
-        if measure is None or metric.metric.name not in experiment.metrics.primary:
-            continue
-        step(f"breaking {metric.metric.name} down by day")
-        rows = run(f"check:daily:{metric.metric.name}", daily_query(project, plan, measure,
-                                                                    dialect))
-        assert measure.window is not None
-        daily.append(Daily.from_rows(metric.metric.name, rows, measure.window.end.days))
-    step("looking for inactive exposed users")
-    horizons = [activity_horizon([m for m, _ in ms]) for ms in plan.by_source().values()]
-    activity = Activity.from_rows(run("check:activity", activity_query(project, plan, dialect)),
-                                  max(horizons).days if horizons else 14)
     others = overlapping(project, experiment)
-    overlaps: list[Overlap] = []
-    if others:
-        step("comparing assignment with overlapping experiments")
-        rows = run("check:overlap", overlap_query(project, experiment, [o.id for o in others],
-                                                  dialect))
-        overlaps = _overlaps(rows, {o.id: o.hash_salt == experiment.hash_salt for o in others})
+    traffic = Traffic.from_rows(run("check:traffic", traffic_query(
+        project, experiment, compiled, dialect, [o.id for o in others])))
+    checks = traffic_checks(traffic, experiment, _decided(project, experiment.id, wh))
+    primaries = [(m.metric.name, measure) for m in plan.metrics
+                 if m.metric.name in experiment.metrics.primary
+                 and (measure := daily_measure(m)) is not None]
+    step("looking for inactive users and breaking the primary metrics down by day")
+    horizons = [activity_horizon([m for m, _ in ms]) for ms in plan.by_source().values()]
+    rows = run("check:activity", activity_query(project, plan, [m for _, m in primaries],
+                                                dialect))
+    activity = Activity.from_rows(rows, max(horizons).days if horizons else 14)
+    daily = [Daily.from_rows(name, rows, f"m{i}", measure.window.end.days)
+             for i, (name, measure) in enumerate(primaries) if measure.window is not None]
+    same_salt = {o.id: o.hash_salt == experiment.hash_salt for o in others}
+    overlaps = [Overlap(o, same_salt[o], table) for o, table in traffic.overlaps.items()]
+    overlaps += [Overlap(o, True, {}) for o, same in same_salt.items()
+                 if same and o not in traffic.overlaps]
     checks += [
         practical_significance(results, experiment),
         segment_claims(results, segments),
@@ -112,15 +104,6 @@ def trust_checks(
     previous = _previous(project, experiment.id, fingerprint, wh)
     checks.append(reproducibility(fingerprint, results, previous))
     return Trust(checks, fingerprint)
-
-
-def _overlaps(rows: list[dict[str, Any]], same_salt: dict[str, bool]) -> list[Overlap]:
-    tables: dict[str, dict[tuple[str, str], int]] = {o: {} for o in same_salt}
-    for row in rows:
-        tables[str(row["other"])][(str(row["variant"]), str(row["other_variant"]))] = int(
-            row["units"])
-    return [Overlap(o, same_salt[o], dict(sorted(t.items())))
-            for o, t in sorted(tables.items()) if t or same_salt[o]]
 
 
 def _fingerprint(

@@ -1,7 +1,7 @@
 """Checks for the seed's pitfalls that read the results and the by-day breakdowns.
 
 Pure functions: each takes figures already computed (metric results, activity counts, the
-by-day rows of :func:`assay.checks.queries.daily_query`) and returns one :class:`Check`.
+rows of :func:`assay.checks.queries.activity_query`) and returns one :class:`Check`.
 """
 
 from __future__ import annotations
@@ -163,41 +163,34 @@ def pooled(strata: Sequence[Stratum], control: str, treatment: str) -> Standardi
 
 @dataclass(frozen=True)
 class Daily:
-    """One metric's by-day rows: strata by exposure day (total and early-minus-late values) and
-    the per-arm sums by day since exposure."""
+    """One metric by exposure day: per stratum (day of first exposure) and arm, the units and
+    the sums of their window value (``cohorts``) and of ``d`` = first-half value minus
+    second-half value (``halves``)."""
 
     metric: str
     cohorts: dict[str, Stratum]
     halves: dict[str, Stratum]
-    offsets: dict[int, Stratum]
     half_days: int
+    days: int
 
     @classmethod
-    def from_rows(cls, metric: str, rows: Sequence[Mapping[str, Any]], days: int) -> Daily:
-        """Read :func:`assay.checks.queries.daily_query`'s rows."""
+    def from_rows(cls, metric: str, rows: Sequence[Mapping[str, Any]], prefix: str,
+                  days: int) -> Daily:
+        """Read one measure's columns (``<prefix>_s`` ...) of
+        :func:`assay.checks.queries.activity_query`'s rows."""
         def num(value: Any) -> float:
             return 0.0 if value is None else float(value)
 
         cohorts: dict[str, Stratum] = {}
         halves: dict[str, Stratum] = {}
-        offsets: dict[int, Stratum] = {}
         for row in rows:
-            v, key = str(row["variant"]), str(row["key"])
-            if row["kind"] == "cohort":
-                for target, s, ss in ((cohorts, "s", "ss"), (halves, "sd", "ssd")):
-                    st = target.setdefault(key, Stratum({}, {}, {}))
-                    st.n[v], st.s[v], st.ss[v] = num(row["n"]), num(row[s]), num(row[ss])
-            else:
-                st = offsets.setdefault(int(key), Stratum({}, {}, {}))
-                st.s[v], st.ss[v] = num(row["s"]), num(row["ss"])
-        units: dict[str, float] = {}
-        for st in cohorts.values():
-            for v, n in st.n.items():
-                units[v] = units.get(v, 0.0) + n
-        for st in offsets.values():
-            st.n.update(units)
+            v, key = str(row["variant"]), str(row["cohort"])
+            for target, s, ss in ((cohorts, "s", "ss"), (halves, "sd", "ssd")):
+                st = target.setdefault(key, Stratum({}, {}, {}))
+                st.n[v] = num(row["n"])
+                st.s[v], st.ss[v] = num(row[f"{prefix}_{s}"]), num(row[f"{prefix}_{ss}"])
         return cls(metric, dict(sorted(cohorts.items())), dict(sorted(halves.items())),
-                   dict(sorted(offsets.items())), days // 2)
+                   days // 2, days)
 
 
 def simpsons_paradox(
@@ -270,7 +263,8 @@ def _mix_shift(strata: Sequence[Stratum], control: str, treatment: str) -> float
 
 
 def novelty(daily: Sequence[Daily], experiment: ExperimentSpec) -> Check:
-    """The effect in users' first half-window after exposure vs their second (a trend test).
+    """The effect in users' first half-window after exposure vs their second (a test of trend
+    with time since exposure, on two periods).
 
     Per unit, ``d`` = value in days ``[0, h)`` minus value in ``[h, 2h)``; the arms' mean ``d``
     differ when the effect changes with time since exposure. Compared within exposure days
@@ -280,13 +274,15 @@ def novelty(daily: Sequence[Daily], experiment: ExperimentSpec) -> Check:
     control = experiment.control.name
     found, figures = [], {}
     for d in daily:
+        if d.days != 2 * d.half_days:  # an odd window's halves do not add up to its total
+            continue
         for t in experiment.treatments:
             change = standardized(list(d.halves.values()), control, t.name)
             p = float(2 * stats.norm.sf(abs(change.z))) if change.z == change.z else math.nan
             early, late = _half_lifts(d, control, t.name)
             figures[f"{d.metric}:{t.name}"] = {
                 "p_value": p, "early_rel_lift": early, "late_rel_lift": late,
-                "by_day_rel_lift": [_lift(st, control, t.name) for st in d.offsets.values()]}
+                "days": [d.half_days, d.days]}
             if p < NOVELTY_P:
                 found.append((d, t.name, p, early, late))
     if not found:
@@ -316,13 +312,6 @@ def _half_lifts(d: Daily, control: str, treatment: str) -> tuple[float, float]:
     return out[0], out[1]
 
 
-def _lift(st: Stratum, control: str, treatment: str) -> float:
-    nc, nt = st.n.get(control, 0.0), st.n.get(treatment, 0.0)
-    if not nc or not nt or not st.s.get(control):
-        return math.nan
-    return (st.s.get(treatment, 0.0) / nt) / (st.s[control] / nc) - 1
-
-
 @dataclass(frozen=True)
 class Activity:
     """Per arm: analysed units, those with any event after exposure, and before it."""
@@ -334,10 +323,16 @@ class Activity:
 
     @classmethod
     def from_rows(cls, rows: Sequence[Mapping[str, Any]], days: int) -> Activity:
-        """Read :func:`assay.checks.queries.activity_query`'s rows."""
-        return cls({str(r["variant"]): int(r["units"]) for r in rows},
-                   {str(r["variant"]): int(r["active"] or 0) for r in rows},
-                   {str(r["variant"]): int(r["active_pre"] or 0) for r in rows}, days)
+        """Read :func:`assay.checks.queries.activity_query`'s rows (summed over the days)."""
+        units: dict[str, int] = {}
+        active: dict[str, int] = {}
+        before: dict[str, int] = {}
+        for r in rows:
+            v = str(r["variant"])
+            units[v] = units.get(v, 0) + int(r["n"] or 0)
+            active[v] = active.get(v, 0) + int(r["active"] or 0)
+            before[v] = before.get(v, 0) + int(r["active_pre"] or 0)
+        return cls(dict(sorted(units.items())), active, before, days)
 
 
 def dilution(activity: Activity, experiment: ExperimentSpec) -> Check:

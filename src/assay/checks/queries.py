@@ -3,11 +3,12 @@
 Each query starts from the same exposures and units as the analysis (``metrics.scan``), so the
 checks count exactly the units the results describe, and returns a few rows per arm:
 
-* :func:`traffic_query`: units per arm by day of first exposure, by each segment value, and by
-  the arm assay's hash gives them; all exposure rows per calendar day (the data watermark);
-* :func:`activity_query`: units with any event in the metrics' sources after and before exposure;
-* :func:`daily_query`: one metric per arm by exposure-day cohort and by day since exposure;
-* :func:`overlap_query`: units shared with other experiments, cross-tabulated by arm.
+* :func:`traffic_query`: units per arm by day of first exposure, by each segment value, by the
+  arm assay's hash gives them, and by their arm in overlapping experiments; all exposure rows
+  per calendar day (the data watermark);
+* :func:`activity_query`: per arm and exposure day, units with any event in the metrics'
+  sources after and before exposure, and the primary metrics' sums over their window and its
+  halves: one pass over each source.
 """
 
 from __future__ import annotations
@@ -21,7 +22,9 @@ from assay.assign.hashing import BUCKETS, layer_salt, traffic_salt
 from assay.assign.sql import bucket_expression
 from assay.metrics.plan import AnalysisPlan, Measure, MetricPlan
 from assay.metrics.scan import (
+    _EPOCH_MICROS,
     T0,
+    T0_US,
     TS,
     UNIT,
     VARIANT,
@@ -39,6 +42,7 @@ DIMENSION, VALUE, UNITS = "dimension", "value", "units"
 #: Dimension names in :func:`traffic_query`'s rows.
 DAY, ROWS_DAY, ASSIGNED, GATED_OUT = "day", "rows_day", "assigned", "gated_out"
 WATERMARK = "watermark"
+OVERLAP_PREFIX = "overlap:"
 SEGMENT_PREFIX = "segment:"
 SECONDS_PER_DAY = 86400
 
@@ -75,14 +79,17 @@ def _base(
 
 
 def traffic_query(
-    project: Project, experiment: ExperimentSpec, compiled: CompiledExperiment, dialect: str
+    project: Project, experiment: ExperimentSpec, compiled: CompiledExperiment, dialect: str,
+    others: list[str] | None = None,
 ) -> exp.Query:
     """Rows ``(dimension, value, variant, units)`` for the traffic checks.
 
     ``day``: analysed units by the day of their first exposure; ``segment:<col>``: by segment
     value; ``assigned`` / ``gated_out``: by the variant assay's hash gives the unit (value; NULL
     for a bucket in no arm), split by whether the traffic and layer gates let it in; ``rows_day``:
-    every exposure row of the experiment by calendar day, inside the dates or not (variant NULL).
+    every exposure row of the experiment by calendar day, inside the dates or not (variant NULL);
+    ``watermark``: the latest exposure (value) and the experiment's exposure rows (units);
+    ``overlap:<other>``: units also exposed in each of ``others``, by the arm first logged there.
     """
     day = exp.select(
         alias(exp.Literal.string(DAY), DIMENSION),
@@ -125,7 +132,23 @@ def traffic_query(
             alias(_count(), UNITS),
         ).from_("e")
     )
-    return _with(_union(selects), _base(project, experiment, dialect))
+    ctes = _base(project, experiment, dialect)
+    if others:
+        ctes.append(("o", _other_arms(project, others, dialect)))
+        selects.append(
+            exp.select(
+                alias(exp.DPipe(this=exp.Literal.string(OVERLAP_PREFIX),
+                                expression=col("other", "o")), DIMENSION),
+                alias(col("other_variant", "o"), VALUE),
+                col(VARIANT, "u"),
+                alias(_count(), UNITS),
+            )
+            .from_(exp.to_table("units").as_("u", quoted=True))
+            .join(exp.to_table("o").as_("o", quoted=True),
+                  on=col(UNIT, "o").eq(col(UNIT, "u")), join_type="inner")
+            .group_by(exp.Literal.number(1), exp.Literal.number(2), exp.Literal.number(3))
+        )
+    return _with(_union(selects), ctes)
 
 
 def sources_query(plan: AnalysisPlan, dialect: str) -> exp.Query | None:
@@ -197,69 +220,135 @@ def activity_horizon(measures: list[Measure]) -> dt.timedelta:
     return max(ends, default=dt.timedelta(days=14))
 
 
-def activity_query(project: Project, plan: AnalysisPlan, dialect: str) -> exp.Query:
-    """Rows ``(variant, units, active, active_pre)``: units with any event in any of the metrics'
-    sources in the window after first exposure, and in as long a period just before it."""
+def activity_query(
+    project: Project, plan: AnalysisPlan, daily: list[Measure], dialect: str
+) -> exp.Query:
+    """Rows ``(variant, cohort, n, active, active_pre, <m>_s, <m>_ss, <m>_sd, <m>_ssd ...)``.
+
+    Per arm and day of first exposure (``cohort``): units, those with any event in any of the
+    metrics' sources in the window after exposure (``active``) and in as long a period before
+    it (``active_pre``); and for each measure of ``daily`` (named ``m0``, ``m1`` ...) the sum and
+    sum of squares of its per-unit value (``s``, ``ss``) and of ``d`` = value in the window's
+    first half minus value in its second half (``sd``, ``ssd``). One pass over each source.
+    """
     experiment = plan.experiment
     ctes = _base(project, experiment, dialect)
-    parts: list[exp.Select] = []
-    for i, (source, measures) in enumerate(plan.by_source().items()):
-        horizon = activity_horizon([m for m, _ in measures])
-        name = f"act{i}"
-        ctes.append((name, _source_activity(source, experiment, horizon, dialect)))
-        parts.append(exp.select(col(UNIT), col("post"), col("pre")).from_(name))
-    if not parts:
-        none = exp.cast(exp.Literal.number(0), exp.DataType.Type.INT)
-        parts = [exp.select(col(UNIT), alias(none, "post"), alias(none.copy(), "pre"))
-                 .from_("units")]
-    active = (
-        exp.select(col(UNIT), alias(exp.Max(this=col("post")), "post"),
-                   alias(exp.Max(this=col("pre")), "pre"))
-        .from_(_union(parts).subquery("p"))
-        .group_by(col(UNIT))
-    )
-    ctes.append(("active", active))
+    names = {m: f"m{i}" for i, m in enumerate(daily)}
+    sources = {source: [m for m, _ in measures] for source, measures in plan.by_source().items()}
+    for measure in daily:
+        sources.setdefault(measure.source, [measure])
     zero = exp.Literal.number(0)
-    query = (
-        exp.select(
-            col(VARIANT, "u"),
-            alias(_count(), UNITS),
-            alias(exp.Sum(this=exp.Coalesce(this=col("post", "a"), expressions=[zero])), "active"),
-            alias(exp.Sum(this=exp.Coalesce(this=col("pre", "a"), expressions=[zero.copy()])),
-                  "active_pre"),
-        )
-        .from_(exp.to_table("units").as_("u", quoted=True))
-        .join(exp.to_table("active").as_("a", quoted=True),
-              on=col(UNIT, "a").eq(col(UNIT, "u")), join_type="left")
-        .group_by(col(VARIANT, "u"))
-    )
-    return _with(query, ctes)
+    query = exp.select(col(UNIT, "u"), col(VARIANT, "u"),
+                       alias(_date_text(col(T0, "u")), "cohort")).from_(
+        exp.to_table("units").as_("u", quoted=True))
+    post: list[exp.Expr] = []
+    pre: list[exp.Expr] = []
+    for i, (source, measures) in enumerate(sources.items()):
+        name = f"act{i}"
+        mine = [m for m in daily if m.source == source]
+        ctes.append((name, _source_activity(source, experiment, activity_horizon(measures),
+                                            {m: names[m] for m in mine}, dialect)))
+        query = query.join(exp.to_table(name).as_(name, quoted=True),
+                           on=col(UNIT, name).eq(col(UNIT, "u")), join_type="left")
+        post.append(exp.Coalesce(this=col("post", name), expressions=[zero.copy()]))
+        pre.append(exp.Coalesce(this=col("pre", name), expressions=[zero.copy()]))
+        for m in mine:
+            total = exp.Coalesce(this=col(f"{names[m]}_total", name), expressions=[zero.copy()])
+            early = exp.Coalesce(this=col(f"{names[m]}_early", name), expressions=[zero.copy()])
+            late = exp.Coalesce(this=col(f"{names[m]}_late", name), expressions=[zero.copy()])
+            query = query.select(alias(total, f"{names[m]}_y"),
+                                 alias(exp.Sub(this=early, expression=late), f"{names[m]}_d"))
+    for flags, label in ((post, "post"), (pre, "pre")):
+        any_flag = _add(flags) if flags else zero.copy()
+        query = query.select(alias(exp.Case().when(any_flag > zero.copy(), exp.Literal.number(1))
+                                   .else_(zero.copy()), label))
+    ctes.append(("per_unit", query))
+
+    def squares(name: str) -> exp.Expr:
+        return exp.Sum(this=exp.Mul(this=col(name), expression=col(name)))
+
+    final = exp.select(
+        col(VARIANT), col("cohort"), alias(_count(), "n"),
+        alias(exp.Sum(this=col("post")), "active"), alias(exp.Sum(this=col("pre")), "active_pre"),
+    ).from_("per_unit").group_by(col(VARIANT), col("cohort")).order_by(col(VARIANT),
+                                                                       col("cohort"))
+    for m in daily:
+        n = names[m]
+        final = final.select(
+            alias(exp.Sum(this=col(f"{n}_y")), f"{n}_s"), alias(squares(f"{n}_y"), f"{n}_ss"),
+            alias(exp.Sum(this=col(f"{n}_d")), f"{n}_sd"), alias(squares(f"{n}_d"), f"{n}_ssd"))
+    return _with(final, ctes)
+
+
+def _add(values: list[exp.Expr]) -> exp.Expr:
+    total = values[0]
+    for value in values[1:]:
+        total = exp.Add(this=total, expression=value)
+    return total
 
 
 def _source_activity(
-    source: Source, experiment: ExperimentSpec, horizon: dt.timedelta, dialect: str
+    source: Source, experiment: ExperimentSpec, horizon: dt.timedelta,
+    daily: dict[Measure, str], dialect: str,
 ) -> exp.Select:
-    ts, t0 = col(source.timestamp, "s"), col(T0, "u")
-    post = exp.and_(ts.copy() >= t0.copy(), ts.copy() < _plus(t0.copy(), horizon))
-    pre = exp.and_(ts.copy() >= _plus(t0.copy(), -horizon), ts.copy() < t0.copy())
-    one, zero = exp.Literal.number(1), exp.Literal.number(0)
-    query = (
-        exp.select(
-            col(UNIT, "u"),
-            alias(exp.Max(this=exp.Case().when(post, one).else_(zero)), "post"),
-            alias(exp.Max(this=exp.Case().when(pre, one.copy()).else_(zero.copy())), "pre"),
-        )
+    """Per unit: any event after / before exposure, and each daily measure's window sums.
+
+    As in the metrics' source scan, each event's offset from ``t0`` is computed once (integer
+    microseconds where the engine has a cheap epoch function) and windows compare offsets.
+    """
+    ts = col(source.timestamp, "s")
+    micros = _EPOCH_MICROS.get(dialect)
+    rel: exp.Expr = (exp.Sub(this=exp.func(micros, ts.copy()), expression=col(T0_US, "u"))
+                     if micros else ts.copy())
+    columns: list[exp.Expr] = [col(UNIT, "u"), alias(rel, "__rel")]
+    if not micros:
+        columns.append(col(T0, "u"))
+    for measure, name in daily.items():
+        value: exp.Expr = exp.Literal.number(1)
+        if measure.value is not None and measure.aggregation == "sum":
+            value = exp.cast(parse_expression(measure.value, dialect), exp.DataType.Type.DOUBLE)
+        if measure.filter is not None:
+            value = exp.Case().when(exp.paren(parse_expression(measure.filter, dialect)), value)
+        columns.append(alias(value, f"{name}__v"))
+    events = (
+        exp.select(*columns)
         .from_(exp.to_table("units").as_("u", quoted=True))
         .join(relation(source.table, source.sql, dialect, "s"),
               on=col(source.unit, "s").eq(col(UNIT, "u")), join_type="inner")
-        .group_by(col(UNIT, "u"))
     )
     start, end = experiment.start_at(), experiment.end_at()
     if start is not None:
-        query = query.where(ts.copy() >= _timestamp(start - horizon))
+        events = events.where(ts.copy() >= _timestamp(start - horizon))
     if end is not None:
-        query = query.where(ts.copy() < _timestamp(end + horizon))
+        events = events.where(ts.copy() < _timestamp(end + horizon))
+
+    def since(delta: dt.timedelta) -> exp.Expr:  # the event is at least ``delta`` after t0
+        if micros:
+            return col("__rel") >= exp.Literal.number(_micros(delta))
+        return col("__rel") >= _plus(col(T0), delta)
+
+    one, zero = exp.Literal.number(1), exp.Literal.number(0)
+    post = exp.and_(since(dt.timedelta(0)), exp.not_(since(horizon)))
+    pre = exp.and_(since(-horizon), exp.not_(since(dt.timedelta(0))))
+    query = exp.select(
+        col(UNIT),
+        alias(exp.Max(this=exp.Case().when(post, one).else_(zero)), "post"),
+        alias(exp.Max(this=exp.Case().when(pre, one.copy()).else_(zero.copy())), "pre"),
+    ).from_(events.subquery("ev")).group_by(col(UNIT))
+    for measure, name in daily.items():
+        assert measure.window is not None
+        half = dt.timedelta(days=measure.window.end.days // 2)
+        parts = {"total": (dt.timedelta(0), measure.window.end),
+                 "early": (dt.timedelta(0), half), "late": (half, 2 * half)}
+        for part, (lo, hi) in parts.items():
+            inside = exp.and_(since(lo), exp.not_(since(hi)))
+            query = query.select(alias(exp.Sum(this=exp.Case().when(inside, col(f"{name}__v"))),
+                                       f"{name}_{part}"))
     return query
+
+
+def _micros(delta: dt.timedelta) -> int:
+    return (delta.days * 86400 + delta.seconds) * 1_000_000 + delta.microseconds
 
 
 def _timestamp(moment: dt.datetime) -> exp.Expr:
@@ -280,88 +369,6 @@ def daily_measure(metric: MetricPlan) -> Measure | None:
     return measure
 
 
-def daily_query(
-    project: Project, plan: AnalysisPlan, measure: Measure, dialect: str
-) -> exp.Query:
-    """Rows ``(kind, variant, key, n, s, ss, sd, ssd)`` of one metric for the by-day checks.
-
-    ``kind = 'cohort'``, ``key`` the day of first exposure: units ``n``, sum ``s`` and sum of
-    squares ``ss`` of their metric value, and of ``d`` = value in the window's first half minus
-    value in its second half (``sd``, ``ssd``). ``kind = 'offset'``, ``key`` the whole days since
-    exposure: sum and sum of squares of the units' values that day (``n`` NULL: every unit
-    counts, with 0 on a day without events).
-    """
-    experiment = plan.experiment
-    assert measure.window is not None
-    days = measure.window.end.days
-    half = days // 2
-    source = measure.source
-    ts = col(source.timestamp, "s")
-    value: exp.Expr = exp.Literal.number(1)
-    if measure.value is not None and measure.aggregation == "sum":
-        value = exp.cast(parse_expression(measure.value, dialect), exp.DataType.Type.DOUBLE)
-    seconds = exp.Sub(this=exp.TimeToUnix(this=ts.copy()),
-                      expression=exp.TimeToUnix(this=col(T0, "u")))
-    offset = exp.Floor(this=exp.Div(this=exp.paren(seconds),
-                                    expression=exp.Literal.number(SECONDS_PER_DAY)))
-    conditions: list[exp.Expr] = [ts.copy() >= col(T0, "u"),
-                                  ts.copy() < _plus(col(T0, "u"), measure.window.end)]
-    if measure.filter is not None:
-        conditions.append(parse_expression(measure.filter, dialect))
-    start, end = experiment.start_at(), experiment.end_at()
-    if start is not None:
-        conditions.append(ts.copy() >= _timestamp(start))
-    if end is not None:
-        conditions.append(ts.copy() < _timestamp(end + measure.window.end))
-    by_day = (
-        exp.select(col(UNIT, "u"), col(VARIANT, "u"),
-                   alias(exp.cast(offset, exp.DataType.Type.INT), "d"),
-                   alias(exp.Sum(this=value), "y"))
-        .from_(exp.to_table("units").as_("u", quoted=True))
-        .join(relation(source.table, source.sql, dialect, "s"),
-              on=col(source.unit, "s").eq(col(UNIT, "u")), join_type="inner")
-        .where(exp.and_(*conditions))
-        .group_by(exp.Literal.number(1), exp.Literal.number(2), exp.Literal.number(3))
-    )
-    zero = exp.Literal.number(0)
-
-    def part(condition: exp.Expr | None) -> exp.Expr:
-        y = col("y", "p") if condition is None else exp.Case().when(condition, col("y", "p"))
-        return exp.Coalesce(this=exp.Sum(this=y), expressions=[zero.copy()])
-
-    per_unit = (
-        exp.select(
-            col(UNIT, "u"), col(VARIANT, "u"), alias(_date_text(col(T0, "u")), "cohort"),
-            alias(part(None), "total"),
-            alias(exp.Sub(this=part(col("d", "p") < exp.Literal.number(half)),
-                          expression=part(exp.and_(col("d", "p") >= exp.Literal.number(half),
-                                                   col("d", "p") < exp.Literal.number(2 * half)))),
-                  "early_late"),
-        )
-        .from_(exp.to_table("units").as_("u", quoted=True))
-        .join(exp.to_table("by_day").as_("p", quoted=True),
-              on=col(UNIT, "p").eq(col(UNIT, "u")), join_type="left")
-        .group_by(exp.Literal.number(1), exp.Literal.number(2), exp.Literal.number(3))
-    )
-
-    def squares(name: str) -> exp.Expr:
-        return exp.Sum(this=exp.Mul(this=col(name), expression=col(name)))
-
-    cohorts = exp.select(
-        alias(exp.Literal.string("cohort"), "kind"), col(VARIANT), alias(col("cohort"), "key"),
-        alias(_count(), "n"), alias(exp.Sum(this=col("total")), "s"), alias(squares("total"), "ss"),
-        alias(exp.Sum(this=col("early_late")), "sd"), alias(squares("early_late"), "ssd"),
-    ).from_("per_unit").group_by(col(VARIANT), col("cohort"))
-    null = exp.cast(exp.null(), exp.DataType.Type.DOUBLE)
-    offsets = exp.select(
-        alias(exp.Literal.string("offset"), "kind"), col(VARIANT), alias(_text(col("d")), "key"),
-        alias(null, "n"), alias(exp.Sum(this=col("y")), "s"), alias(squares("y"), "ss"),
-        alias(null.copy(), "sd"), alias(null.copy(), "ssd"),
-    ).from_("by_day").group_by(col(VARIANT), col("d"))
-    ctes = [*_base(project, experiment, dialect), ("by_day", by_day), ("per_unit", per_unit)]
-    return _with(exp.union(cohorts, offsets, distinct=False), ctes)
-
-
 def overlapping(project: Project, experiment: ExperimentSpec) -> list[ExperimentSpec]:
     """Other experiments of the project whose dates overlap ``experiment``'s (open ends overlap)."""
     start, end = experiment.start_at(), experiment.end_at()
@@ -377,13 +384,10 @@ def overlapping(project: Project, experiment: ExperimentSpec) -> list[Experiment
     return out
 
 
-def overlap_query(
-    project: Project, experiment: ExperimentSpec, others: list[str], dialect: str
-) -> exp.Query:
-    """Rows ``(other, variant, other_variant, units)``: analysed units also exposed in ``others``,
-    by this experiment's arm and the arm first logged for them in the other one."""
+def _other_arms(project: Project, others: list[str], dialect: str) -> exp.Select:
+    """Each unit's first-named arm in each of the ``others`` experiments."""
     src = project.spec.exposures
-    logged = (
+    return (
         exp.select(
             alias(col(src.experiment_id, "x"), "other"),
             alias(col(src.unit_id, "x"), UNIT),
@@ -394,12 +398,3 @@ def overlap_query(
                       expressions=[exp.Literal.string(o) for o in others]))
         .group_by(exp.Literal.number(1), exp.Literal.number(2))
     )
-    query = (
-        exp.select(col("other", "o"), col(VARIANT, "u"), col("other_variant", "o"),
-                   alias(_count(), UNITS))
-        .from_(exp.to_table("units").as_("u", quoted=True))
-        .join(exp.to_table("o").as_("o", quoted=True),
-              on=col(UNIT, "o").eq(col(UNIT, "u")), join_type="inner")
-        .group_by(exp.Literal.number(1), exp.Literal.number(2), exp.Literal.number(3))
-    )
-    return _with(query, [*_base(project, experiment, dialect), ("o", logged)])

@@ -22,6 +22,7 @@ from assay.checks.queries import (
     DAY,
     DIMENSION,
     GATED_OUT,
+    OVERLAP_PREFIX,
     ROWS_DAY,
     SEGMENT_PREFIX,
     UNITS,
@@ -56,6 +57,7 @@ class Traffic:
         rows_by_day: Every exposure row of the experiment (inside the dates or not) by day.
         watermark: Latest exposure time in the log (text), None without rows.
         rows: Exposure rows in all.
+        overlaps: Other experiment -> (this arm, arm logged there) -> units in both.
     """
 
     days: dict[str, Counts] = field(default_factory=dict)
@@ -64,6 +66,7 @@ class Traffic:
     rows_by_day: dict[str, int] = field(default_factory=dict)
     watermark: str | None = None
     rows: int = 0
+    overlaps: dict[str, dict[tuple[str, str], int]] = field(default_factory=dict)
 
     @classmethod
     def from_rows(cls, rows: Sequence[Mapping[str, Any]]) -> Traffic:
@@ -73,6 +76,7 @@ class Traffic:
         assignment: dict[tuple[bool, str | None, str], int] = {}
         by_day: dict[str, int] = {}
         watermark, total = None, 0
+        overlaps: dict[str, dict[tuple[str, str], int]] = defaultdict(dict)
         for row in rows:
             dim, value, n = str(row[DIMENSION]), row[VALUE], int(row[UNITS] or 0)
             variant = None if row[VARIANT] is None else str(row[VARIANT])
@@ -87,9 +91,12 @@ class Traffic:
                 by_day[str(value)] = n
             elif dim == WATERMARK:
                 watermark, total = (None if value is None else str(value)), n
+            elif dim.startswith(OVERLAP_PREFIX) and variant is not None:
+                overlaps[dim.removeprefix(OVERLAP_PREFIX)][(variant, str(value))] = n
         return cls(dict(sorted(days.items())),
                    {k: dict(sorted(v.items())) for k, v in sorted(segments.items())},
-                   assignment, dict(sorted(by_day.items())), watermark, total)
+                   assignment, dict(sorted(by_day.items())), watermark, total,
+                   {k: dict(sorted(v.items())) for k, v in sorted(overlaps.items())})
 
 
 def traffic_checks(traffic: Traffic, experiment: ExperimentSpec, decided: bool) -> list[Check]:
