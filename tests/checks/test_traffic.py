@@ -100,6 +100,13 @@ def test_logged_arms_that_differ_from_the_hash_fail() -> None:
     assert check.message.startswith("10.0% of exposed users (1,000) were logged in a different "
                                     "arm than assay's hash assigns them (1,000 logged in control "
                                     "whom the hash puts in treatment)")
+    elsewhere = Traffic(assignment={(True, "control", "control"): 2500,
+                                    (True, "control", "treatment"): 2510,
+                                    (True, "treatment", "control"): 2490,
+                                    (True, "treatment", "treatment"): 2500})
+    check = assignment_matches_hash(elsewhere, spec())
+    assert (check.status, check.code) == ("pass", "not_hash_assigned")
+    assert "assigned by another system" in check.message
     stray = Traffic(assignment={(True, "control", "control"): 10000, (False, "control",
                                                                      "control"): 3})
     check = assignment_matches_hash(stray, spec())

@@ -265,6 +265,12 @@ def assignment_matches_hash(traffic: Traffic, experiment: ExperimentSpec) -> Che
         "pairs": [{"admitted": a, "hashed": h, "logged": v, "units": n}
                   for (a, h, v), n in sorted(wrong.items(), key=lambda kv: (-kv[1], str(kv[0])))]}
     caveat = " (targeting rules are not re-checked)" if experiment.targeting else ""
+    if n_wrong and _independent(traffic.assignment):
+        return Check(name, "pass", "the logged arms are unrelated to assay's hash: the "
+                     "experiment is assigned by another system (a flag service), so this check "
+                     "does not apply", figures, code="not_hash_assigned",
+                     remedy="make sure that system's split matches the spec (the SRM checks "
+                            "test it)")
     if n_wrong == 0:
         return Check(name, "pass", "every exposed user's logged arm is the arm assay's hash "
                      f"assigns{caveat}", figures)
@@ -283,6 +289,19 @@ def assignment_matches_hash(traffic: Traffic, experiment: ExperimentSpec) -> Che
         remedy="serve the experiment with assay's assignment (the SDK or `assay sql "
                "--assignment`), or make the spec's salt, weights and traffic the ones the flag "
                "uses; users served the wrong arm bias the comparison")
+
+
+def _independent(assignment: dict[tuple[bool, str | None, str], int]) -> bool:
+    """The logged arm does not depend on the hashed one (chi-square of hashed x logged)."""
+    hashed = sorted({str(h) for _, h, _ in assignment})
+    logged = sorted({v for _, _, v in assignment})
+    table = np.zeros((len(hashed), len(logged)))
+    for (_, h, v), n in assignment.items():
+        table[hashed.index(str(h)), logged.index(v)] += n
+    table = table[table.sum(axis=1) > 0][:, table.sum(axis=0) > 0]
+    if table.shape[0] < 2 or table.shape[1] < 2:
+        return False
+    return float(stats.chi2_contingency(table, correction=False)[1]) >= SRM_FAIL_P
 
 
 def stop_criteria(traffic: Traffic, experiment: ExperimentSpec, decided: bool) -> Check:
