@@ -30,7 +30,8 @@ def load(demo: DemoInfo) -> tuple[ProjectSpec, dict[str, MetricSpec], dict[str, 
 def test_files_written_where_the_info_says(demo: DemoInfo) -> None:
     root = demo.out_dir
     assert demo.project_file == root / "assay_project.yml"
-    assert sorted(p.name for p in demo.metric_files) == ["commerce.yml", "engagement.yml"]
+    assert sorted(p.name for p in demo.metric_files) == ["carousel.yml", "commerce.yml",
+                                                         "engagement.yml"]
     assert sorted(p.stem for p in demo.experiment_files) == sorted(demo.experiments)
     assert all(p.parent == root / "experiments" for p in demo.experiment_files)
     assert all(p.parent == root / "metrics" for p in demo.metric_files)
@@ -44,8 +45,9 @@ def test_files_validate_and_cross_reference(demo: DemoInfo) -> None:
         if metric.kind == "ratio":
             parts = [metrics[metric.numerator or ""], metrics[metric.denominator or ""]]
             assert all(p.kind != "ratio" and p.aggregation in ("sum", "count") for p in parts)
-        else:
-            assert metric.source in project.sources, metric.name
+        else:  # a named source, or the trap's inline one (assay_project.yml stays as it was)
+            assert metric.source in project.sources or isinstance(metric.source, Source), \
+                metric.name
     for experiment in experiments.values():
         for name, _role in experiment.metrics.all():
             assert name in metrics, (experiment.id, name)
@@ -78,7 +80,8 @@ def test_sources_and_fragments_run_against_the_warehouse(
     for metric in metrics.values():
         if metric.kind == "ratio":
             continue
-        source = project.sources[str(metric.source)]
+        source = (metric.source if isinstance(metric.source, Source)
+                  else project.sources[str(metric.source)])
         assert isinstance(source, Source) and source.table is not None
         query = exp.select(exp.column(source.unit, quoted=True),
                            exp.column(source.timestamp, quoted=True)).from_(

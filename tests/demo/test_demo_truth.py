@@ -17,6 +17,7 @@ from assay.demo import DemoInfo
 from assay.demo.events import orders_table, poisson_events, rescue_orders, sessions_table
 from assay.demo.population import AMOUNT_SIGMA, Population, make_population, make_user_ids
 from assay.demo.timeline import Timeline
+from assay.demo.traps import CAROUSEL_METRICS, JAPAN_SAVES_LIFT, NOVELTY_LIFT, VIEWS_LIFT
 from assay.demo.truth import METRICS, search_truths, solve_checkout
 
 DAY = 86400.0
@@ -66,11 +67,12 @@ def test_search_truths_hand_worked() -> None:
 def test_truths_per_experiment(demo: DemoInfo) -> None:
     info = demo.experiments
     assert set(info) == {"checkout_redesign", "homepage_aa", "pricing_banner_srm",
-                         "search_ranking_3arm"}
-    assert [t.kind for t in info.values()] == ["effect", "aa", "srm", "multiarm"]
+                         "search_ranking_3arm", "onboarding_tips", "recs_carousel"}
+    assert [t.kind for t in info.values()] == ["effect", "aa", "srm", "multiarm", "aa", "trap"]
     for truth in info.values():
         assert set(truth.effects) == set(truth.variants[1:])
-        assert all(set(effects) == set(METRICS) for effects in truth.effects.values())
+        assert all(set(effects) - set(CAROUSEL_METRICS) == set(METRICS)
+                   for effects in truth.effects.values())
         assert sum(truth.intended_shares.values()) == pytest.approx(1.0)
     checkout = info["checkout_redesign"]
     assert checkout.effect("treatment", "revenue") == 0.04
@@ -86,6 +88,11 @@ def test_truths_per_experiment(demo: DemoInfo) -> None:
     assert set(search.effects["ranker_c"].values()) == {0.0}
     assert info["homepage_aa"].is_aa and info["pricing_banner_srm"].is_srm
     assert search.is_multiarm and not checkout.is_aa
+    trap = info["recs_carousel"]
+    assert trap.is_trap and trap.effect("treatment", "carousel_views") == VIEWS_LIFT
+    assert 0 < trap.effect("treatment", "carousel_saves") < JAPAN_SAVES_LIFT
+    assert 0 < trap.effect("treatment", "carousel_clicks") < NOVELTY_LIFT
+    assert trap.flag_mismatched_units > 0 and trap.logged_shares["control"] > 0.6
 
 
 def window_population(n: int, seed: int) -> Population:

@@ -8,6 +8,7 @@ agree to 1e-9 relative; SQL text, versions and timestamps naturally differ and a
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 from pathlib import Path
 from typing import Any
@@ -17,15 +18,19 @@ import pytest
 from sqlglot import exp
 
 from assay.analysis import analyze
+from assay.analysis.replay import aa_replay
 from assay.demo import build_demo
 from assay.spec.project import load_project
 from assay.warehouse.base import Warehouse
 from assay.warehouse.duckdb import DuckDBWarehouse
 
 EXPERIMENTS = ("checkout_redesign", "search_ranking_3arm")
+#: The demo's A/A period: an A/A replay there must give every engine the same p-values.
+REPLAY = ("revenue", dt.datetime(2026, 2, 23), dt.datetime(2026, 3, 9), 30)
 USERS = 2_000
 REL = 1e-9
-_ENGINE_SPECIFIC = {"run_at", "warehouse", "versions", "sql"}
+# the fingerprint hashes the engine's SQL and prints its timestamps its own way
+_ENGINE_SPECIFIC = {"run_at", "warehouse", "versions", "sql", "fingerprint"}
 
 
 class Demo:
@@ -43,6 +48,8 @@ class Demo:
             source.close()
         project = load_project(root)
         self.reference = {eid: analyze(project, eid).to_dict() for eid in EXPERIMENTS}
+        metric, start, end, splits = REPLAY
+        self.replay = aa_replay(project, metric, start, end, splits=splits).p_values
 
 
 def _select_all(table: str) -> str:
@@ -104,6 +111,9 @@ def test_analysis_figures_agree_across_engines(warehouse: Warehouse, demo: Demo)
         overall = _differences({**got, "segments": []}, {**want, "segments": []}, eid)
         assert not overall, "\n".join(overall[:40])
         segment_problems += _differences(got["segments"], want["segments"], f"{eid}.segments")
+    metric, start, end, splits = REPLAY
+    replay = aa_replay(project, metric, start, end, splits=splits, warehouse=warehouse).p_values
+    assert replay == pytest.approx(demo.replay, rel=1e-9, abs=1e-12)
     gap = SEGMENT_GAPS.get(warehouse.name)
     if gap is None:
         assert not segment_problems, "\n".join(segment_problems[:40])

@@ -26,6 +26,7 @@ from assay.analysis.compute import (
 )
 from assay.analysis.preflight import preflight
 from assay.analysis.readouts import Design, group_design, sequential_significance
+from assay.analysis.trust import trust_checks
 from assay.checks import ExposureCounts, exposure_checks, result_checks
 from assay.dbt.provenance import dbt_nodes, drift_checks
 from assay.metrics.bootstrap import compile_replicates
@@ -128,6 +129,8 @@ def _run(project: Project, compiled: CompiledAnalysis, wh: Warehouse, step: Step
     )
     nodes = dbt_nodes(project, plan)
     checks += drift_checks(project, experiment.id, nodes, wh)
+    trust = trust_checks(project, plan, wh, results, segment_results, sql, step,
+                         spec_hash=spec, units=units)
     return AnalysisResult(
         experiment=experiment.id,
         name=experiment.name,
@@ -142,13 +145,14 @@ def _run(project: Project, compiled: CompiledAnalysis, wh: Warehouse, step: Step
         arms=_arms(counts, experiment.weights()),
         results=results,
         segments=segment_results,
-        checks=checks,
+        checks=checks + trust.checks,
         sql=sql,
         versions=versions(wh.name),
         planned_sample_size=experiment.planned_sample_size,
         rank_tests=rank_tests,
         bootstrap=bootstrap,
         dbt_nodes=nodes,
+        fingerprint=trust.fingerprint,
     )
 
 

@@ -13,6 +13,7 @@ _COMMAND_MODULES = [
     "assay.cli.project_cmds",
     "assay.cli.analyze_cmds",
     "assay.cli.power_cmds",
+    "assay.cli.replay_cmds",
     "assay.cli.lifecycle_cmds",
     "assay.cli.run_cmds",
     "assay.cli.serve_cmds",

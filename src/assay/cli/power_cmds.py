@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 import math
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
+import numpy as np
 import typer
 from rich.table import Table
 
@@ -101,6 +102,11 @@ def power(
     population: Annotated[str | None, typer.Option(
         help="Named source whose units form the population (default: units in the exposure "
              "log during the period).")] = None,
+    from_archive: Annotated[str | None, typer.Option(
+        "--from-archive", metavar="METRIC",
+        help="Plan from the effects past experiments observed on METRIC (read from the results "
+             "store): their distribution, the size to detect the median, and a warning when "
+             "--mde is above the 90th percentile.")] = None,
     project: Annotated[Path, typer.Option(
         "--project", "-p", help="Project directory (for --metric).", file_okay=False,
         resolve_path=True)] = Path("."),
@@ -116,10 +122,19 @@ def power(
 
         assay power --metric-kind proportion --baseline-rate 0.05 --units-per-arm 20000 --mde 0.1
 
-        assay power --metric revenue --history-start 2026-02-01 --mde 0.03 --daily-units 4000
+        assay power --metric revenue --history-start 2026-02-23 --mde 0.03 --daily-units 4000
+
+        assay power --metric revenue --history-start 2026-01-19 --population sessions --mde 0.03
+
+        assay power --from-archive revenue --mde 0.05 --daily-units 4000
     """
     from assay.stats.planning import achieved, plan_experiment
 
+    if from_archive is not None:
+        options = {"alpha": alpha, "power": power_, "arms": arms, "daily_units": daily_units,
+                   "alternative": alternative.value}
+        _print(_from_archive(project, from_archive, mde, options), output_format)
+        return
     if metric is not None:
         if mde is None or history_start is None:
             _fail("--metric needs --mde and --history-start")
@@ -180,6 +195,14 @@ def _from_history(project: Path, metric: str, start: datetime, days: int,
         _fail(f"{metric}: power from history needs a mean, proportion or ratio metric; "
               "a quantile metric's power is not planned from moments")
     moments = metric_history(loaded, metric, start, days, population=population)
+    if moments.n == 0:
+        where = (f"with an event in source `{population}`" if population is not None
+                 else "exposed to any experiment")
+        _fail(f"{metric}: no unit was {where} between {start:%Y-%m-%d} and "
+              f"{start + timedelta(days=days):%Y-%m-%d}, so the history has no baseline; pick "
+              "a period with data, or take the population from a source that has it, e.g. "
+              "--population " + next((name for name in loaded.spec.sources
+                                      if name != loaded.metrics[metric].source), "SOURCE"))
     covariate = "x" if kind != "ratio" and "x" in moments.names else None
     try:
         plan = plan_from_history(moments, metric_kind=kind, mde=mde, x=covariate, **options)
@@ -187,6 +210,58 @@ def _from_history(project: Path, metric: str, start: datetime, days: int,
         _fail(f"{metric}: {err}")
     result: dict[str, Any] = {"metric": metric, "history_units": int(moments.n),
                               "history": f"{start:%Y-%m-%d} + {days}d", **plan.to_dict()}
+    return result
+
+
+@reported
+def _from_archive(project: Path, metric: str, mde: float | None,
+                  options: dict[str, Any]) -> dict[str, Any]:
+    """The distribution of past effects on ``metric`` and a plan to detect their median."""
+    from contextlib import closing
+
+    from assay.analysis.archive import archive_effects
+    from assay.spec import load_project
+    from assay.spec.errors import unknown_name
+    from assay.stats.planning import plan_experiment
+
+    loaded = load_project(project)
+    if metric not in loaded.metrics:
+        raise unknown_name(str(loaded.root), "metric", metric, list(loaded.metrics))
+    with closing(loaded.warehouse()) as wh:
+        archive = archive_effects(loaded, metric, wh)
+    if not archive.effects:
+        _fail(f"{metric}: no stored analysis of a past experiment compares it (skipped: "
+              f"{archive.skipped or 'none'}); run `assay analyze` on past experiments first")
+    quantiles = archive.abs_lift_quantiles
+    median = quantiles["q50"]
+    kind = loaded.metrics[metric].kind
+    if kind == "quantile":
+        _fail(f"{metric}: a plan from the archive needs a mean, proportion or ratio metric; "
+              "a quantile metric's power is not planned from moments")
+    baseline = float(np.median([e.baseline for e in archive.effects]))
+    std = float(np.median([e.std for e in archive.effects]))
+    notes = list(archive.notes)
+    if mde is not None and mde > quantiles["q90"]:
+        notes.append(f"the planned MDE {mde:.1%} is above the 90th percentile of past effects "
+                     f"({quantiles['q90']:.2%}): nine in ten past changes moved {metric} less, "
+                     "so expect an inconclusive result or plan for a smaller MDE")
+    result: dict[str, Any] = {
+        "metric": metric, "past_comparisons": len(archive.effects),
+        "skipped": archive.skipped, "significant_share": float(np.mean(
+            [e.significant for e in archive.effects])),
+        **{f"abs_lift_{k}": v for k, v in quantiles.items()},
+        "true_effect_spread": archive.true_spread,
+        "shrunk_median_abs_lift": archive.shrunk_median_abs_lift,
+    }
+    if median > 0:
+        try:
+            plan = plan_experiment(metric_kind=kind, baseline=baseline, mde=median,
+                                   std=None if kind == "proportion" else std, **options)
+            result.update({f"median_{k}": v for k, v in plan.to_dict().items()
+                           if k in ("units_per_arm", "total_units", "days")})
+        except ValueError as err:
+            notes.append(f"no plan for the median effect: {err}")
+    result["notes"] = notes
     return result
 
 
@@ -216,6 +291,12 @@ _LABELS = {
     "looks": "looks", "fixed_units_per_arm": "fixed-horizon units per arm",
     "inflation": "sequential inflation", "units_per_arm": "units per arm",
     "total_units": "total units", "days": "days", "power_at_mde": "power at the MDE",
+    "past_comparisons": "past comparisons", "significant_share": "share significant",
+    "abs_lift_q25": "|lift| 25th percentile", "abs_lift_q50": "|lift| median",
+    "abs_lift_q75": "|lift| 75th percentile", "abs_lift_q90": "|lift| 90th percentile",
+    "true_effect_spread": "spread of true effects", "shrunk_median_abs_lift":
+    "median |true effect| (shrunk)", "median_units_per_arm": "units per arm for the median",
+    "median_total_units": "total units for the median", "median_days": "days for the median",
 }
 
 
@@ -224,7 +305,7 @@ def _render(result: dict[str, Any]) -> None:
     table.add_column("quantity", style="bold")
     table.add_column("value", justify="right")
     for key, value in result.items():
-        if key == "notes" or value is None:
+        if key == "notes" or value is None or value == {}:
             continue
         table.add_row(_LABELS.get(key, key), _fmt(key, value))
     console.print(table)
@@ -235,8 +316,9 @@ def _render(result: dict[str, Any]) -> None:
 def _fmt(key: str, value: object) -> str:
     if isinstance(value, bool) or not isinstance(value, int | float):
         return str(value)
-    if key in ("mde_relative", "cuped_reduction"):
+    if key in ("mde_relative", "cuped_reduction", "significant_share", "true_effect_spread",
+               "shrunk_median_abs_lift") or key.startswith("abs_lift_"):
         return f"{value:.2%}"
-    if isinstance(value, int) or key.endswith(("units", "units_per_arm")) or key == "days":
+    if isinstance(value, int) or key.endswith(("units", "units_per_arm", "days")):
         return f"{value:,.0f}"
     return f"{value:.4g}"

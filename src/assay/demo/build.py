@@ -10,6 +10,7 @@ three arms).
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from importlib import resources
 from importlib.resources.abc import Traversable
 from pathlib import Path
@@ -39,6 +40,7 @@ from assay.demo.population import (
     make_population,
 )
 from assay.demo.timeline import Timeline
+from assay.demo.traps import CAROUSEL, TRAPS, build_traps
 from assay.demo.truth import (
     SEARCH_EXTRA_PAGES_LIFT,
     SEARCH_SESSIONS_LIFT,
@@ -65,6 +67,9 @@ _NOTES = {
     "srm": "Assignment is 50/50 and nothing changes, but a logging bug drops Android control "
            "exposures (logged ~48/52): the SRM check must fire and the comparison is biased.",
     "multiarm": "ranker_b truly raises sessions by 4% and pages more; ranker_c does nothing.",
+    "trap": "Built to trip every trust check: a ramp that ignores the hash, a reused salt, a "
+            "promotion, a novelty effect, a small segment, a tiny effect, diluted exposure and "
+            "an overrun plan.",
 }
 
 
@@ -97,7 +102,7 @@ def build_demo(out_dir: Path, *, seed: int = 7, users: int = 60_000) -> DemoInfo
     unit_ids = population.user_id.tolist()
     compiled = compile_experiments(specs)
     enrollments = {eid: enroll(rng["enroll"], compiled[eid], unit_ids, timeline)
-                   for eid in specs}
+                   for eid in specs if eid not in TRAPS}
     checkout = solve_checkout(population, enrollments[CHECKOUT].units)
 
     logs: dict[str, ExposureLog] = {}
@@ -106,12 +111,20 @@ def build_demo(out_dir: Path, *, seed: int = 7, users: int = 60_000) -> DemoInfo
         keep = logged_units(rng["srm"], enrollment, PLANS[eid], population)
         logs[eid] = exposure_log(rng["log"], enrollment, PLANS[eid], keep, unit_ids, timeline)
         truths[eid] = _truth(enrollment, keep, logs[eid], population, checkout)
+    traps = build_traps(seed, compiled, population, timeline)
+    for eid, enrollment in traps.enrollments.items():
+        logs[eid] = traps.logs[eid]
+        keep = np.ones(enrollment.units.size, dtype=bool)
+        truths[eid] = replace(
+            _truth(enrollment, keep, logs[eid], population, checkout, traps.truths.get(eid)),
+            flag_mismatched_units=traps.mismatched_units if eid == CAROUSEL else 0)
 
     tables = {
         "users": _users_table(population, timeline),
         "orders": _orders(rng, population, enrollments[CHECKOUT], checkout, timeline),
         "sessions": _sessions(rng, population, enrollments[SEARCH], timeline),
         "exposures": exposures_table(logs, specs, population, timeline),
+        "carousel_events": traps.events,
     }
     warehouse = out_dir / WAREHOUSE_FILE
     _write_warehouse(warehouse, tables)
@@ -189,7 +202,8 @@ def _users_table(population: Population, timeline: Timeline) -> pa.Table:
 
 
 def _truth(enrollment: Enrollment, keep: np.ndarray, log: ExposureLog,
-           population: Population, checkout: CheckoutEffect) -> ExperimentTruth:
+           population: Population, checkout: CheckoutEffect,
+           trap: dict[str, float] | None = None) -> ExperimentTruth:
     spec = enrollment.spec
     plan = PLANS[spec.id]
     names = tuple(v.name for v in spec.variants)
@@ -198,11 +212,15 @@ def _truth(enrollment: Enrollment, keep: np.ndarray, log: ExposureLog,
     if plan.kind == "srm":
         logged = {names[0]: SRM_LOGGED_CONTROL_SHARE, names[1]: 1 - SRM_LOGGED_CONTROL_SHARE}
     counts = np.bincount(enrollment.arm[keep], minlength=len(names))
+    if plan.kind == "trap":  # the ramp's served split, as logged
+        logged = {name: float(c / counts.sum()) for name, c in zip(names, counts, strict=True)}
     effects = {name: no_effects() for name in names[1:]}
     if spec.id == CHECKOUT:
         effects["treatment"] = with_effects(checkout.truths)
     elif spec.id == SEARCH:
         effects["ranker_b"] = with_effects(search_truths(population, enrollment.units))
+    elif spec.id == CAROUSEL and trap is not None:
+        effects["treatment"] = with_effects(trap)
     return ExperimentTruth(
         experiment_id=spec.id, kind=plan.kind, variants=names, intended_shares=intended,
         logged_shares=logged, effects=effects, enrolled_units=int(enrollment.units.size),

@@ -32,7 +32,7 @@ from assay.demo.population import (
 from assay.demo.timeline import DAY, Timeline
 from assay.spec.models import ExperimentSpec
 
-Kind = Literal["effect", "aa", "srm", "multiarm"]
+Kind = Literal["effect", "aa", "srm", "multiarm", "trap"]
 
 #: Logged control share in the SRM experiment (the intended share is 0.5).
 SRM_LOGGED_CONTROL_SHARE = 0.48
@@ -63,6 +63,9 @@ PLANS: dict[str, Plan] = {
     "homepage_aa": Plan("aa", duplicate_rows=8, out_of_window_rows=6),
     "pricing_banner_srm": Plan("srm"),
     "search_ranking_3arm": Plan("multiarm", duplicate_rows=6, multi_variant_units=5),
+    # the traps (assay.demo.traps), generated after the four above from a stream of their own
+    "onboarding_tips": Plan("aa"),
+    "recs_carousel": Plan("trap"),
 }
 
 

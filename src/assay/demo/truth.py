@@ -50,6 +50,8 @@ class ExperimentTruth:
         multi_variant_units: Units injected with a second exposure in another arm.
         out_of_window_rows: Exposure rows injected outside the experiment's dates.
         note: One sentence on what the experiment demonstrates.
+        flag_mismatched_units: Units logged (and served) in another arm than assay's hash
+            assigns (the trap's ramp).
     """
 
     experiment_id: str
@@ -64,6 +66,7 @@ class ExperimentTruth:
     multi_variant_units: int
     out_of_window_rows: int
     note: str
+    flag_mismatched_units: int = 0
 
     @property
     def control(self) -> str:
@@ -79,6 +82,11 @@ class ExperimentTruth:
     def is_srm(self) -> bool:
         """True for the experiment whose logged split is broken."""
         return self.kind == "srm"
+
+    @property
+    def is_trap(self) -> bool:
+        """True for the experiment built to trip every trust check."""
+        return self.kind == "trap"
 
     @property
     def is_multiarm(self) -> bool:

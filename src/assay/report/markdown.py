@@ -14,7 +14,7 @@ from assay.report.intervals import (
     shown_intervals,
     verdict_beyond_interval,
 )
-from assay.results import AnalysisResult, MetricResult, decide, is_loss, is_win
+from assay.results import AnalysisResult, Check, MetricResult, decide, is_loss, is_win
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -104,7 +104,8 @@ def render_markdown(result: AnalysisResult, plot: str | None = None) -> str:
         ]
         lines.append("")
     lines += ["## Health checks", "", "| | check | detail |", "|---|---|---|"]
-    lines += [f"| {_ICON[c.status]} | {c.name} | {c.message} |" for c in result.checks] + [""]
+    lines += [f"| {_ICON[c.status]} | {c.name} | {c.message}{_remedy(c)} |"
+              for c in result.checks] + [""]
     lines += [
         "## Reproduce",
         "",
@@ -283,3 +284,8 @@ def _readouts(result: AnalysisResult) -> list[str]:
             f"{beat} | {credible} | {loss} |"
         )
     return [*lines, ""]
+
+
+def _remedy(check: Check) -> str:
+    """A failed or warning check's remedy, on its own line of the table cell."""
+    return f"<br>*What to do:* {check.remedy}" if check.remedy and check.status != "pass" else ""

@@ -245,5 +245,8 @@ def _checks(result: AnalysisResult) -> Table:
     table.add_column("check")
     table.add_column("detail", overflow="fold")
     for check in result.checks:
-        table.add_row(_STATUS[check.status], Text(check.name), Text(check.message))
+        detail = Text(check.message)
+        if check.remedy and check.status != "pass":
+            detail.append(f"\nwhat to do: {check.remedy}", style="dim")
+        table.add_row(_STATUS[check.status], Text(check.name), detail)
     return table

@@ -41,12 +41,24 @@ class Arm:
 
 @dataclass(frozen=True)
 class Check:
-    """The verdict of one trust check."""
+    """The verdict of one trust check.
+
+    Attributes:
+        name: The check (``srm``, ``srm_by_dimension`` ...).
+        status: ``pass``, ``warn`` or ``fail``.
+        message: One sentence a product manager understands.
+        figures: The numbers the verdict was read from.
+        code: What exactly was found, for machines (``srm_segment``, ``ramp_change`` ...);
+            None where the status says it all.
+        remedy: What to do about it; None when there is nothing to do.
+    """
 
     name: str
     status: Status
     message: str
     figures: dict[str, Any] = field(default_factory=dict)
+    code: str | None = None
+    remedy: str | None = None
 
 
 @dataclass(frozen=True)
@@ -161,7 +173,12 @@ class DbtNode:
 
 @dataclass(frozen=True)
 class AnalysisResult:
-    """Everything one analysis produced, ready to render, store or serialise."""
+    """Everything one analysis produced, ready to render, store or serialise.
+
+    ``fingerprint`` identifies the inputs (spec hash, SQL hash, data watermark, row counts):
+    two analyses with the same fingerprint read the same data the same way, so their figures
+    must be identical (the ``reproducibility`` check holds them to it).
+    """
 
     experiment: str
     name: str | None
@@ -183,6 +200,7 @@ class AnalysisResult:
     rank_tests: list[RankTest] = field(default_factory=list)
     bootstrap: list[BootstrapInterval] = field(default_factory=list)
     dbt_nodes: list[DbtNode] = field(default_factory=list)
+    fingerprint: dict[str, Any] = field(default_factory=dict)
 
     @property
     def units(self) -> int:

@@ -280,6 +280,9 @@ class ExperimentSpec(Strict):
     cuped: bool = False
     correction: Correction = "holm"
     planned_sample_size: int | None = Field(None, gt=0)
+    mde: float | None = Field(
+        None, gt=0, description="Minimum effect of interest, relative (0.02 = 2%): a significant "
+        "effect smaller than this is flagged as not worth shipping on significance alone.")
     segments: list[Annotated[str, Field(pattern=IDENTIFIER)]] = Field(default_factory=list)
     sequential: SequentialSpec | None = None
     bayesian: BayesianSpec | None = None

@@ -1,0 +1,150 @@
+"""The pitfall checks of one analysis: run their few queries, hand the rows to the pure checks.
+
+Every query returns a few rows per arm (by day, segment value or arm pair); nothing unit-level
+leaves the warehouse. The SQL of each is kept in the result beside the analysis's own.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from assay.assign.engine import compile_experiments
+from assay.checks.pitfalls import (
+    Activity,
+    Daily,
+    Overlap,
+    dilution,
+    novelty,
+    practical_significance,
+    reproducibility,
+    salt_reuse,
+    segment_claims,
+    simpsons_paradox,
+)
+from assay.checks.queries import (
+    activity_horizon,
+    activity_query,
+    daily_measure,
+    overlapping,
+    sources_query,
+    traffic_query,
+)
+from assay.checks.traffic import Traffic, traffic_checks
+from assay.metrics.plan import AnalysisPlan
+from assay.results import Check, MetricResult
+from assay.spec.project import Project
+from assay.warehouse import Warehouse
+
+Step = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class Trust:
+    """What the pitfall checks found, and the input fingerprint of the analysis."""
+
+    checks: list[Check]
+    fingerprint: dict[str, Any]
+
+
+def trust_checks(
+    project: Project,
+    plan: AnalysisPlan,
+    wh: Warehouse,
+    results: Sequence[MetricResult],
+    segments: Sequence[MetricResult],
+    sql: dict[str, str],
+    step: Step,
+    *,
+    spec_hash: str,
+    units: int,
+) -> Trust:
+    """Run the pitfall checks of one analysis (``sql`` gains the queries they ran)."""
+    experiment = plan.experiment
+    dialect = wh.dialect
+
+    def run(key: str, query: Any) -> list[dict[str, Any]]:
+        sql[key] = query.sql(dialect=dialect, pretty=True)
+        rows: list[dict[str, Any]] = wh.execute(sql[key]).to_pylist()
+        return rows
+
+    step("checking the traffic split by day and segment, against the hash and other tests")
+    compiled = compile_experiments(project.experiments)[experiment.id]
+    others = overlapping(project, experiment)
+    traffic = Traffic.from_rows(run("check:traffic", traffic_query(
+        project, experiment, compiled, dialect, [o.id for o in others])))
+    checks = traffic_checks(traffic, experiment, _decided(project, experiment.id, wh))
+    primaries = [(m.metric.name, measure) for m in plan.metrics
+                 if m.metric.name in experiment.metrics.primary
+                 and (measure := daily_measure(m)) is not None]
+    step("looking for inactive users and breaking the primary metrics down by day")
+    horizons = [activity_horizon([m for m, _ in ms]) for ms in plan.by_source().values()]
+    rows = run("check:activity", activity_query(project, plan, [m for _, m in primaries],
+                                                dialect))
+    activity = Activity.from_rows(rows, max(horizons).days if horizons else 14)
+    daily = [Daily.from_rows(name, rows, f"m{i}", measure.window.end.days)
+             for i, (name, measure) in enumerate(primaries) if measure.window is not None]
+    same_salt = {o.id: o.hash_salt == experiment.hash_salt for o in others}
+    overlaps = [Overlap(o, same_salt[o], table) for o, table in traffic.overlaps.items()]
+    overlaps += [Overlap(o, True, {}) for o, same in same_salt.items()
+                 if same and o not in traffic.overlaps]
+    checks += [
+        practical_significance(results, experiment),
+        segment_claims(results, segments),
+        simpsons_paradox(results, segments, daily, experiment),
+        novelty(daily, experiment),
+        dilution(activity, experiment),
+        salt_reuse(overlaps),
+    ]
+    fingerprint = {"spec_hash": spec_hash, "units": units,
+                   **_fingerprint(plan, sql, traffic, dialect, run)}
+    previous = _previous(project, experiment.id, fingerprint, wh)
+    checks.append(reproducibility(fingerprint, results, previous))
+    return Trust(checks, fingerprint)
+
+
+def _fingerprint(
+    plan: AnalysisPlan, sql: dict[str, str], traffic: Traffic, dialect: str,
+    run: Callable[[str, Any], list[dict[str, Any]]],
+) -> dict[str, Any]:
+    """SQL hash, data watermarks and row counts (the caller adds the spec hash and units)."""
+    analysis_sql = {k: v for k, v in sql.items() if not k.startswith("check:")}
+    text = json.dumps(analysis_sql, sort_keys=True)
+    sources: dict[str, Any] = {}
+    statement = sources_query(plan, dialect)
+    if statement is not None:
+        for row in run("check:sources", statement):
+            sources[str(row["source"])] = {"rows": int(row["rows"]), "last": row["last"]}
+    return {
+        "sql_hash": hashlib.sha256(text.encode("utf-8")).hexdigest(),
+        "exposure_rows": traffic.rows,
+        "exposure_watermark": traffic.watermark,
+        "sources": sources,
+    }
+
+
+def _decided(project: Project, experiment_id: str, wh: Warehouse) -> bool:
+    """Whether a human decision is recorded for the experiment in the results store."""
+    from assay.store.lifecycle import store_of
+
+    return bool(store_of(project, wh, read_only=True).decisions(experiment_id))
+
+
+def _previous(
+    project: Project, experiment_id: str, fingerprint: dict[str, Any], wh: Warehouse
+) -> list[list[dict[str, Any]]]:
+    """The results of stored analyses of this experiment with exactly this fingerprint."""
+    from assay.store.lifecycle import store_of
+
+    store = store_of(project, wh, read_only=True)
+    out = []
+    for record in store.analyses(experiment_id):
+        if record.spec_hash != fingerprint["spec_hash"]:
+            continue
+        stored = store.result_json(record.analysis_id)
+        if isinstance(stored, dict) and stored.get("fingerprint") == fingerprint:
+            out.append(list(stored.get("results") or []))
+    return out
