@@ -115,10 +115,12 @@ def test_csrf_tokens_bind_session_and_origin() -> None:
 
 
 def _same(a: object, b: object) -> bool:
-    if isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b):
-        return True
-    if a is None and isinstance(b, float) and math.isnan(b):
-        return True
+    """Equal, where the JSON form's null stands for NaN or an infinity (to_dict cleans both)."""
+    def missing(v: object) -> bool:
+        return v is None or (isinstance(v, float) and not math.isfinite(v))
+
+    if missing(a) or missing(b):
+        return missing(a) and missing(b)
     return a == b
 
 

@@ -31,7 +31,8 @@ def to_arrow(result: AnalysisResult, part: Part = "results") -> pa.Table:
         raise ValueError(f"unknown part {part!r}; expected one of {', '.join(PARTS)}")
     cls = _item_class(part)
     pairs = {f.name for f in dataclasses.fields(cls) if "tuple" in str(f.type)}
-    rows = [_flatten(dataclasses.asdict(item), pairs) for item in getattr(result, part)]
+    # From the JSON form: NaN and infinities are nulls there, in nested figures too.
+    rows = [_flatten(item, pairs) for item in result.to_dict()[part]]
     columns = [c for f in dataclasses.fields(cls) for c in _column_names(f)]
     data = {c: [row.get(c) for row in rows] for c in columns}
     schema = pa.schema([pa.field(c, _type(cls, c)) for c in columns])
@@ -58,7 +59,7 @@ def _flatten(item: dict[str, Any], pairs: set[str]) -> dict[str, Any]:
     for key, value in item.items():
         if key in pairs:
             out[f"{key}_low"], out[f"{key}_high"] = value if value is not None else (None, None)
-        elif isinstance(value, dict):  # a check's figures, a result's arm_figures
+        elif isinstance(value, dict | list):  # figures, arm_figures ...: one JSON text column
             out[key] = json.dumps(_finite(value), default=str, sort_keys=True)
         else:
             out[key] = value
