@@ -10,6 +10,7 @@ import duckdb
 from sqlglot import exp
 from tests.store.cli import count, set_key
 
+from assay.store.migrations import LATEST_VERSION
 from assay.warehouse.base import Warehouse
 
 EXPERIMENTS = ["checkout_redesign", "homepage_aa"]
@@ -68,4 +69,4 @@ def test_two_runs_on_one_postgres_database(demo: Path, postgres_wh: Warehouse,
     _assert_stored_once(runs, rows("analyses"), rows("results"), rows("checks"))
     ids = postgres_wh.execute('SELECT COUNT(DISTINCT "analysis_id") AS n FROM "assay_checks"')
     assert ids.to_pylist() == [{"n": 2}]
-    assert rows("schema_version") == 1  # migrated once, under the advisory lock
+    assert rows("schema_version") == LATEST_VERSION  # migrated once, under the advisory lock

@@ -19,7 +19,7 @@ def test_every_metric_result_field_is_a_results_column() -> None:
     missing = []
     for f in dataclasses.fields(MetricResult):
         names = [f"{f.name}_low", f"{f.name}_high"] if f.name in _INTERVALS else [f.name]
-        missing += [n for n in names if n not in RESULTS]
+        missing += [n for n in names if n not in RESULTS and f"{n}_json" not in RESULTS]
     assert missing == [], "add these columns with a new migration in assay.store.migrations"
 
 

@@ -21,7 +21,7 @@ from sqlglot import exp
 
 from assay.store import sql
 from assay.store.rows import analysis_rows
-from assay.store.schema import TABLES, Layout, create_table
+from assay.store.schema import ADDED_IN, TABLES, Layout, create_table
 from assay.warehouse import Warehouse
 
 # Any fixed 64-bit number: the advisory lock assay's migrations take on PostgreSQL.
@@ -121,7 +121,24 @@ def _carry_forward(wh: Warehouse, layout: Layout) -> None:
                 sql.insert(wh, layout, table, tables[table])
 
 
+def _add_columns(version: int) -> Callable[[Warehouse, Layout], None]:
+    """A migration that adds the columns ``ADDED_IN[version]`` lists (those still missing)."""
+
+    def apply(wh: Warehouse, layout: Layout) -> None:
+        for table, names in ADDED_IN[version].items():
+            present = set(wh.columns(layout.name(table)) or [])
+            for name in (n for n in names if n not in present):
+                alter = exp.Alter(this=layout.ref(table), kind="TABLE", actions=[exp.ColumnDef(
+                    this=exp.to_identifier(name, quoted=True),
+                    kind=exp.DataType.build(TABLES[table][name]))])
+                wh.execute(alter.sql(dialect=wh.dialect))
+
+    return apply
+
+
 MIGRATIONS: list[Migration] = [
     Migration(1, "typed tables; the assay_results JSON table carried forward", _v1_typed_tables),
+    Migration(2, "results: rel_lift_method, statistic, df, cuped_theta, arm_figures_json",
+              _add_columns(2)),
 ]
 LATEST_VERSION = MIGRATIONS[-1].version

@@ -135,4 +135,6 @@ def result_row(result: dict[str, Any], keys: Row) -> Row:
             row[f"{name}_low"], row[f"{name}_high"] = low, high
         elif name in RESULTS:
             row[name] = value
+        elif f"{name}_json" in RESULTS:
+            row[f"{name}_json"] = canonical(value)
     return row

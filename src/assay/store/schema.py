@@ -136,6 +136,16 @@ RESULTS: Columns = {
     "credible_interval_low": "DOUBLE",
     "credible_interval_high": "DOUBLE",
     "expected_loss": "DOUBLE",
+    # schema version 2
+    "rel_lift_method": "TEXT",
+    "statistic": "DOUBLE",
+    "df": "DOUBLE",
+    "cuped_theta": "DOUBLE",
+    "arm_figures_json": "TEXT",
+}
+# Columns each migration after the first adds (table -> columns); version 1 creates the rest.
+ADDED_IN: dict[int, dict[str, tuple[str, ...]]] = {
+    2: {"results": ("rel_lift_method", "statistic", "df", "cuped_theta", "arm_figures_json")},
 }
 
 CHECKS: Columns = {
