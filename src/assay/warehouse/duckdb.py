@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import duckdb
@@ -79,7 +80,9 @@ class DuckDBWarehouse:
         except duckdb.Error as err:
             raise WarehouseError(first_line(err), backend=self.name) from err
         finally:
-            self.con.unregister("__assay_incoming")
+            # in a transaction the failure aborted, unregister fails too: keep the first error
+            with contextlib.suppress(duckdb.Error):
+                self.con.unregister("__assay_incoming")
 
     def close(self) -> None:
         self.con.close()
