@@ -118,9 +118,9 @@ def load_project(path: str | Path = ".") -> Project:
     project = Project(root=root, spec=spec)
     project.where[("project", "")] = Where(src, ())
 
-    for file in _yaml_files(root / "metrics"):
+    for file in _yaml_files(root / "metrics", issues):
         _load_metrics(project, file, issues)
-    for file in _yaml_files(root / "experiments"):
+    for file in _yaml_files(root / "experiments", issues):
         _load_experiment(project, file, issues)
 
     issues += validate_project(project)
@@ -212,9 +212,25 @@ def _validate(
         return None
 
 
-def _yaml_files(folder: Path) -> Iterator[Path]:
-    if folder.is_dir():
-        yield from sorted(p for p in folder.iterdir() if p.suffix in (".yml", ".yaml"))
+def _yaml_files(folder: Path, issues: list[SpecIssue]) -> Iterator[Path]:
+    """The YAML files of ``folder``; a directory, a broken link or a file whose name another
+    one shadows (``x.yml`` beside ``x.yaml``) is a located issue, never read or skipped."""
+    if not folder.is_dir():
+        return
+    stems: dict[str, Path] = {}
+    for path in sorted(p for p in folder.iterdir() if p.suffix in (".yml", ".yaml")):
+        if not path.is_file():
+            what = "a broken symbolic link" if path.is_symlink() and not path.exists() \
+                else "not a file"
+            issues.append(SpecIssue(_shown(path), None, "", f"{what}; a spec must be a YAML "
+                                    "file (remove or rename it)"))
+            continue
+        if path.stem in stems:
+            issues.append(SpecIssue(_shown(path), None, "", f"{path.name} and "
+                                    f"{stems[path.stem].name} define the same name; keep one"))
+            continue
+        stems[path.stem] = path
+        yield path
 
 
 def _shown(path: Path) -> str:
