@@ -163,9 +163,10 @@ def sql_cmd(
         assay sql checkout_redesign --dialect bigquery
     """
     from assay.spec import load_project
+    from assay.warehouse import require_dialect
 
     loaded = load_project(project)
-    target = dialect or loaded.dialect
+    target = require_dialect(dialect) if dialect else loaded.dialect
     if assignment:
         from assay.assign.sql import assignment_sql
 

@@ -13,7 +13,7 @@ from typing import TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from assay.errors import SpecError, SpecIssue
+from assay.errors import AssayError, SpecError, SpecIssue
 from assay.spec.errors import issues_from_validation, unknown_name
 from assay.spec.models import ExperimentSpec, MetricSpec, ProjectSpec, Source
 from assay.spec.yamlsrc import Loc, Located, load_yaml
@@ -111,8 +111,10 @@ def load_project(path: str | Path = ".") -> Project:
             ]
         )
     src = load_yaml(project_file, _shown(project_file))
-    issues += src.issues
+    if src.issues:  # unreadable: "expected a mapping" on top would only repeat it, unlocated
+        raise SpecError(src.issues)
     spec = _validate(ProjectSpec, src, (), src.data, issues)
+    spec = spec and _connectable(spec, src, issues)
     if spec is None:
         raise SpecError(issues)
     project = Project(root=root, spec=spec)
@@ -129,6 +131,21 @@ def load_project(path: str | Path = ".") -> Project:
     if errors:
         raise SpecError(errors)
     return project
+
+
+def _connectable(spec: ProjectSpec, src: Located, issues: list[SpecIssue]
+                 ) -> ProjectSpec | None:
+    """``spec`` with ``${ENV_VAR}`` expanded in ``warehouse`` (the values are remembered as
+    secrets, so never shown), or None with a located issue if the URL cannot be used."""
+    from assay.secrets import MissingVariableError, interpolate
+
+    try:
+        url = interpolate(spec.warehouse)
+        dialect_of(url)
+    except (MissingVariableError, AssayError) as err:
+        issues.append(src.issue(("warehouse",), str(err)))
+        return None
+    return spec.model_copy(update={"warehouse": url})
 
 
 def _load_metrics(project: Project, file: Path, issues: list[SpecIssue]) -> None:
