@@ -8,7 +8,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from assay.report.format import interval, num, p, pct
+from assay.report.format import interval, map_strings, num, p, pct
 from assay.report.intervals import ci_header, interval_note, shown_intervals
 from assay.results import AnalysisResult, MetricResult, decide, is_loss, is_win
 
@@ -18,8 +18,10 @@ _VERDICT = {"ship": "green", "do not ship": "red", "inconclusive": "yellow", "un
 
 def render_terminal(result: AnalysisResult, console: Console, *, segments: bool = False) -> None:
     """Print the arms, metric results, checks and the decision."""
+    decision, header = decide(result), _header(result)  # plain Text: no markup to escape
+    result = map_strings(result, escape)  # data and names may hold markup: `[/]` prints as is
     title = f"{result.experiment}" + (f" — {result.name}" if result.name else "")
-    console.print(Panel(Group(*_header(result)), title=title, expand=False))
+    console.print(Panel(Group(*header), title=title, expand=False))
     console.print(_arms(result))
     console.print(_metrics(result.results, result, "Results"))
     if segments and result.segments:
@@ -32,9 +34,8 @@ def render_terminal(result: AnalysisResult, console: Console, *, segments: bool 
     if result.bootstrap:
         console.print(_bootstrap(result))
     console.print(_checks(result))
-    decision = decide(result)
     colour = _VERDICT.get(decision.verdict, "white")
-    body = "\n".join(f"• {r}" for r in decision.reasons)
+    body = "\n".join(f"• {escape(r)}" for r in decision.reasons)
     console.print(
         Panel(body, title=f"[bold {colour}]Decision: {decision.verdict}[/]", expand=False)
     )
@@ -223,3 +224,4 @@ def _checks(result: AnalysisResult) -> Table:
     for check in result.checks:
         table.add_row(_STATUS[check.status], check.name, check.message)
     return table
+
