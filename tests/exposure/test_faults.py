@@ -136,6 +136,11 @@ def test_loader_failure_is_retried_and_reported(make: object, engine: str) -> No
                 _break_postgres_connections(engine)  # the loader's connection dies under it
             sender.send([batch])
         stats = proc.stats()
+        for _ in range(300):  # opening a locked file waits a while before it fails
+            if stats["load_errors"]:
+                break
+            time.sleep(0.1)
+            stats = proc.stats()
         assert stats["load_errors"], stats
         if holder is not None:  # locked at start: nothing loads, and both endpoints say so
             assert stats["loaded_events"] == 0 and stats["loader"]["state"] == "retrying"

@@ -93,8 +93,9 @@ def analyze_cmd(
     loaded = load_project(project)
     # One connection for the analysis and its record (a Spark session or a server login is
     # not free).
+    # --no-store only reads: open read-only, so analyses can run side by side on one DuckDB file
     with progress(fmt == Format.table or out is not None) as step, closing(
-        loaded.warehouse()
+        loaded.warehouse(read_only=not store)
     ) as wh:
         result = analyze(loaded, experiment, warehouse=wh, on_step=step)
         if store:
