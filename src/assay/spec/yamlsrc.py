@@ -82,9 +82,13 @@ def load_yaml(path: Path, shown_as: str | None = None) -> Located:
     """Read a YAML file; syntax errors become located issues instead of exceptions."""
     shown = shown_as or str(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        raw = path.read_bytes()
+        text = raw.decode("utf-8")
     except UnicodeDecodeError as err:
-        return Located(shown, None, issues=[SpecIssue(shown, None, "", f"not UTF-8 text: {err}")])
+        line = raw.count(b"\n", 0, err.start) + 1
+        return Located(shown, None, issues=[SpecIssue(
+            shown, line, "", f"not UTF-8 text: byte {raw[err.start]:#04x} cannot be decoded "
+            "(save the file as UTF-8)")])
     except OSError as err:
         return Located(shown, None, issues=[SpecIssue(
             shown, None, "", f"cannot be read: {err.strerror or err}")])
