@@ -61,6 +61,13 @@ def analyze_cmd(
         ),
     ] = Format.table,
     segments: Annotated[bool, typer.Option(help="Also show results by segment (table).")] = False,
+    wide: Annotated[
+        bool,
+        typer.Option(
+            help="Table: show every column (p, abs. lift, CUPED VR ...) even when the terminal "
+            "is too narrow; by default less important columns are left out and named."
+        ),
+    ] = False,
     out: Annotated[
         Path | None,
         typer.Option(
@@ -101,10 +108,12 @@ def analyze_cmd(
         if store:
             step("recording the result")
             save_result(wh, result, loaded.spec.results_schema)
-    _emit(result, fmt, out, segments)
+    _emit(result, fmt, out, segments, wide)
 
 
-def _emit(result: AnalysisResult, fmt: Format, out: Path | None, segments: bool) -> None:
+def _emit(
+    result: AnalysisResult, fmt: Format, out: Path | None, segments: bool, wide: bool = False
+) -> None:
     from assay.report import render_markdown, render_terminal, write_report
 
     if fmt == Format.json:
@@ -119,12 +128,14 @@ def _emit(result: AnalysisResult, fmt: Format, out: Path | None, segments: bool)
         text = render_markdown(result)
     else:
         if out is None:
-            render_terminal(result, console, segments=segments)
+            render_terminal(result, console, segments=segments, wide=wide)
             return
         from rich.console import Console
 
         with out.open("w", encoding="utf-8") as handle:
-            render_terminal(result, Console(file=handle, width=160), segments=segments)
+            render_terminal(
+                result, Console(file=handle, width=160), segments=segments, wide=wide
+            )
         return
     if out is None:
         typer.echo(text)
