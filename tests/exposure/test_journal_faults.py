@@ -100,3 +100,18 @@ def test_a_legacy_record_without_checksum_is_read(tmp_path: Path) -> None:
     collector = Collector({"e": spec}, lambda: DuckDBWarehouse(":memory:"), tmp_path)
     assert collector.stats()["exposures_accepted"] == 1
     collector.journal.close()
+
+
+def test_assay_collect_with_an_unusable_data_dir_says_so(tmp_path: Path) -> None:
+    from collector_proc import write_project
+    from typer.testing import CliRunner
+
+    from assay.cli import app
+
+    blocker = tmp_path / "file"
+    blocker.write_text("x", encoding="utf-8")
+    result = CliRunner().invoke(app, ["collect", "--project", str(write_project(tmp_path / "p")),
+                                      "--data-dir", str(blocker / "journal")])
+    assert result.exit_code == 1
+    assert "cannot use the collector's data folder" in " ".join(result.output.split())
+    assert "Traceback" not in result.output
