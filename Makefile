@@ -5,28 +5,38 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+# dbt lives in its own virtualenv: dbt-core 1.11 pins pathspec<0.13, mypy needs >= 1 (docs/dbt.md).
+# The tests find it at .venv-dbt/bin/dbt (or wherever ASSAY_DBT says).
+DBT_VENV  ?= .venv-dbt
+DBT_STAMP := $(DBT_VENV)/.installed
 
 .PHONY: demo test test-fast lint typecheck bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev,postgres,spark,collector,openfeature,report]'
+	$(BIN)/pip install --quiet -e '.[dev,postgres,spark,collector,openfeature,report,web]'
 	touch $(STAMP)
+
+$(DBT_STAMP): pyproject.toml
+	$(PYTHON) -m venv $(DBT_VENV)
+	$(DBT_VENV)/bin/pip install --quiet --upgrade pip
+	$(DBT_VENV)/bin/pip install --quiet -e '.[dbt]'
+	touch $(DBT_STAMP)
 
 demo: $(STAMP)
 	$(BIN)/assay demo --out demo
 
 # Lint, type check and tests all run, so that one failure does not hide the others' results;
 # any of them fails it. mypy is here because CI runs `make test`, and src/ is kept strict-clean.
-test: $(STAMP)
+test: $(STAMP) $(DBT_STAMP)
 	@lint=0; $(BIN)/ruff check src tests benchmarks || lint=$$?; \
 	types=0; $(BIN)/mypy || types=$$?; \
 	tests=0; $(BIN)/pytest -n 2 --dist loadgroup || tests=$$?; \
 	echo "make test: ruff exit $$lint, mypy exit $$types, pytest exit $$tests"; \
 	test $$lint -eq 0 -a $$types -eq 0 -a $$tests -eq 0
 
-test-fast: $(STAMP)
+test-fast: $(STAMP) $(DBT_STAMP)
 	$(BIN)/pytest -n 2 --dist loadgroup -m "not slow"
 
 lint: $(STAMP)
@@ -37,4 +47,4 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py
 
 clean:
-	rm -rf $(VENV) demo .pytest_cache .ruff_cache .mypy_cache
+	rm -rf $(VENV) $(DBT_VENV) demo .pytest_cache .ruff_cache .mypy_cache

@@ -8,10 +8,12 @@ from typing import Any, Literal
 
 import numpy as np
 
+from assay.analysis.figures import arm_figures
 from assay.analysis.readouts import Design, with_readouts
-from assay.metrics.plan import AnalysisPlan, MetricPlan
+from assay.metrics.plan import AnalysisPlan, MetricPlan, QuantilePlan
 from assay.results import MetricResult
 from assay.spec.models import ExperimentSpec
+from assay.stats.codes import difference_stands
 from assay.stats.estimates import (
     ArmEstimate,
     cuped_estimates,
@@ -19,9 +21,22 @@ from assay.stats.estimates import (
     mean_estimate,
     ratio_estimate,
 )
+from assay.stats.exact import small_sample_test
 from assay.stats.moments import Moments
-from assay.stats.multiple import AdjustMethod, adjust_effects
-from assay.stats.tests import Effect, compare, proportion_test
+from assay.stats.multiple import AdjustMethod, adjust_effects, significant
+from assay.stats.quantiles import (
+    CLUSTER_VARIABLES,
+    QuantileArm,
+    compare_quantiles,
+    quantile_estimate,
+)
+from assay.stats.tests import (
+    Effect,
+    LiftInterval,
+    compare,
+    proportion_test,
+    with_lift_interval,
+)
 
 Row = Mapping[str, Any]
 
@@ -95,11 +110,15 @@ def compare_metrics(
     for metric in plan.metrics:
         arms = metric_moments(metric, cell.rows, variants)
         raw = {v: _raw(metric, arms[v]) for v in variants}
-        estimates, reduction = _estimates(metric, arms)
+        estimates, reduction, theta = _estimates(metric, arms)
         tested = estimates or raw  # what the test compares: CUPED-adjusted or observed
         for treatment in experiment.treatments:
             pair = (tested[control], tested[treatment.name])
-            effect = _effect(metric, arms, pair, control, treatment.name, experiment.alpha)
+            effect = _effect(metric, arms, pair, control, treatment.name, experiment.alpha,
+                             experiment.lift_interval)
+            if metric.metric.kind == "mean" and _shifted(arms):
+                effect = _exact_difference(metric, arms, effect, control, treatment.name,
+                                           experiment)
             result = _result(
                 metric,
                 experiment,
@@ -111,8 +130,52 @@ def compare_metrics(
                 cell,
                 null_counts.get(metric.metric.name, 0),
             )
+            result = replace(
+                result,
+                statistic=effect.statistic,
+                df=effect.df,
+                cuped_theta=theta,
+                arm_figures={
+                    control: arm_figures(metric, arms[control], pair[0]),
+                    treatment.name: arm_figures(metric, arms[treatment.name], pair[1]),
+                },
+            )
             out.append(Comparison(with_readouts(result, effect, pair, experiment, design), effect))
     return out
+
+
+def _shifted(arms: Mapping[str, Moments]) -> bool:
+    return any(bool(np.any(m.shift != 0)) for m in arms.values())
+
+
+def _exact_difference(
+    metric: MetricPlan,
+    arms: dict[str, Moments],
+    effect: Effect,
+    control: str,
+    treatment: str,
+    experiment: ExperimentSpec,
+) -> Effect:
+    """``effect`` with its difference, test and interval computed on the centred values.
+
+    Means of about 1e9 are doubles with an absolute resolution of about 1e-7, which their
+    difference would inherit; the moments are centred on one constant (``Moments.shift``),
+    and the difference of two means is the difference of their centred means (every arm is
+    re-centred on one constant first). Points, relative lift and readouts keep the true means.
+    """
+    reference = next((m.shift for m in arms.values() if m.n > 0), None)
+    if reference is None:
+        return effect
+    centred = {}
+    for name, m in arms.items():
+        aligned = m.recentred(reference)
+        centred[name] = Moments(m.names, m.n, aligned.sums, aligned.cross)
+    estimates, _, _ = _estimates(metric, centred)
+    tested = estimates or {v: _raw(metric, m) for v, m in centred.items()}
+    exact = _effect(metric, centred, (tested[control], tested[treatment]), control, treatment,
+                    experiment.alpha, experiment.lift_interval)
+    return replace(effect, diff=exact.diff, diff_se=exact.diff_se, diff_ci=exact.diff_ci,
+                   statistic=exact.statistic, df=exact.df, p_value=exact.p_value)
 
 
 def covariate_balance(plan: AnalysisPlan, cell: Cell) -> list[tuple[str, float]]:
@@ -139,23 +202,27 @@ def adjust(comparisons: Sequence[Comparison], method: str, alpha: float) -> list
     """Adjust ``comparisons`` as one family: p-values, significance and intervals.
 
     The family is the comparisons with a p-value (cells that could not be computed have none
-    and do not count). ``significant`` is ``p_value_adjusted < alpha`` without an error.
+    and do not count). ``significant`` is :func:`assay.stats.multiple.significant`
+    (``p_value_adjusted <= alpha``) for a comparison whose difference stands (no error, or only
+    ``control_mean_zero``: the relative lift alone is undefined).
     ``diff_ci_adjusted``/``rel_lift_ci_adjusted`` are the intervals of
     :func:`assay.stats.multiple.adjust_effects` for ``method`` at family level ``alpha``
-    (with ``none``: the unadjusted intervals); None for a comparison with an error.
+    (with ``none``: the unadjusted intervals); None where the difference (or, for the relative
+    one, the relative lift) could not be computed.
     """
     correction: AdjustMethod = method  # type: ignore[assignment]
     adjusted = adjust_effects([c.effect for c in comparisons], correction, alpha)
     out = []
     for c, a in zip(comparisons, adjusted, strict=True):
-        r, p_adj, ok = c.result, a.p_value_adjusted, c.result.error is None
+        r, p_adj = c.result, a.p_value_adjusted
+        stands = difference_stands(r.error)
         out.append(
             replace(
                 r,
                 p_value_adjusted=p_adj,
-                significant=bool(ok and np.isfinite(p_adj) and p_adj < alpha),
-                diff_ci_adjusted=a.diff_ci if ok else None,
-                rel_lift_ci_adjusted=a.rel_lift_ci if ok else None,
+                significant=stands and significant(p_adj, alpha),
+                diff_ci_adjusted=a.diff_ci if stands else None,
+                rel_lift_ci_adjusted=a.rel_lift_ci if r.error is None else None,
             )
         )
     return out
@@ -163,13 +230,14 @@ def adjust(comparisons: Sequence[Comparison], method: str, alpha: float) -> list
 
 def _estimates(
     metric: MetricPlan, arms: dict[str, Moments]
-) -> tuple[dict[str, ArmEstimate] | None, float | None]:
-    """Adjusted estimates per arm when CUPED applies (else None) and the variance reduction."""
+) -> tuple[dict[str, ArmEstimate] | None, float | None, float | None]:
+    """Adjusted estimates per arm when CUPED applies (else None), the variance reduction and
+    CUPED's theta."""
     if not metric.cuped:
-        return None, None
+        return None, None, None
     adjust_arms = cuped_ratio_estimates if metric.metric.kind == "ratio" else cuped_estimates
     result = adjust_arms(arms)
-    return result.estimates, result.variance_reduction
+    return result.estimates, result.variance_reduction, result.theta
 
 
 def _raw(metric: MetricPlan, moments: Moments, *, pre: bool = False) -> ArmEstimate:
@@ -185,13 +253,17 @@ def _effect(
     control: str,
     treatment: str,
     alpha: float,
+    lift_interval: LiftInterval = "delta",
 ) -> Effect:
     kind = metric.metric.kind
+    lift = lift_interval
     if not metric.cuped and kind == "proportion":
-        return proportion_test(arms[control], arms[treatment], alpha=alpha)
+        effect = proportion_test(arms[control], arms[treatment], alpha=alpha)
+        effect = small_sample_test(effect, arms[control], arms[treatment])
+        return with_lift_interval(effect, lift, alpha)
     # Means of sample averages use Welch's t; ratios (delta method) and proportions the normal.
     test: Literal["welch", "z"] = "welch" if kind == "mean" else "z"
-    return compare(*pair, alpha=alpha, test=test)
+    return compare(*pair, alpha=alpha, test=test, lift_interval=lift)
 
 
 def _result(
@@ -235,4 +307,79 @@ def _result(
         segment=cell.segment,
         segment_value=cell.segment_value,
         null_values=nulls,
+        rel_lift_method=effect.rel_lift_method,
     )
+
+
+def compare_quantile_metric(
+    quantile: QuantilePlan,
+    experiment: ExperimentSpec,
+    rows: Sequence[Row],
+    design: Design | None = None,
+) -> list[Comparison]:
+    """Every treatment's comparison of one quantile metric, from its order-statistics rows
+    (:func:`assay.metrics.quantiles.compile_quantiles`); p-values not yet adjusted."""
+    metric = quantile.metric
+    nu = metric.quantile or 0.5
+    clustered = metric.quantile_of == "event"
+    arms = {str(row["variant"]): quantile_arm(row, clustered) for row in rows}
+    empty = QuantileArm(0.0, float("nan"), float("nan"), float("nan"))
+    control = experiment.control.name
+    out = []
+    for treatment in experiment.treatments:
+        c, t = arms.get(control, empty), arms.get(treatment.name, empty)
+        effect = compare_quantiles(c, t, nu, alpha=experiment.alpha,
+                                   lift_interval=experiment.lift_interval)
+        pair = (quantile_estimate(c, nu), quantile_estimate(t, nu))
+        result = MetricResult(
+            metric=metric.name,
+            role=quantile.role,
+            kind=metric.kind,
+            variant=treatment.name,
+            control=control,
+            n_control=pair[0].n,
+            n_treatment=pair[1].n,
+            mean_control=c.quantile,
+            mean_treatment=t.quantile,
+            diff=effect.diff,
+            diff_se=effect.diff_se,
+            diff_ci=effect.diff_ci,
+            rel_lift=effect.rel_lift,
+            rel_lift_ci=effect.rel_lift_ci,
+            p_value=effect.p_value,
+            p_value_adjusted=effect.p_value,
+            significant=False,
+            method=effect.method,
+            cuped_variance_reduction=None,
+            error=None if effect.error is None else str(effect.error),
+            higher_is_better=metric.higher_is_better,
+            rel_lift_method=effect.rel_lift_method,
+            statistic=effect.statistic,
+            df=effect.df,
+            arm_figures={
+                control: _quantile_figures(c, pair[0]),
+                treatment.name: _quantile_figures(t, pair[1]),
+            },
+        )
+        out.append(Comparison(with_readouts(result, effect, pair, experiment, design), effect))
+    return out
+
+
+def quantile_arm(row: Row, clustered: bool) -> QuantileArm:
+    """One arm's order statistics (and cluster moments) from its row."""
+
+    def number(key: str) -> float:
+        value = row.get(key)
+        return float("nan") if value is None else float(value)
+
+    clusters = Moments.from_row(CLUSTER_VARIABLES, row) if clustered else None
+    return QuantileArm(float(row.get("n_values") or 0), number("q"), number("q_lo"),
+                       number("q_hi"), clusters)
+
+
+def _quantile_figures(arm: QuantileArm, estimate: ArmEstimate) -> dict[str, float]:
+    """A quantile arm's order statistics and the estimate's variance."""
+    figures = {"observations": arm.n, "n": estimate.n, "quantile": arm.quantile,
+               "band_lower": arm.lower, "band_upper": arm.upper,
+               "estimate": estimate.point, "estimate_variance": estimate.variance}
+    return figures

@@ -48,8 +48,9 @@ def preflight(project: Project, plan: AnalysisPlan, warehouse: Warehouse) -> Non
             "the exposure table",
         )
     checked: set[Source] = set()
-    for metric_plan in plan.metrics:
-        for measure in metric_plan.variables.values():
+    quantiles = [(q.metric.name, {"y": q.measure}) for q in plan.quantiles]
+    for name, variables in [(m.metric.name, m.variables) for m in plan.metrics] + quantiles:
+        for measure in variables.values():
             if measure.source in checked or measure.source.table is None:
                 continue
             checked.add(measure.source)
@@ -63,7 +64,7 @@ def preflight(project: Project, plan: AnalysisPlan, warehouse: Warehouse) -> Non
                 loc,
                 "the source",
             )
-        issues += _fragment_columns(project, metric_plan.metric.name, columns)
+        issues += _fragment_columns(project, name, columns)
     if issues:
         raise SpecError(issues)
 

@@ -16,8 +16,9 @@ from typing import Literal
 
 from assay.results import MetricResult
 from assay.spec.models import ExperimentSpec
+from assay.stats.codes import difference_stands
 from assay.stats.estimates import ArmEstimate
-from assay.stats.multiple import adjust_pvalues
+from assay.stats.multiple import adjust_pvalues, significant
 from assay.stats.tests import Effect
 
 
@@ -132,7 +133,8 @@ def sequential_significance(
         return results
     if experiment.sequential.method in ("obf", "pocock"):
         return [
-            replace(r, significant=bool(r.error is None and r.sequential_crossed)) for r in results
+            replace(r, significant=bool(difference_stands(r.error) and r.sequential_crossed))
+            for r in results
         ]
     adjusted = adjust_pvalues(
         [math.nan if r.sequential_p_value is None else r.sequential_p_value for r in results],
@@ -142,7 +144,7 @@ def sequential_significance(
         replace(
             r,
             sequential_p_value_adjusted=float(p),
-            significant=bool(r.error is None and math.isfinite(p) and p <= experiment.alpha),
+            significant=difference_stands(r.error) and significant(float(p), experiment.alpha),
         )
         for r, p in zip(results, adjusted, strict=True)
     ]

@@ -15,13 +15,23 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from assay.analysis.compute import Cell, adjust, compare_metrics, covariate_balance, split_rows
+from assay.analysis.compute import (
+    Cell,
+    Comparison,
+    adjust,
+    compare_metrics,
+    compare_quantile_metric,
+    covariate_balance,
+    split_rows,
+)
 from assay.analysis.preflight import preflight
-from assay.analysis.readouts import group_design, sequential_significance
+from assay.analysis.readouts import Design, group_design, sequential_significance
 from assay.checks import ExposureCounts, exposure_checks, result_checks
+from assay.dbt.provenance import dbt_nodes, drift_checks
 from assay.metrics.bootstrap import compile_replicates
-from assay.metrics.compile import CompiledAnalysis, compile_analysis
+from assay.metrics.compile import CompiledAnalysis, compile_analysis, shift_constants
 from assay.metrics.plan import AnalysisPlan
+from assay.metrics.quantiles import compile_quantiles
 from assay.metrics.ranks import compile_rank_sums
 from assay.results import AnalysisResult, Arm, BootstrapInterval, RankTest
 from assay.spec.models import ExperimentSpec
@@ -65,6 +75,13 @@ def analyze(
         compiled = compile_analysis(project, experiment_id, dialect=wh.dialect)
         step("checking tables and columns")
         preflight(project, compiled.plan, wh)
+        if compiled.probes and compiled.plan.metrics:
+            step("choosing the constants that centre the moments")
+            probes = {s: wh.execute(q.sql(dialect=wh.dialect)).to_pylist()[0]
+                      for s, q in compiled.probes.items()}
+            shifts = shift_constants(compiled.plan, probes)
+            if shifts:
+                compiled = compile_analysis(project, experiment_id, wh.dialect, shifts)
         return _run(project, compiled, wh, step)
     finally:
         if own:
@@ -92,10 +109,12 @@ def _run(project: Project, compiled: CompiledAnalysis, wh: Warehouse, step: Step
         experiment,
         units,
         _earlier_looks(project, experiment, spec, wh),
-        len(plan.metrics) * len(experiment.treatments),
+        (len(plan.metrics) + len(plan.quantiles)) * len(experiment.treatments),
     )
+    comparisons = compare_metrics(plan, overall, nulls, design)
+    comparisons += _quantile_comparisons(project, compiled, counts.units, wh, step, sql, design)
     results = adjust(
-        compare_metrics(plan, overall, nulls, design), experiment.correction, experiment.alpha
+        _in_spec_order(comparisons, experiment), experiment.correction, experiment.alpha
     )
     results = sequential_significance(results, experiment)
     segment_comparisons = [
@@ -107,6 +126,8 @@ def _run(project: Project, compiled: CompiledAnalysis, wh: Warehouse, step: Step
     checks = exposure_checks(counts, experiment) + result_checks(
         results, experiment, units, covariate_balance(plan, overall)
     )
+    nodes = dbt_nodes(project, plan)
+    checks += drift_checks(project, experiment.id, nodes, wh)
     return AnalysisResult(
         experiment=experiment.id,
         name=experiment.name,
@@ -127,7 +148,38 @@ def _run(project: Project, compiled: CompiledAnalysis, wh: Warehouse, step: Step
         planned_sample_size=experiment.planned_sample_size,
         rank_tests=rank_tests,
         bootstrap=bootstrap,
+        dbt_nodes=nodes,
     )
+
+
+def _quantile_comparisons(
+    project: Project,
+    compiled: CompiledAnalysis,
+    units: dict[str, int],
+    wh: Warehouse,
+    step: Step,
+    sql: dict[str, str],
+    design: Design | None,
+) -> list[Comparison]:
+    """Each quantile metric from its own order-statistics statement."""
+    experiment = compiled.plan.experiment
+    out: list[Comparison] = []
+    for quantile in compiled.plan.quantiles:
+        name = quantile.metric.name
+        rows: list[dict[str, Any]] = []
+        if any(units.get(v.name, 0) for v in experiment.variants):
+            step(f"ranking {name} for its p{100 * (quantile.metric.quantile or 0):g}")
+            query = compile_quantiles(project, experiment.id, quantile, wh.dialect)
+            sql[f"quantiles:{name}"] = query.sql(dialect=wh.dialect, pretty=True)
+            rows = wh.execute(sql[f"quantiles:{name}"]).to_pylist()
+        out += compare_quantile_metric(quantile, experiment, rows, design)
+    return out
+
+
+def _in_spec_order(comparisons: list[Comparison], experiment: ExperimentSpec) -> list[Comparison]:
+    """Comparisons by the metric's place in the spec (stable within a metric)."""
+    order = {name: i for i, (name, _) in enumerate(experiment.metrics.all())}
+    return sorted(comparisons, key=lambda c: order.get(c.result.metric, len(order)))
 
 
 def _earlier_looks(
@@ -138,7 +190,8 @@ def _earlier_looks(
         return []
     from assay.store import recorded_units
 
-    return recorded_units(wh, experiment.id, spec, project.spec.results_schema)
+    return recorded_units(wh, experiment.id, spec, project.spec.results_schema,
+                          prefix=project.spec.results_prefix)
 
 
 def _rank_tests(
@@ -304,7 +357,7 @@ def _null_counts(plan: AnalysisPlan, cell: Cell) -> dict[str, int]:
 
 def spec_hash(project: Project, plan: AnalysisPlan) -> str:
     """SHA-256 of everything in the spec that shapes this analysis (stable across runs)."""
-    names = {m.metric.name for m in plan.metrics}
+    names = {m.metric.name for m in plan.metrics} | {q.metric.name for q in plan.quantiles}
     for m in plan.metrics:
         names |= {m.metric.numerator or "", m.metric.denominator or ""} - {""}
     payload = {

@@ -13,6 +13,10 @@ _COMMAND_MODULES = [
     "assay.cli.project_cmds",
     "assay.cli.analyze_cmds",
     "assay.cli.power_cmds",
+    "assay.cli.lifecycle_cmds",
+    "assay.cli.run_cmds",
+    "assay.cli.serve_cmds",
+    "assay.cli.dbt_cmds",
 ]
 
 for _module in _COMMAND_MODULES:

@@ -13,9 +13,11 @@ import typer
 
 from assay.cli.app import ProjectOption, app, console, err_console
 from assay.cli.errors import reported
+from assay.cli.gate import FailOn, FailOnOption, gate
 
 if TYPE_CHECKING:
-    from assay.results import AnalysisResult
+    from assay.report.page import ExperimentPage
+    from assay.store.lifecycle import Recorded
 
 Step = Callable[[str], None]
 
@@ -26,6 +28,7 @@ class Format(StrEnum):
     table = "table"
     json = "json"
     markdown = "markdown"
+    html = "html"
 
 
 @contextmanager
@@ -57,7 +60,8 @@ def analyze_cmd(
         typer.Option(
             "--format",
             "-f",
-            help="table for people, json for machines, markdown for a decision document.",
+            help="table for people, json for machines, markdown for a decision document, "
+            "html for a self-contained report (the dashboard's page, offline).",
         ),
     ] = Format.table,
     segments: Annotated[bool, typer.Option(help="Also show results by segment (table).")] = False,
@@ -76,14 +80,20 @@ def analyze_cmd(
         ),
     ] = None,
     store: Annotated[
-        bool, typer.Option(help="Record the result in the warehouse's assay_results table.")
+        bool, typer.Option(help="Record the result in the results store (docs/store.md).")
     ] = True,
+    fail_on: FailOnOption = FailOn.fail,
 ) -> None:
     """Analyse an experiment: SQL runs in the warehouse, Python sees only per-arm statistics.
 
     Prints each metric's control and treatment means, absolute and relative lift with
     confidence intervals, p-value and corrected p-value, then the health checks (SRM, units in
     several arms, duplicates, dates, NULLs, peeking ...) and the decision they support.
+    A started experiment is also checked against its frozen plan (`plan_changed`); a stopped
+    one is analysed on data up to its stop.
+
+    Exit codes: 0 trustworthy; 4 a check failed (`--fail-on warn`: or warned); 2 spec error;
+    3 warehouse error.
 
     Examples:
 
@@ -92,10 +102,11 @@ def analyze_cmd(
         assay analyze checkout_redesign --format json > result.json
 
         assay analyze checkout_redesign --format markdown --out reports/checkout.md
+
+        assay analyze checkout_redesign --format html --out reports/checkout.html
     """
-    from assay.analysis.run import analyze
     from assay.spec import load_project
-    from assay.store import save_result
+    from assay.store.lifecycle import analyse, store_of
 
     loaded = load_project(project)
     # One connection for the analysis and its record (a Spark session or a server login is
@@ -104,20 +115,30 @@ def analyze_cmd(
     with progress(fmt == Format.table or out is not None) as step, closing(
         loaded.warehouse(read_only=not store)
     ) as wh:
-        result = analyze(loaded, experiment, warehouse=wh, on_step=step)
-        if store:
-            step("recording the result")
-            save_result(wh, result, loaded.spec.results_schema)
-    _emit(result, fmt, out, segments, wide)
+        results_store = store_of(loaded, wh, read_only=not store)
+        recorded = analyse(loaded, results_store, experiment, save=store, on_step=step)
+        page = None
+        if fmt == Format.html:
+            from assay.report.html import stored_page
+
+            page = stored_page(loaded, results_store, experiment, latest=recorded.result)
+    _emit(recorded, fmt, out, segments, wide, page)
+    code = gate([recorded.result.status()], fail_on)
+    if code:
+        raise typer.Exit(code)
 
 
-def _emit(
-    result: AnalysisResult, fmt: Format, out: Path | None, segments: bool, wide: bool = False
-) -> None:
+def _emit(recorded: Recorded, fmt: Format, out: Path | None, segments: bool,
+          wide: bool = False, page: ExperimentPage | None = None) -> None:
     from assay.report import render_markdown, render_terminal, write_report
 
+    result = recorded.result
     if fmt == Format.json:
-        text = json.dumps(result.to_dict(), indent=2, ensure_ascii=False)
+        text = json.dumps(recorded.to_dict(), indent=2, ensure_ascii=False)
+    elif fmt == Format.html:
+        from assay.report.html import render_html
+
+        text = render_html(page or recorded.result)
     elif fmt == Format.markdown:
         if out is not None:
             path = write_report(result, out.parent if out.suffix else out)
@@ -125,22 +146,41 @@ def _emit(
                 path.replace(out)
             err_console.print(f"report written to {out}")
             return
-        text = render_markdown(result)
+        text = f"> {lifecycle_line(recorded)}\n\n{render_markdown(result)}"
     else:
         if out is None:
+            console.print(lifecycle_line(recorded), highlight=False, markup=False)
             render_terminal(result, console, segments=segments, wide=wide)
             return
         from rich.console import Console
 
         with out.open("w", encoding="utf-8") as handle:
-            render_terminal(
-                result, Console(file=handle, width=160), segments=segments, wide=wide
-            )
+            file_console = Console(file=handle, width=160)
+            file_console.print(lifecycle_line(recorded), highlight=False, markup=False)
+            render_terminal(result, file_console, segments=segments, wide=wide)
         return
     if out is None:
         typer.echo(text)
     else:
         out.write_text(text + "\n", encoding="utf-8")
+
+
+def lifecycle_line(recorded: Recorded) -> str:
+    """``checkout_redesign: running since 2026-03-02 · owner payments-team · plan v1 · ...``."""
+    record = recorded.experiment
+    parts = [f"{record.experiment_id}: {record.status}"]
+    since = {"running": record.started_at, "stopped": record.stopped_at,
+             "decided": record.decided_at, "abandoned": record.abandoned_at}.get(record.status)
+    if since is not None:
+        parts[0] += f" since {since:%Y-%m-%d %H:%M}"
+    parts.append(f"owner {record.owner or 'none'}")
+    if record.plan_version:
+        parts.append(f"plan v{record.plan_version}")
+    parts.append(f"recommendation: {recorded.recommendation.verdict}")
+    if recorded.decisions:
+        last = recorded.decisions[-1]
+        parts.append(f"decided {last.decision} by {last.decided_by}")
+    return " · ".join(parts)
 
 
 @app.command("sql")
@@ -201,6 +241,10 @@ def demo(
     ] = Path("demo"),
     users: Annotated[int, typer.Option(help="Users in the demo warehouse.", min=1000)] = 60_000,
     seed: Annotated[int, typer.Option(help="Random seed (same seed, same data).")] = 7,
+    dbt: Annotated[
+        bool, typer.Option("--dbt", help="Define the metrics in a dbt project and `dbt build` it "
+                           "(needs dbt; docs/dbt.md). The results equal the YAML demo's.")
+    ] = False,
 ) -> None:
     """Build a demo warehouse with experiments of known truth, analyse them, write reports.
 
@@ -212,31 +256,43 @@ def demo(
     Example:
 
         assay demo --out /tmp/assay-demo && assay analyze checkout_redesign -p /tmp/assay-demo
+
+        assay demo --dbt --out /tmp/assay-dbt-demo   # the same, metrics from dbt/
     """
     from rich.table import Table
 
-    from assay.analysis.run import analyze
     from assay.demo import build_demo
     from assay.report import decide, write_report
+    from assay.report.html import stored_page, write_html
     from assay.spec import load_project
-    from assay.store import save_result
+    from assay.store.lifecycle import analyse, store_of
 
     with progress(True) as step:
         step(f"building the demo warehouse ({users:,} users)")
-        info = build_demo(out, seed=seed, users=users)
+        if dbt:
+            from assay.dbt.demo import build_dbt_demo
+
+            step(f"building the demo warehouse ({users:,} users) and its dbt project")
+            info = build_dbt_demo(out, seed=seed, users=users)
+        else:
+            info = build_demo(out, seed=seed, users=users)
         project = load_project(out)
         results = {}
+        pages = {}
         with closing(project.warehouse()) as wh:
             for experiment_id in sorted(project.experiments):
                 step(f"analysing {experiment_id}")
-                results[experiment_id] = analyze(project, experiment_id, warehouse=wh)
-                save_result(wh, results[experiment_id], project.spec.results_schema)
+                results[experiment_id] = analyse(project, store_of(project, wh),
+                                                 experiment_id).result
+                pages[experiment_id] = stored_page(project, store_of(project, wh),
+                                                   experiment_id)
     reports = out / "reports"
     table = Table(title=f"Demo: {info.warehouse}", title_justify="left")
     for column in ("experiment", "assay's decision", "checks", "report"):
         table.add_column(column, no_wrap=column != "report", overflow="fold")
     for experiment_id, result in results.items():
         path = write_report(result, reports)
+        write_html(pages[experiment_id] or result, path.with_suffix(".html"))
         table.add_row(experiment_id, decide(result).verdict, result.status(), path.name)
     console.print(table)
     console.print("[bold]The truth the data were built with:[/]")
@@ -245,6 +301,7 @@ def demo(
         if truth is not None:
             console.print(f"  • [bold]{experiment_id}[/]: {truth.note}", highlight=False)
     console.print(
-        f"Reports are in [bold]{reports}[/]. Try: [bold]assay analyze "
-        f"checkout_redesign --project {out}[/]"
+        f"Reports (Markdown and HTML) are in [bold]{reports}[/]. Try: [bold]assay analyze "
+        f"checkout_redesign --project {out}[/], or the dashboard: [bold]assay serve "
+        f"--project {out}[/]"
     )

@@ -175,8 +175,11 @@ def _from_history(project: Path, metric: str, start: datetime, days: int,
     from assay.stats.planning import plan_from_history
 
     loaded = load_project(project)
-    moments = metric_history(loaded, metric, start, days, population=population)
     kind = loaded.metrics[metric].kind
+    if kind == "quantile":
+        _fail(f"{metric}: power from history needs a mean, proportion or ratio metric; "
+              "a quantile metric's power is not planned from moments")
+    moments = metric_history(loaded, metric, start, days, population=population)
     covariate = "x" if kind != "ratio" and "x" in moments.names else None
     try:
         plan = plan_from_history(moments, metric_kind=kind, mde=mde, x=covariate, **options)

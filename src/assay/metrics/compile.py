@@ -16,7 +16,8 @@ source (``benchmarks/sql_shapes/BEST.md``, rule 5).
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, field
 from itertools import combinations_with_replacement
 
 from sqlglot import exp
@@ -31,13 +32,15 @@ from assay.metrics.scan import (
     col,
     exposure_query,
     exposures_of,
+    probe_columns,
     relation,
+    shift_probe,
     source_scan,
     units_query,
 )
 from assay.spec.models import ExperimentSpec, Source
 from assay.spec.project import Project
-from assay.stats.moments import N_COLUMN, cross_column, sum_column
+from assay.stats.moments import N_COLUMN, cross_column, shift_column, sum_column
 
 __all__ = [
     "HISTORY_ARM",
@@ -68,6 +71,7 @@ class CompiledAnalysis:
     plan: AnalysisPlan
     exposure_query: exp.Query
     metrics_query: exp.Query | None
+    probes: dict[Source, exp.Query] = field(default_factory=dict)
 
     def statements(self) -> dict[str, str]:
         """Readable SQL text of each statement, by name."""
@@ -78,18 +82,32 @@ class CompiledAnalysis:
 
 
 def compile_analysis(
-    project: Project, experiment_id: str, dialect: str | None = None
+    project: Project,
+    experiment_id: str,
+    dialect: str | None = None,
+    shifts: dict[Measure, float] | None = None,
 ) -> CompiledAnalysis:
-    """Compile the SQL of ``experiment_id``'s analysis (project already validated)."""
+    """Compile the SQL of ``experiment_id``'s analysis (project already validated).
+
+    ``shifts``: the constants to centre measures on (from the ``probes``' rows through
+    :func:`shift_constants`); without them the moments are raw sums.
+    """
     experiment = project.experiment(experiment_id)
     dialect = dialect or project.dialect
     plan = plan_experiment(project, experiment)
+    plan.shifts = dict(shifts or {})
     exposures = exposures_of(project, experiment)
+    probes = {}
+    for source, measures in plan.by_source().items():
+        probe = shift_probe(experiment, source, measures, dialect)
+        if probe is not None:
+            probes[source] = probe
     return CompiledAnalysis(
         dialect=dialect,
         plan=plan,
         exposure_query=exposure_query(exposures, experiment),
         metrics_query=_metrics_query(project, plan, exposures, dialect) if plan.metrics else None,
+        probes=probes,
     )
 
 
@@ -229,12 +247,7 @@ def _meet(
             if home is None:
                 query = query.select(col(column, "stats_pooled"))
                 continue
-            value: exp.Expr = exp.Coalesce(
-                this=col(column, f"stats_{names[home]}"), expressions=[zero.copy()]
-            )
-            if column == metric.prefix + N_COLUMN and metric.variables[metric.outcome].fills_zero:
-                value = col(N_COLUMN, "arms")
-            query = query.select(alias(value, column))
+            query = query.select(alias(_local_column(plan, metric, column, names[home]), column))
     local_measures = {
         m for metric in plan.metrics if metric.index in local for m in metric.variables.values()
     }
@@ -248,6 +261,48 @@ def _meet(
         else:
             query = query.select(col(f"{name}__nulls", "stats_pooled"))
     return query.order_by(col(VARIANT, "arms"))
+
+
+def _local_column(plan: AnalysisPlan, metric: MetricPlan, column: str, source: str) -> exp.Expr:
+    """One statistic of a metric reduced per source, over all the arm's units.
+
+    The source's sums cover the units with events; for a metric whose units without events
+    count (as 0), the count is the arm's and a shifted variable adds ``0 - c`` per missing unit
+    to its sum and ``c_a c_b`` to each cross-product sum.
+    """
+    stats = f"stats_{source}"
+    zero = exp.Literal.number(0)
+    value: exp.Expr = exp.Coalesce(this=col(column, stats), expressions=[zero.copy()])
+    name = column.removeprefix(metric.prefix)
+    shifts = {var: plan.shift(m) for var, m in metric.variables.items()}
+    if name.startswith("c__"):
+        return _constant(shifts[name.removeprefix("c__")])
+    if not metric.variables[metric.outcome].fills_zero:
+        return value
+    if name == N_COLUMN:
+        return col(N_COLUMN, "arms")
+    missing = exp.paren(exp.Sub(
+        this=col(N_COLUMN, "arms"),
+        expression=exp.Coalesce(this=col(metric.prefix + N_COLUMN, stats), expressions=[zero]),
+    ))
+    if name.startswith("s__") and shifts.get(name[3:]):
+        added = exp.Mul(this=missing, expression=_constant(-shifts[name[3:]]))
+        return exp.Add(this=value, expression=added)
+    if name.startswith("ss__"):
+        a, b = _pair(name, shifts)
+        if shifts.get(a) and shifts.get(b):
+            added = exp.Mul(this=missing, expression=_constant(shifts[a] * shifts[b]))
+            return exp.Add(this=value, expression=added)
+    return value
+
+
+def _pair(name: str, shifts: dict[str, float]) -> tuple[str, str]:
+    """The two variables of a cross-product column name (variable names may contain ``__``)."""
+    for a in shifts:
+        for b in shifts:
+            if cross_column(a, b) == name:
+                return a, b
+    raise ValueError(f"not a cross-product column: {name}")
 
 
 def _per_unit(
@@ -377,6 +432,7 @@ def _statistic_names(plan: AnalysisPlan, metric: MetricPlan) -> list[str]:
 
 
 def _metric_statistics(plan: AnalysisPlan, metric: MetricPlan) -> list[exp.Expr]:
+    """Unit count, (shifted) sums and cross-product sums, and the shifts as constants."""
     outcome = metric.variables[metric.outcome]
     present = None if outcome.fills_zero else col(plan.measures[outcome]).is_(exp.null()).not_()
     values: dict[str, exp.Expr] = {}
@@ -384,6 +440,8 @@ def _metric_statistics(plan: AnalysisPlan, metric: MetricPlan) -> list[exp.Expr]
         value: exp.Expr = col(plan.measures[measure])
         if not measure.fills_zero and var != metric.outcome:
             value = exp.Coalesce(this=value, expressions=[exp.Literal.number(0)])
+        if plan.shift(measure):
+            value = exp.Sub(this=value, expression=_constant(plan.shift(measure)))
         if present is not None and var != metric.outcome:
             value = exp.Case().when(present.copy(), value)
         values[var] = value
@@ -398,6 +456,44 @@ def _metric_statistics(plan: AnalysisPlan, metric: MetricPlan) -> list[exp.Expr]
     for a, b in combinations_with_replacement(sorted(values), 2):
         product = exp.Mul(this=_operand(values[a]), expression=_operand(values[b]))
         out.append(alias(exp.Sum(this=product), prefix + cross_column(a, b)))
+    out += [
+        alias(_constant(plan.shift(m)), prefix + shift_column(var))
+        for var, m in metric.variables.items()
+        if plan.shift(m)
+    ]
+    return out
+
+
+def _constant(value: float) -> exp.Expr:
+    return exp.cast(exp.Literal.number(repr(value)), exp.DataType.Type.DOUBLE)
+
+
+def shift_constants(plan: AnalysisPlan, probes: dict[Source, dict[str, object]]) -> dict[
+    Measure, float
+]:
+    """The constant each measure is centred on, from its source's :func:`shift_probe` row.
+
+    A measure is shifted when its events' values sit far from 0 relative to their spread
+    (``|mean| > 100 sd``: timestamps, balances in cents, latencies in microseconds), where raw
+    sums of squares would lose the variance to cancellation. ``avg``/``max``/``min`` centre on
+    the events' mean, ``sum`` on it times the events per unit read; counts are never shifted.
+    The constant is rounded to 6 significant digits (any constant near the mean works).
+    """
+    out: dict[Measure, float] = {}
+    for source, row in probes.items():
+        measures = [(m, n) for m, n in plan.measures.items() if m.source == source]
+        for text, name in probe_columns(measures).items():
+            mean, sd = row.get(f"{name}__mean"), row.get(f"{name}__sd")
+            if mean is None or not math.isfinite(float(mean)):  # type: ignore[arg-type]
+                continue
+            mean, sd = float(mean), float(sd or 0.0)  # type: ignore[arg-type]
+            if not abs(mean) > 100 * sd:
+                continue
+            per_unit = float(row["events"]) / max(float(row["units"]), 1.0)  # type: ignore[arg-type]
+            for measure, _ in measures:
+                if measure.value == text and measure.aggregation in ("sum", "avg", "max", "min"):
+                    c = mean * per_unit if measure.aggregation == "sum" else mean
+                    out[measure] = float(f"{c:.6g}")
     return out
 
 

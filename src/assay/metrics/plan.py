@@ -33,7 +33,7 @@ class Measure:
     @property
     def fills_zero(self) -> bool:
         """Units without events get 0 (sum, count, any) rather than no value (avg, max, min)."""
-        return self.aggregation in ("sum", "count", "any")
+        return self.aggregation in ("sum", "count", "count_distinct", "any")
 
     @property
     def zero_without_events(self) -> bool:
@@ -78,13 +78,39 @@ class MetricPlan:
         return "num" if self.metric.kind == "ratio" else "y"
 
 
+@dataclass(frozen=True)
+class QuantilePlan:
+    """A quantile metric of the experiment: computed by its own statement
+    (:mod:`assay.metrics.quantiles`), not from moments.
+
+    Attributes:
+        metric: The definition (``kind: quantile``).
+        role: ``primary``, ``secondary`` or ``guardrail``.
+        index: Position in the experiment (results keep the spec's order).
+        measure: The per-unit aggregate (``quantile_of: unit``) or, for event-level quantiles,
+            the per-event value and filter in the window (its aggregation is ``event``).
+    """
+
+    metric: MetricSpec
+    role: str
+    index: int
+    measure: Measure
+
+
 @dataclass
 class AnalysisPlan:
-    """Every metric's plan plus the distinct measures, grouped by source."""
+    """Every moment-based metric's plan plus the distinct measures, grouped by source, and
+    the quantile metrics (which need order statistics, not sums)."""
 
     experiment: ExperimentSpec
     metrics: list[MetricPlan]
     measures: dict[Measure, str] = field(default_factory=dict)
+    quantiles: list[QuantilePlan] = field(default_factory=list)
+    shifts: dict[Measure, float] = field(default_factory=dict)
+
+    def shift(self, measure: Measure) -> float:
+        """The constant ``measure`` is centred on in the moments (0: not shifted)."""
+        return self.shifts.get(measure, 0.0)
 
     def counts_nulls(self, measure: Measure) -> bool:
         """Whether the SQL counts ``measure``'s NULL values (``<column>__nulls``).
@@ -112,6 +138,10 @@ def plan_experiment(project: Project, experiment: ExperimentSpec) -> AnalysisPla
     plan = AnalysisPlan(experiment, [])
     for index, (name, role) in enumerate(experiment.metrics.all()):
         metric = project.metrics[name]
+        if metric.kind == "quantile":
+            measure = quantile_measure(project, metric)
+            plan.quantiles.append(QuantilePlan(metric, role, index, measure))
+            continue
         variables = _variables(project, metric, experiment.cuped)
         for measure in variables.values():
             plan.measures.setdefault(measure, f"a{len(plan.measures)}")
@@ -138,6 +168,16 @@ def _variables(project: Project, metric: MetricSpec, cuped: bool) -> dict[str, M
         out["num_pre"] = _measure(project, num, num_pre)
         out["den_pre"] = _measure(project, den, den_pre)
     return out
+
+
+def quantile_measure(project: Project, metric: MetricSpec) -> Measure:
+    """What a quantile metric takes the quantile of: a per-unit aggregate, or (aggregation
+    ``event``) each qualifying event's value."""
+    aggregation = "event" if metric.quantile_of == "event" else metric.aggregation
+    value = None if aggregation == "count" else metric.value
+    return Measure(
+        project.source_of(metric), value, metric.filter, aggregation, metric.window, None
+    )
 
 
 def _measure(project: Project, metric: MetricSpec, window: Window | None) -> Measure:

@@ -256,6 +256,48 @@ def source_scan(
     is a ``FILTER``ed aggregate over the same pass.
     """
     experiment = plan.experiment
+    joined, values, filters = _joined_events(experiment, source, measures, dialect)
+    micros = _EPOCH_MICROS.get(dialect)
+    aggregates: list[exp.Expr] = []
+    for measure, name in measures:
+        value = col(values[measure.value]) if measure.value is not None else None
+        condition = _in_window(measure, filters, experiment, micros is not None)
+        aggregates.append(alias(_aggregate(measure.aggregation, condition, value), name))
+        if value is not None and plan.counts_nulls(measure):
+            nulls = exp.and_(condition.copy(), value.copy().is_(exp.null()))
+            aggregates.append(alias(_filtered(exp.Count(this=exp.Star()), nulls), f"{name}__nulls"))
+    return (
+        exp.select(col(UNIT), col(ARM), *aggregates)
+        .from_(joined.subquery("j"))
+        .group_by(col(UNIT), col(ARM))
+    )
+
+
+def source_events(experiment: ExperimentSpec, measure: Measure, dialect: str) -> exp.Select:
+    """Every qualifying event of ``measure`` with a value: ``(unit_id, variant, v)``.
+
+    The same scan, join and window test as :func:`source_scan`, without the per-unit
+    aggregation (event-level quantiles need the events themselves).
+    """
+    joined, values, filters = _joined_events(experiment, measure.source, [(measure, "")], dialect)
+    value = col(values[measure.value or ""])
+    condition = _in_window(measure, filters, experiment, dialect in _EPOCH_MICROS)
+    names = [v.name for v in experiment.variants]
+    return (
+        exp.select(col(UNIT), alias(_variant_name(names), VARIANT), alias(value, "v"))
+        .from_(joined.subquery("j"))
+        .where(exp.and_(condition, value.copy().is_(exp.null()).not_()))
+    )
+
+
+def _joined_events(
+    experiment: ExperimentSpec,
+    source: Source,
+    measures: list[tuple[Measure, str]],
+    dialect: str,
+) -> tuple[exp.Select, dict[str, str], dict[str, str]]:
+    """A source's events in the scan range joined to the units (on the key alone), with
+    each distinct value and filter expression as a column (``v0``, ``f0`` ...)."""
     values: dict[str, str] = {}
     filters: dict[str, str] = {}
     for measure, _ in measures:
@@ -293,19 +335,7 @@ def source_scan(
             join_type="inner",
         )
     )
-    aggregates: list[exp.Expr] = []
-    for measure, name in measures:
-        value = col(values[measure.value]) if measure.value is not None else None
-        condition = _in_window(measure, filters, experiment, micros is not None)
-        aggregates.append(alias(_aggregate(measure.aggregation, condition, value), name))
-        if value is not None and plan.counts_nulls(measure):
-            nulls = exp.and_(condition.copy(), value.copy().is_(exp.null()))
-            aggregates.append(alias(_filtered(exp.Count(this=exp.Star()), nulls), f"{name}__nulls"))
-    return (
-        exp.select(col(UNIT), col(ARM), *aggregates)
-        .from_(joined.subquery("j"))
-        .group_by(col(UNIT), col(ARM))
-    )
+    return joined, values, filters
 
 
 def _in_window(
@@ -350,5 +380,58 @@ def _aggregate(aggregation: str, condition: exp.Expr, value: exp.Expr | None) ->
         )
     if aggregation == "count" or (value is None and aggregation == "sum"):
         return counted
+    if aggregation == "count_distinct" and value is not None:
+        # exact on every engine; sketches (HLL) are not used
+        return _filtered(exp.Count(this=exp.Distinct(expressions=[value])), condition)
     functions = {"sum": exp.Sum, "avg": exp.Avg, "max": exp.Max, "min": exp.Min}
     return _filtered(functions[aggregation](this=value or exp.Literal.number(1)), condition)
+
+
+COUNTS = ("count", "count_distinct", "any")
+"""Aggregations whose per-unit values are counts: never shifted, never probed."""
+
+PROBE_ROWS = 10_000
+"""Events read by :func:`shift_probe` (a streaming ``LIMIT``: the engine stops early)."""
+
+
+def shift_probe(
+    experiment: ExperimentSpec, source: Source, measures: list[tuple[Measure, str]], dialect: str
+) -> exp.Query | None:
+    """A cheap first aggregate over a few events of ``source``: per value expression its mean
+    (``<v>__mean``) and standard deviation (``<v>__sd``), and ``events`` / ``units`` read.
+
+    :func:`assay.metrics.compile.shift_constants` turns them into the constants that the
+    metrics statement centres each measure on (numerically stable moments). None when no
+    measure of the source has a value.
+    """
+    values = probe_columns(measures)
+    if not values:
+        return None
+    rows = exp.select(
+        alias(col(source.unit, "s"), "__unit"),
+        alias(col(source.timestamp, "s"), "__ts"),
+        *(alias(parse_expression(text, dialect), name) for text, name in values.items()),
+    ).from_(relation(source.table, source.sql, dialect, "s"))
+    in_range = _scan_range(experiment, [m for m, _ in measures])
+    sample = exp.select("*").from_(rows.subquery("r"))
+    if in_range is not None:
+        sample = sample.where(in_range)
+    sample = sample.limit(PROBE_ROWS)
+    stats: list[exp.Expr] = [
+        alias(exp.Count(this=exp.Star()), "events"),
+        alias(exp.Count(this=exp.Distinct(expressions=[col("__unit")])), "units"),
+    ]
+    for name in values.values():
+        value = exp.cast(col(name), exp.DataType.Type.DOUBLE)
+        stats.append(alias(exp.Avg(this=value), f"{name}__mean"))
+        stats.append(alias(exp.Stddev(this=value.copy()), f"{name}__sd"))
+    return exp.select(*stats).from_(sample.subquery("sample"))
+
+
+def probe_columns(measures: list[tuple[Measure, str]]) -> dict[str, str]:
+    """Value expression -> its probe column prefix (as :func:`shift_probe` names them)."""
+    values: dict[str, str] = {}
+    for measure, _ in measures:
+        if measure.value is not None and measure.aggregation not in COUNTS:
+            values.setdefault(measure.value, f"v{len(values)}")
+    return values

@@ -13,18 +13,29 @@ from assay.results.model import (
     Arm,
     BootstrapInterval,
     Check,
+    DbtNode,
     MetricResult,
     RankTest,
     Status,
 )
-from assay.results.recommendation import Decision, decide, is_loss, is_win
+from assay.results.recommendation import (
+    DEVIATES,
+    PLAN_CHECK,
+    Decision,
+    decide,
+    is_loss,
+    is_win,
+)
 
 __all__ = [
+    "DEVIATES",
     "JSON_SCHEMA_VERSION",
+    "PLAN_CHECK",
     "AnalysisResult",
     "Arm",
     "BootstrapInterval",
     "Check",
+    "DbtNode",
     "Decision",
     "MetricResult",
     "RankTest",

@@ -8,7 +8,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    import pandas as pd
+    import pyarrow as pa
+
+    from assay.results.tables import Part
 
 Status = Literal["pass", "warn", "fail"]
 JSON_SCHEMA_VERSION = 1
@@ -93,6 +99,11 @@ class MetricResult:
     expected_loss: float | None = None
     diff_ci_adjusted: tuple[float, float] | None = None
     rel_lift_ci_adjusted: tuple[float, float] | None = None
+    rel_lift_method: str = "delta"
+    statistic: float | None = None
+    df: float | None = None
+    cuped_theta: float | None = None
+    arm_figures: dict[str, dict[str, float]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -134,6 +145,21 @@ class BootstrapInterval:
 
 
 @dataclass(frozen=True)
+class DbtNode:
+    """A dbt node a result's numbers came from, as the manifest described it at analysis time.
+
+    ``checksum`` is dbt's (SHA-256 of the model's file) for models, seeds and snapshots, and the
+    SHA-256 of the manifest entry for sources, semantic models and metrics (which have none).
+    """
+
+    unique_id: str
+    resource_type: str
+    checksum: str
+    file: str
+    relation: str | None = None
+
+
+@dataclass(frozen=True)
 class AnalysisResult:
     """Everything one analysis produced, ready to render, store or serialise."""
 
@@ -156,6 +182,7 @@ class AnalysisResult:
     planned_sample_size: int | None = None
     rank_tests: list[RankTest] = field(default_factory=list)
     bootstrap: list[BootstrapInterval] = field(default_factory=list)
+    dbt_nodes: list[DbtNode] = field(default_factory=list)
 
     @property
     def units(self) -> int:
@@ -175,6 +202,25 @@ class AnalysisResult:
         data["status"] = self.status()
         cleaned: dict[str, Any] = _clean(data)
         return cleaned
+
+    def to_arrow(self, part: Part = "results") -> pa.Table:
+        """One part (results, segments, checks, arms, rank_tests, bootstrap) as an Arrow table."""
+        from assay.results.tables import to_arrow
+
+        return to_arrow(self, part)
+
+    def to_pandas(self, part: Part = "results") -> pd.DataFrame:
+        """:meth:`to_arrow` as a pandas DataFrame (needs pandas)."""
+        return self.to_arrow(part).to_pandas()
+
+    def _repr_html_(self) -> str:
+        """Jupyter's view: the recommendation, the results with CI bars and the checks.
+
+        Rendering lives in :mod:`assay.report`; it is imported here, at call time only.
+        """
+        from assay.report.html import render_notebook
+
+        return render_notebook(self)
 
 
 def _clean(value: Any) -> Any:

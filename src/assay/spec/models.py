@@ -133,8 +133,9 @@ class Capping(Strict):
         return self
 
 
-Aggregation = Literal["sum", "count", "avg", "max", "min"]
-MetricKind = Literal["mean", "proportion", "ratio"]
+Aggregation = Literal["sum", "count", "count_distinct", "avg", "max", "min"]
+MetricKind = Literal["mean", "proportion", "ratio", "quantile"]
+QuantileOf = Literal["unit", "event"]
 
 
 class MetricSpec(Strict):
@@ -143,7 +144,9 @@ class MetricSpec(Strict):
     ``mean``: each unit's events in the window are aggregated (``sum`` and ``count`` give 0 to units
     with no events; ``avg``, ``max``, ``min`` leave them out). ``proportion``: a unit converts if it
     has any qualifying event in the window. ``ratio``: sum of a numerator metric over sum of a
-    denominator metric, across units.
+    denominator metric, across units. ``quantile``: the ``quantile`` (e.g. 0.95) of each unit's
+    aggregated value (``quantile_of: unit``) or of every qualifying event's value
+    (``quantile_of: event``, units as clusters), compared between arms.
     """
 
     name: Annotated[str, Field(pattern=IDENTIFIER)]
@@ -159,9 +162,36 @@ class MetricSpec(Strict):
     numerator: str | None = None
     denominator: str | None = None
     higher_is_better: bool = True
+    quantile: float | None = Field(
+        None, gt=0, lt=1, description="Quantile metrics: the level, e.g. 0.95 for p95."
+    )
+    quantile_of: QuantileOf = Field(
+        "unit", description="Quantile metrics: of per-unit values or of every event's value."
+    )
+
+    @model_validator(mode="after")
+    def _quantile_fields(self) -> MetricSpec:
+        if self.kind != "quantile":
+            if self.quantile is not None or self.quantile_of != "unit":
+                raise ValueError("`quantile`/`quantile_of` belong to quantile metrics")
+            return self
+        if self.quantile is None:
+            raise ValueError("a quantile metric needs `quantile`, e.g. 0.95 for p95")
+        if self.capping is not None or self.pre_window is not None:
+            raise ValueError("a quantile metric takes no `capping` or `pre_window` "
+                             "(a quantile is robust to outliers and has no CUPED here)")
+        if self.quantile_of == "event" and (self.aggregation != "sum" or self.value is None):
+            raise ValueError("an event-level quantile needs a `value` and no `aggregation`: "
+                             "it is the quantile of every qualifying event's value")
+        return self
+    dbt: str | None = Field(
+        None, description="A dbt metric this one takes its definition from (docs/dbt.md)."
+    )
 
     @model_validator(mode="after")
     def _kind_fields(self) -> MetricSpec:
+        if self.dbt is not None and self.source is None and self.numerator is None:
+            return self._dbt_fields()
         if self.kind == "ratio":
             if not self.numerator or not self.denominator:
                 raise ValueError(
@@ -174,9 +204,23 @@ class MetricSpec(Strict):
                 raise ValueError(f"a {self.kind} metric needs a `source`")
             if self.numerator or self.denominator:
                 raise ValueError("`numerator`/`denominator` belong to ratio metrics")
+        if self.aggregation == "count_distinct" and self.value is None:
+            raise ValueError("`count_distinct` counts the distinct values of `value` per unit "
+                             "(e.g. value: item_id); give a `value`")
         if self.pre_window is not None and self.pre_window.end > dt.timedelta(0):
             raise ValueError(
                 "`pre_window` must end at or before the first exposure (e.g. [-28d, 0d])"
+            )
+        return self
+
+    def _dbt_fields(self) -> MetricSpec:
+        """An unresolved ``dbt:`` metric: its definition comes from dbt, the rest from here."""
+        own = [f for f in ("value", "filter", "numerator", "denominator") if getattr(self, f)]
+        own += [f for f in ("kind", "aggregation") if f in self.model_fields_set]
+        if own:
+            raise ValueError(
+                f"a `dbt:` metric takes `{own[0]}` from its dbt definition; keep only the "
+                "analysis settings (window, pre_window, capping, higher_is_better, description)"
             )
         return self
 
@@ -290,6 +334,10 @@ class ExperimentSpec(Strict):
         description="Metrics also given Poisson-bootstrap percentile intervals (in-warehouse).",
     )
     bootstrap_replicates: int = Field(200, ge=50, le=5000)
+    lift_interval: Literal["delta", "fieller", "log"] = Field(
+        "delta",
+        description="Relative-lift interval: delta method, Fieller's, or delta on log(t/c).",
+    )
     rank_tests: list[str] = Field(
         default_factory=list,
         description="Metrics also compared by a Mann-Whitney test (rank sums in the warehouse).",
@@ -384,6 +432,27 @@ class ExposureSource(Strict):
         return self
 
 
+class DbtSpec(Strict):
+    """``dbt:`` in ``assay_project.yml``: the dbt project whose artifacts assay reads."""
+
+    project_dir: str = Field("dbt", description="The dbt project, relative to this project.")
+    manifest: str = Field(
+        "target/manifest.json", description="dbt's manifest, relative to `project_dir`."
+    )
+    target: str | None = Field(None, description="dbt target (`--target`) when assay runs dbt.")
+    profiles_dir: str | None = Field(
+        None, description="Where profiles.yml is, relative to `project_dir` (default: it)."
+    )
+    parse: bool = Field(False, description="Run `dbt parse` before reading the manifest.")
+    entity: str | None = Field(
+        None,
+        description="The entity that is the experiment unit (default: each semantic model's "
+        "primary entity).",
+    )
+    window: Window | None = Field(None, description="Window of every imported dbt metric.")
+    pre_window: Window | None = Field(None, description="CUPED window of every dbt metric.")
+
+
 class ProjectSpec(Strict):
     """``assay_project.yml``."""
 
@@ -396,6 +465,9 @@ class ProjectSpec(Strict):
     sources: dict[str, Source] = Field(default_factory=dict)
     results_schema: str | None = Field(None, pattern=IDENTIFIER,
                                        description="Schema of the results tables.")
+    results_prefix: Annotated[str, Field(pattern=r"^[A-Za-z0-9_]*$")] = Field(
+        "assay_", description="Name prefix of the results tables (assay_analyses ...).")
+    dbt: DbtSpec | None = Field(None, description="A dbt project to read metrics from.")
 
 
 def _as_datetime(value: dt.datetime | dt.date, end: bool) -> dt.datetime:

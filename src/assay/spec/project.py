@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
@@ -18,6 +18,9 @@ from assay.spec.errors import issues_from_validation, unknown_name
 from assay.spec.models import ExperimentSpec, MetricSpec, ProjectSpec, Source
 from assay.spec.yamlsrc import Loc, Located, load_yaml
 from assay.warehouse import Warehouse, connect, dialect_of
+
+if TYPE_CHECKING:
+    from assay.dbt.context import DbtContext
 
 PROJECT_FILE = "assay_project.yml"
 M = TypeVar("M", bound=BaseModel)
@@ -50,6 +53,7 @@ class Project:
             references to them are not reported again).
         metrics_unreadable: A metrics file could not be parsed, so which metrics exist is
             unknown and references to metrics are not checked.
+        dbt: The dbt project the metrics and ``ref()`` tables come from, if any.
     """
 
     root: Path
@@ -60,6 +64,7 @@ class Project:
     warnings: list[SpecIssue] = field(default_factory=list)
     broken: set[str] = field(default_factory=set)
     metrics_unreadable: bool = False
+    dbt: DbtContext | None = None
 
     @property
     def dialect(self) -> str:
@@ -110,7 +115,7 @@ def load_project(path: str | Path = ".") -> Project:
                 )
             ]
         )
-    src = load_yaml(project_file, _shown(project_file))
+    src = load_yaml(project_file, shown_path(project_file))
     if src.issues:  # unreadable: "expected a mapping" on top would only repeat it, unlocated
         raise SpecError(src.issues)
     spec = _validate(ProjectSpec, src, (), src.data, issues)
@@ -125,6 +130,10 @@ def load_project(path: str | Path = ".") -> Project:
     for file in _yaml_files(root / "experiments", issues):
         _load_experiment(project, file, issues)
 
+    if spec.dbt is not None or any(m.dbt is not None for m in project.metrics.values()):
+        from assay.dbt.context import attach_dbt
+
+        attach_dbt(project, issues)
     issues += validate_project(project)
     errors = [i for i in issues if i.severity == "error"]
     project.warnings = [i for i in issues if i.severity != "error"]
@@ -149,7 +158,7 @@ def _connectable(spec: ProjectSpec, src: Located, issues: list[SpecIssue]
 
 
 def _load_metrics(project: Project, file: Path, issues: list[SpecIssue]) -> None:
-    src = load_yaml(file, _shown(file))
+    src = load_yaml(file, shown_path(file))
     issues += src.issues
     if src.issues:
         project.metrics_unreadable = True
@@ -189,7 +198,7 @@ def _load_metrics(project: Project, file: Path, issues: list[SpecIssue]) -> None
 
 
 def _load_experiment(project: Project, file: Path, issues: list[SpecIssue]) -> None:
-    src = load_yaml(file, _shown(file))
+    src = load_yaml(file, shown_path(file))
     issues += src.issues
     if src.issues:
         return
@@ -239,18 +248,19 @@ def _yaml_files(folder: Path, issues: list[SpecIssue]) -> Iterator[Path]:
         if not path.is_file():
             what = "a broken symbolic link" if path.is_symlink() and not path.exists() \
                 else "not a file"
-            issues.append(SpecIssue(_shown(path), None, "", f"{what}; a spec must be a YAML "
+            issues.append(SpecIssue(shown_path(path), None, "", f"{what}; a spec must be a YAML "
                                     "file (remove or rename it)"))
             continue
         if path.stem in stems:
-            issues.append(SpecIssue(_shown(path), None, "", f"{path.name} and "
+            issues.append(SpecIssue(shown_path(path), None, "", f"{path.name} and "
                                     f"{stems[path.stem].name} define the same name; keep one"))
             continue
         stems[path.stem] = path
         yield path
 
 
-def _shown(path: Path) -> str:
+def shown_path(path: Path) -> str:
+    """``path`` relative to the working directory when it is under it (as errors show it)."""
     try:
         return str(path.relative_to(Path.cwd()))
     except ValueError:

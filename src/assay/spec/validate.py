@@ -135,11 +135,11 @@ def _check_metrics(project: Project) -> list[SpecIssue]:
                             (part,), f"unknown metric `{ref}`", hint=did_you_mean(ref, names)
                         )
                     )
-                elif target.kind == "ratio":
+                elif target.kind in ("ratio", "quantile"):
                     issues.append(
                         where.issue(
                             (part,),
-                            f"`{ref}` is itself a ratio; a ratio's parts "
+                            f"`{ref}` is itself a {target.kind}; a ratio's parts "
                             "are mean or proportion metrics",
                         )
                     )
@@ -221,6 +221,14 @@ def _method_issues(
                 issues.append(
                     where.issue(
                         (method, i), f"unknown metric `{ref}`", hint=did_you_mean(ref, names)
+                    )
+                )
+            elif target is not None and target.kind == "quantile":
+                issues.append(
+                    where.issue(
+                        (method, i),
+                        f"`{ref}` is a quantile metric; its interval already comes "
+                        "from order statistics in the warehouse",
                     )
                 )
             elif method == "rank_tests" and target is not None and target.kind == "ratio":

@@ -16,7 +16,14 @@ import numpy as np
 from numpy.typing import NDArray
 
 from assay.stats.codes import ErrorCode
-from assay.stats.moments import N_COLUMN, FloatArray, Moments, cross_column, sum_column
+from assay.stats.moments import (
+    N_COLUMN,
+    FloatArray,
+    Moments,
+    cross_column,
+    shift_column,
+    sum_column,
+)
 from assay.stats.tests import Alternative, Effect, compare_arrays, effect_from_values, welch_df
 
 Codes = NDArray[np.object_]
@@ -150,7 +157,8 @@ class MomentArrays:
     def from_columns(cls, names: Sequence[str], columns: Mapping[str, Any]) -> MomentArrays:
         """Read the contract's columns (``n``, ``s__v``, ``ss__a__b``) as arrays, one per cell.
 
-        A missing value (SQL ``NULL`` over zero units) reads as zero, as in ``Moments.from_row``.
+        A missing value (SQL ``NULL`` over zero units) reads as zero, as in ``Moments.from_row``;
+        shifted columns (``c__v``) are turned back into raw sums.
         """
         names = tuple(names)
         k = len(names)
@@ -160,14 +168,19 @@ class MomentArrays:
         for i, a in enumerate(names):
             for j in range(i, k):
                 cross[:, i, j] = cross[:, j, i] = _column(columns, cross_column(a, names[j]))
-        return cls(names, n, sums, cross)
+        shift = np.stack([_column(columns, shift_column(v)) if shift_column(v) in columns
+                          else np.zeros(n.size) for v in names], axis=-1)
+        cross = (cross + sums[:, :, None] * shift[:, None, :] + shift[:, :, None] * sums[:, None, :]
+                 + n[:, None, None] * shift[:, :, None] * shift[:, None, :])
+        return cls(names, n, sums + n[:, None] * shift, cross)
 
     @classmethod
     def from_moments(cls, cells: Sequence[Moments]) -> MomentArrays:
         """Stack per-cell moments (all with the same variables)."""
         names = cells[0].names
+        raw = [m.recentred(np.zeros(len(names))) for m in cells]  # the arrays hold raw sums
         return cls(names, np.array([m.n for m in cells], dtype=np.float64),
-                   np.stack([m.sums for m in cells]), np.stack([m.cross for m in cells]))
+                   np.stack([m.sums for m in raw]), np.stack([m.cross for m in raw]))
 
     def __add__(self, other: MomentArrays) -> MomentArrays:
         if self.names != other.names:

@@ -27,3 +27,12 @@ class ErrorCode(StrEnum):
     """A proportion test got a metric whose mean is outside [0, 1]."""
     NO_DATA = "no_data"
     """A test over several groups (e.g. SRM) got no observations at all."""
+
+
+def difference_stands(error: str | None) -> bool:
+    """Whether a comparison's difference, test and interval are valid despite ``error``.
+
+    Only ``CONTROL_MEAN_ZERO`` leaves them valid (the relative lift alone is undefined): such a
+    comparison can be significant and has an adjusted difference interval.
+    """
+    return error is None or error == ErrorCode.CONTROL_MEAN_ZERO

@@ -130,11 +130,12 @@ def ratio_estimate(m: Moments, num: str = "num", den: str = "den") -> ArmEstimat
     if error is not None:
         return failed(m.n, error, INF)
     sub = m.select((num, den))
-    if sub.sums[1] == 0:
+    totals = sub.totals()
+    if totals[1] == 0:
         return failed(m.n, ErrorCode.DENOMINATOR_ZERO, INF)
     grad = _ratio_gradient(sub.means())
     variance = float(grad @ sub.covariance() @ grad) / m.n
-    return ArmEstimate(float(sub.sums[0] / sub.sums[1]), max(variance, 0.0), m.n, INF)
+    return ArmEstimate(float(totals[0] / totals[1]), max(variance, 0.0), m.n, INF)
 
 
 def _check_arms(arms: Mapping[str, Moments]) -> None:
@@ -242,12 +243,16 @@ def cuped_ratio_estimates(
     names = (num, den, num_pre, den_pre)
     subs = {name: m.select(names) for name, m in arms.items()}
     pooled: Moments = reduce(add, subs.values())
-    pre_ok = pooled.sums[3] != 0 and all(s.sums[3] != 0 for s in subs.values() if s.n > 0)
-    p_pooled = float(pooled.sums[2] / pooled.sums[3]) if pre_ok else NAN
+    totals = {name: sub.totals() for name, sub in subs.items()}
+    pooled_totals = pooled.totals()
+    pre_ok = pooled_totals[3] != 0 and all(
+        totals[name][3] != 0 for name, sub in subs.items() if sub.n > 0
+    )
+    p_pooled = float(pooled_totals[2] / pooled_totals[3]) if pre_ok else NAN
     grads: dict[str, tuple[FloatArray, FloatArray]] = {}
     s_yx = s_xx = 0.0
     for name, sub in subs.items():
-        if _count_error(sub.n) is not None or sub.sums[1] == 0:
+        if _count_error(sub.n) is not None or totals[name][1] == 0:
             continue
         means = sub.means()
         g_y = np.concatenate([_ratio_gradient(means[:2]), [0.0, 0.0]])
@@ -261,7 +266,7 @@ def cuped_ratio_estimates(
     adj_total = raw_total = 0.0
     for name, sub in subs.items():
         error = _count_error(sub.n)
-        if error is None and sub.sums[1] == 0:
+        if error is None and totals[name][1] == 0:
             error = ErrorCode.DENOMINATOR_ZERO
         if error is not None:
             estimates[name] = failed(sub.n, error, INF)
@@ -270,9 +275,10 @@ def cuped_ratio_estimates(
         g = g_y - theta * g_x
         cov = sub.covariance()
         variance = max(_quad(g, cov, g), 0.0) / sub.n
-        point = float(sub.sums[0] / sub.sums[1])
+        t = totals[name]
+        point = float(t[0] / t[1])
         if theta != 0.0:
-            point -= theta * (float(sub.sums[2] / sub.sums[3]) - p_pooled)
+            point -= theta * (float(t[2] / t[3]) - p_pooled)
         estimates[name] = ArmEstimate(point, variance, sub.n, INF)
         adj_total += variance
         raw_total += max(_quad(g_y, cov, g_y), 0.0) / sub.n

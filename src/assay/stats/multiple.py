@@ -9,9 +9,21 @@ from typing import Literal
 import numpy as np
 from numpy.typing import NDArray
 
-from assay.stats.tests import Effect, interval_arrays
+from assay.stats.tests import Effect, interval_arrays, with_lift_interval
 
 AdjustMethod = Literal["none", "bonferroni", "holm", "bh", "by"]
+
+
+def significant(p_value: float, alpha: float) -> bool:
+    """The one significance rule of assay: a finite p-value at or below ``alpha``.
+
+    ``p <= alpha`` is the definition of a level-``alpha`` test by its p-value
+    (``P(p <= alpha) <= alpha`` under the null) and the form of Benjamini-Hochberg's step-up
+    rule and of always-valid p-values; fixed-horizon, adjusted, sequential and BH-interval
+    decisions all use it. An interval dual to the test has the null value as an endpoint when
+    ``p == alpha`` exactly.
+    """
+    return bool(np.isfinite(p_value) and p_value <= alpha)
 
 
 def adjust_pvalues(
@@ -81,7 +93,8 @@ class AdjustedEffect:
         effect: The unadjusted effect.
         p_value_adjusted: Adjusted p-value (NaN when the effect has none).
         diff_ci: Interval for ``diff`` at the adjusted level.
-        rel_lift_ci: Delta-method interval for ``rel_lift`` at the adjusted level.
+        rel_lift_ci: Interval for ``rel_lift`` at the adjusted level, by the effect's
+            ``rel_lift_method``.
         interval_alpha: The per-interval alpha used.
         method: The adjustment.
     """
@@ -114,7 +127,7 @@ def interval_alpha(pvalues: Sequence[float] | NDArray[np.float64], method: Adjus
         return alpha
     if method in ("bonferroni", "holm"):
         return alpha / m
-    rejected = int(np.sum(adjust_pvalues(p, method) <= alpha))
+    rejected = sum(significant(float(q), alpha) for q in adjust_pvalues(p, method))
     scale = float(np.sum(1.0 / np.arange(1, m + 1))) if method == "by" else 1.0
     return max(rejected, 1) * alpha / (m * scale)
 
@@ -144,7 +157,7 @@ def adjust_effects(effects: Sequence[Effect], method: AdjustMethod, alpha: float
     for e, p_adj in zip(effects, adjusted, strict=True):
         alt = e.alternative if e.alternative in ("two-sided", "greater", "less") else "two-sided"
         d_lo, d_hi = interval_arrays(e.diff, e.diff_se, e.df, level, alt)  # type: ignore[arg-type]
-        r_lo, r_hi = interval_arrays(e.rel_lift, e.rel_lift_se, e.df, level, alt)  # type: ignore[arg-type]
+        lift = with_lift_interval(e, e.rel_lift_method, level)  # type: ignore[arg-type]
         out.append(AdjustedEffect(e, float(p_adj), (float(d_lo), float(d_hi)),
-                                  (float(r_lo), float(r_hi)), level, method))
+                                  lift.rel_lift_ci, level, method))
     return out

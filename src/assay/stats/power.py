@@ -87,12 +87,25 @@ def power_t(
     df = n_control + n_t - 2
     nc = effect_size * math.sqrt(1.0 / (1.0 / n_control + 1.0 / n_t))
     a = alpha / 2 if alternative == "two-sided" else alpha
+    crit = float(sps.t.isf(a, df))
     power = 0.0
     if alternative in ("two-sided", "greater"):
-        power += float(sps.nct.sf(sps.t.isf(a, df), df, nc))
+        power += _nct_tail(float(sps.nct.sf(crit, df, nc)), crit - nc, upper=True)
     if alternative in ("two-sided", "less"):
-        power += float(sps.nct.cdf(sps.t.ppf(a, df), df, nc))
-    return power
+        power += _nct_tail(float(sps.nct.cdf(-crit, df, nc)), -crit - nc, upper=False)
+    return min(power, 1.0)
+
+
+def _nct_tail(value: float, shifted: float, *, upper: bool) -> float:
+    """A noncentral-t tail probability, with its normal approximation where scipy fails.
+
+    scipy's noncentral t returns NaN for some far tails at large noncentrality (e.g. the lower
+    tail at ``nc`` = 12 with 6,000 df), where the probability is below 1e-40: the normal tail
+    at the same distance stands in (to within far less than any power that can be reported).
+    """
+    if math.isfinite(value) and 0.0 <= value <= 1.0:
+        return value
+    return float(normal.sf(shifted) if upper else normal.cdf(shifted))
 
 
 def _se_mean(std: float, n_control: float, ratio: float) -> float:

@@ -29,6 +29,8 @@ from assay.stats.moments import FloatArray, Moments
 
 Alternative = Literal["two-sided", "greater", "less"]
 TestKind = Literal["welch", "z"]
+LiftInterval = Literal["delta", "fieller", "log"]
+LIFT_INTERVALS = ("delta", "fieller", "log")
 NAN = float("nan")
 Floats = FloatArray | float
 
@@ -49,9 +51,12 @@ class Effect:
         p_value: p-value of the test against ``margin`` under ``alternative``.
         method: Name of the test (``"welch"``, ``"z"``, ``"two-proportion z"`` ...).
         alternative: ``"two-sided"``, ``"greater"`` or ``"less"``.
-        rel_lift_method: How ``rel_lift_ci`` was computed: ``"delta"`` (delta method) or
+        rel_lift_method: How ``rel_lift_ci`` was computed: ``"delta"`` (delta method),
             ``"fieller"`` (Fieller's interval; ``(-inf, inf)`` when the control mean is not
-            distinguishable from zero).
+            distinguishable from zero) or ``"log"`` (delta method on ``log(t / c)``, then
+            exponentiated; NaN unless both points are positive).
+        arms: ``(control point, its variance, treatment point, its variance)`` the effect was
+            computed from (None for an effect that could not be computed).
         error: Data problem. ``CONTROL_MEAN_ZERO`` leaves every ``diff`` field valid and only the
             ``rel_lift`` fields NaN; ``ZERO_VARIANCE`` keeps ``diff`` and ``rel_lift`` points
             (exact) with NaN test numbers; every other code makes all numbers NaN.
@@ -70,6 +75,7 @@ class Effect:
     alternative: str
     error: ErrorCode | None = None
     rel_lift_method: str = "delta"
+    arms: tuple[float, float, float, float] | None = None
 
 
 def welch_df(
@@ -262,7 +268,7 @@ def compare(
     test: TestKind = "welch",
     alternative: Alternative = "two-sided",
     margin: float = 0.0,
-    lift_interval: Literal["delta", "fieller"] = "delta",
+    lift_interval: LiftInterval = "delta",
 ) -> Effect:
     """Compare a treatment estimate with the control estimate.
 
@@ -278,7 +284,7 @@ def compare(
         test: ``"welch"`` or ``"z"``.
         alternative: ``"two-sided"``, ``"greater"`` (treatment better if higher) or ``"less"``.
         margin: Null value of ``diff`` (non-inferiority / superiority margin, absolute scale).
-        lift_interval: ``"delta"`` (default) or ``"fieller"`` for ``rel_lift_ci``.
+        lift_interval: ``"delta"`` (default), ``"fieller"`` or ``"log"`` for ``rel_lift_ci``.
 
     Returns:
         The effect; ``error`` set as documented on :class:`Effect`.
@@ -301,14 +307,56 @@ def compare(
     )
     cell = compare_arrays(control.point, control.variance, treatment.point, treatment.variance,
                           np.asarray(df), alpha=alpha, alternative=alternative, margin=margin)
-    effect = _effect_from(cell, method, alternative)
-    if lift_interval == "fieller" and effect.error is None:
-        lo, hi = fieller_arrays(control.point, control.variance, treatment.point,
-                                treatment.variance, df, alpha, alternative)
-        return replace(effect, rel_lift_ci=(float(lo), float(hi)), rel_lift_method="fieller")
-    if lift_interval not in ("delta", "fieller"):
-        raise ValueError(f"unknown lift interval {lift_interval!r}")
-    return effect
+    arms = (control.point, control.variance, treatment.point, treatment.variance)
+    effect = replace(_effect_from(cell, method, alternative), arms=arms)
+    return with_lift_interval(effect, lift_interval, alpha)
+
+
+def log_ratio_arrays(
+    c_point: Floats, c_var: Floats, t_point: Floats, t_var: Floats, df: Floats, alpha: float,
+    alternative: Alternative = "two-sided",
+) -> tuple[FloatArray, FloatArray]:
+    """Interval for ``t / c - 1`` from the delta method on the log scale, vectorised.
+
+    ``log(t / c) -/+ q sqrt(v_t / t^2 + v_c / c^2)``, exponentiated, minus 1: never below -1
+    and asymmetric like the ratio itself; NaN unless both points are positive.
+
+    References:
+        Kohavi, R., Tang, D., Xu, Y. (2020). Trustworthy Online Controlled Experiments,
+        chapter 18 (relative differences); Deng, Knoblich & Lu (2018), section 3.
+    """
+    c, vc, t, vt = (np.asarray(a, dtype=np.float64) for a in (c_point, c_var, t_point, t_var))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        positive = (c > 0) & (t > 0)
+        log_ratio = np.where(positive, np.log(np.where(positive, t / c, 1.0)), np.nan)
+        se = np.sqrt(vt / t**2 + vc / c**2)
+    lo, hi = interval_arrays(log_ratio, se, df, alpha, alternative)
+    return np.expm1(lo), np.expm1(hi)
+
+
+def with_lift_interval(effect: Effect, method: LiftInterval, alpha: float) -> Effect:
+    """``effect`` with its relative-lift interval by ``method`` at level ``alpha``.
+
+    Used for the unadjusted interval and, at the per-interval level of a correction, for the
+    adjusted one, so that both use the method the spec names.
+    """
+    if method not in LIFT_INTERVALS:
+        raise ValueError(f"unknown lift interval {method!r}")
+    if method == "delta":
+        lo, hi = interval_arrays(effect.rel_lift, effect.rel_lift_se, effect.df, alpha,
+                                 _alternative(effect))
+        lo, hi = (np.where(effect.diff_se > 0, v, np.nan) for v in (lo, hi))
+    elif effect.arms is None or effect.error is not None:
+        return replace(effect, rel_lift_method=method)
+    else:
+        arrays = fieller_arrays if method == "fieller" else log_ratio_arrays
+        lo, hi = arrays(*effect.arms, effect.df, alpha, _alternative(effect))
+    return replace(effect, rel_lift_ci=(float(lo), float(hi)), rel_lift_method=method)
+
+
+def _alternative(effect: Effect) -> Alternative:
+    alt = effect.alternative
+    return alt if alt in ("greater", "less") else "two-sided"  # type: ignore[return-value]
 
 
 def proportion_arrays(
@@ -365,12 +413,14 @@ def proportion_test(
     _check_alpha(alpha)
     if control.n <= 0 or treatment.n <= 0:
         return failed_effect(ErrorCode.ZERO_UNITS, method, alternative)
-    s_c, s_t = control.sums[control.index(var)], treatment.sums[treatment.index(var)]
+    s_c, s_t = control.totals()[control.index(var)], treatment.totals()[treatment.index(var)]
     if not (0 <= s_c <= control.n and 0 <= s_t <= treatment.n):
         return failed_effect(ErrorCode.INVALID_PROPORTION, method, alternative)
     cell = proportion_arrays(control.n, s_c, treatment.n, s_t, alpha=alpha,
                              alternative=alternative, margin=margin)
-    effect = _effect_from(cell, method, alternative)
+    p_c, p_t = float(s_c / control.n), float(s_t / treatment.n)
+    arms = (p_c, p_c * (1 - p_c) / control.n, p_t, p_t * (1 - p_t) / treatment.n)
+    effect = replace(_effect_from(cell, method, alternative), arms=arms)
     if np.isnan(effect.statistic) and effect.error is None:
         # Pooled rate 0 or 1: the null variance is zero although the intervals exist.
         return replace(effect, error=ErrorCode.ZERO_VARIANCE)

@@ -50,8 +50,11 @@ class DuckDBWarehouse:
                                          backend=self.name)
                 Path(self.path).parent.mkdir(parents=True, exist_ok=True)
             self.con = _connect(self.path, read_only, lock_wait)
-            # assay draws its own progress; DuckDB's bar would garble the terminal.
-            self.con.execute("SET enable_progress_bar = false")
+            # assay draws its own progress; DuckDB's bar would garble the terminal. Inside
+            # Jupyter without ipywidgets DuckDB refuses to change the setting at all (and
+            # draws no bar there), so that refusal is not an error.
+            with contextlib.suppress(duckdb.InvalidInputException):
+                self.con.execute("SET enable_progress_bar = false")
         self.con.execute("SET TimeZone = 'UTC'")
 
     def execute(self, sql: str) -> pa.Table:

@@ -1,0 +1,7 @@
+select
+    session_id,
+    user_id,
+    started_at,
+    duration_s,
+    pages
+from {{ source('shop', 'sessions') }}
