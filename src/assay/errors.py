@@ -36,7 +36,9 @@ class SpecIssue:
     severity: str = "error"
 
     def format(self) -> str:
-        """Render as ``file:line: field: message (value) hint``."""
+        """Render as ``file:line: field: message (value) hint`` (credentials masked)."""
+        from assay.secrets import redact
+
         where = self.file if self.line is None else f"{self.file}:{self.line}"
         text = (
             f"{where}: {self.field}: {self.message}" if self.field else f"{where}: {self.message}"
@@ -45,7 +47,7 @@ class SpecIssue:
             text += f" (got {self.value})"
         if self.hint:
             text += f"; {self.hint}"
-        return text
+        return redact(text)
 
 
 class SpecError(AssayError, ValueError):

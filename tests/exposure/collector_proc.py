@@ -9,7 +9,8 @@ import subprocess
 import sys
 import threading
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +54,8 @@ class CollectorProcess:
     port: int
     warehouse: str = "duckdb:///wh.duckdb"
     process: subprocess.Popen[bytes] | None = None
+    args: list[str] = field(default_factory=list)  # more `assay collect` options
+    preexec: Callable[[], None] | None = None  # runs in the child before exec
 
     @property
     def url(self) -> str:
@@ -63,8 +66,8 @@ class CollectorProcess:
         log = open(self.root / "collector.log", "ab")  # noqa: SIM115
         self.process = subprocess.Popen(
             [str(Path(sys.executable).with_name("assay")), "collect", "--project", str(self.root),
-             "--host", "127.0.0.1", "--port", str(self.port)],
-            stdout=log, stderr=log, start_new_session=True)
+             "--host", "127.0.0.1", "--port", str(self.port), *self.args],
+            stdout=log, stderr=log, start_new_session=True, preexec_fn=self.preexec)
         deadline = time.monotonic() + START_TIMEOUT
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -89,6 +92,11 @@ class CollectorProcess:
             wh.close()
         return list(zip(*(table.column(i).to_pylist() for i in range(4)), strict=True))
 
+    def stats(self) -> dict[str, Any]:
+        """``GET /v1/stats``."""
+        result: dict[str, Any] = httpx.get(self.url + "/v1/stats", timeout=5.0).json()
+        return result
+
     def kill(self) -> None:
         """SIGKILL: no clean-up runs."""
         assert self.process is not None
@@ -112,7 +120,7 @@ class CollectorProcess:
         deadline = time.monotonic() + timeout
         stats: dict[str, object] = {}
         while time.monotonic() < deadline:
-            stats = httpx.get(self.url + "/v1/stats", timeout=5.0).json()
+            stats = self.stats()
             if stats["pending_events"] == 0 and stats["exposures_accepted"] == expected:
                 return stats
             time.sleep(0.1)

@@ -23,20 +23,35 @@ from assay.warehouse.duckdb import DuckDBWarehouse
 SPEC = ExperimentSpec(id="e", variants=[{"name": "a", "weight": 1}, {"name": "b", "weight": 1}])
 
 
+def _record(batch_id: str, rows: list[dict[str, object]] | None = None) -> dict[str, object]:
+    return {"batch_id": batch_id, "stream": "exposures", "rows": rows or [], "rejected": []}
+
+
+def _ids(journal: Journal) -> list[str]:
+    return [e.summary["batch_id"] for e in journal.entries()]
+
+
 def test_torn_tail_is_cut_and_complete_records_kept(tmp_path: Path) -> None:
-    path = tmp_path / "j.jsonl"
-    journal = Journal(path)
-    journal.append({"batch_id": "1", "rows": []})
-    journal.append({"batch_id": "2", "rows": [{"x": "é"}]})
+    journal = Journal(tmp_path)
+    journal.append(_record("1"))
+    position = journal.append(_record("2", [{"x": "é"}]))
     journal.close()
-    with open(path, "ab") as handle:  # a crash in the middle of the third write
-        handle.write(b'{"batch_id": "3", "ro')
-    reopened = Journal(path)
-    assert [r["batch_id"] for r in reopened.records] == ["1", "2"]
-    reopened.append({"batch_id": "4", "rows": []})
+    segment = next(tmp_path.glob("*.seg"))
+    with open(segment, "ab") as handle:  # a crash in the middle of the third write
+        handle.write(b'0123abcd {"batch_id": "3", "ro')
+    reopened = Journal(tmp_path)
+    assert _ids(reopened) == ["1", "2"]
+    assert reopened.read(position)["rows"] == [{"x": "é"}]
+    reopened.append(_record("4"))
     reopened.close()
-    lines = path.read_bytes().splitlines()
-    assert [json.loads(x)["batch_id"] for x in lines] == ["1", "2", "4"]
+    assert _ids(Journal(tmp_path)) == ["1", "2", "4"]
+    assert segment.read_bytes().endswith(b"\n")  # the torn tail was cut
+
+
+def test_legacy_single_file_journal_is_read(tmp_path: Path) -> None:
+    lines = [json.dumps(_record(str(i), [{"u": i}])) for i in range(3)]
+    (tmp_path / "journal.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    assert _ids(Journal(tmp_path)) == ["0", "1", "2"]
 
 
 @pytest.mark.parametrize(("event", "code"), [
@@ -74,15 +89,15 @@ def test_metric_event_rules() -> None:
 
 
 def test_concurrent_appends_all_durable(tmp_path: Path) -> None:
-    journal = Journal(tmp_path / "j.jsonl")
-    threads = [threading.Thread(target=lambda k=k: [journal.append({"batch_id": f"{k}-{i}"})
+    journal = Journal(tmp_path / "j")
+    threads = [threading.Thread(target=lambda k=k: [journal.append(_record(f"{k}-{i}"))
                                                     for i in range(50)]) for k in range(8)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
     journal.close()
-    assert len(Journal(tmp_path / "j.jsonl").records) == 400
+    assert len(set(_ids(Journal(tmp_path / "j")))) == 400
 
 
 def test_concurrent_requests_with_one_batch_id_count_once(tmp_path: Path) -> None:
@@ -99,9 +114,9 @@ def test_concurrent_requests_with_one_batch_id_count_once(tmp_path: Path) -> Non
         t.join()
     assert sorted(r["duplicate"] for r in replies) == [False] + [True] * 7  # type: ignore[type-var]
     assert all(r["accepted"] == 200 for r in replies)
-    assert len(collector.journal.records) == 1
     assert collector.stats()["exposures_accepted"] == 200
     collector.journal.close()
+    assert len(Journal(tmp_path / "c").entries()) == 1
 
 
 @pytest.mark.parametrize("text", ["2026-11-22T09:30:00.123456+01:00", "1969-12-31T23:59:59.999999",

@@ -214,6 +214,23 @@ def _check_aligned(attributes: BatchAttributes, n: int) -> None:
         raise ValueError("attributes need one mapping per unit id")
 
 
+def _plain(column: Any) -> Sequence[Any] | None:
+    """An attribute column as Python values: numpy arrays (``<U``, numeric, object), pyarrow
+    arrays and pandas Series give ``np.str_``/Arrow scalars otherwise, which no rule equals."""
+    if column is None or isinstance(column, list | tuple):
+        return column
+    to_pylist = getattr(column, "to_pylist", None)  # pyarrow
+    if callable(to_pylist):
+        return list(to_pylist())
+    tolist = getattr(column, "tolist", None)  # numpy, pandas
+    if callable(tolist):
+        return list(tolist())
+    if isinstance(column, str | bytes) or not isinstance(column, Sequence | Iterable):
+        raise TypeError(f"an attribute column is a sequence of values per unit, not "
+                        f"{type(column).__name__}")
+    return list(column)
+
+
 def _rule_mask(rule: Rule, names: list[str], attributes: BatchAttributes,
                keep: npt.NDArray[np.intp]) -> npt.NDArray[np.bool_]:
     """The rule over the kept units, evaluated once per distinct combination of attributes."""
@@ -222,7 +239,7 @@ def _rule_mask(rule: Rule, names: list[str], attributes: BatchAttributes,
     positions = keep.tolist()
     keys: Iterable[tuple[Any, ...]]
     if isinstance(attributes, Mapping):
-        columns = [attributes.get(a) for a in names]
+        columns = [_plain(attributes.get(a)) for a in names]
         keys = zip(*[[None] * len(positions) if c is None else [c[i] for i in positions]
                      for c in columns], strict=True) if names else iter([()] * len(positions))
     else:

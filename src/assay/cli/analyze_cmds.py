@@ -111,8 +111,9 @@ def analyze_cmd(
     loaded = load_project(project)
     # One connection for the analysis and its record (a Spark session or a server login is
     # not free).
+    # --no-store only reads: open read-only, so analyses can run side by side on one DuckDB file
     with progress(fmt == Format.table or out is not None) as step, closing(
-        loaded.warehouse()
+        loaded.warehouse(read_only=not store)
     ) as wh:
         results_store = store_of(loaded, wh, read_only=not store)
         recorded = analyse(loaded, results_store, experiment, save=store, on_step=step)
@@ -214,9 +215,10 @@ def sql_cmd(
         assay sql checkout_redesign --dialect bigquery
     """
     from assay.spec import load_project
+    from assay.warehouse import require_dialect
 
     loaded = load_project(project)
-    target = dialect or loaded.dialect
+    target = require_dialect(dialect) if dialect else loaded.dialect
     if assignment:
         from assay.assign.sql import assignment_sql
 

@@ -155,6 +155,8 @@ def collect(
     data_dir: Annotated[Path | None, typer.Option(
         help="Where the journal lives (default: PROJECT/.assay/collector).")] = None,
     events_table: Annotated[str, typer.Option(help="Table of metric events.")] = "assay_events",
+    retry_max: Annotated[float, typer.Option(
+        help="Longest wait, in seconds, between the loader's retries after a failure.")] = 30.0,
 ) -> None:
     """Run the exposure collector: HTTP in, durable journal, batched loads into the warehouse.
 
@@ -174,7 +176,8 @@ def collect(
     loaded = load_project(project)
     collector = Collector(loaded.experiments, loaded.warehouse,
                           data_dir or loaded.root / ".assay" / "collector",
-                          columns=loaded.spec.exposures, events_table=events_table)
+                          columns=loaded.spec.exposures, events_table=events_table,
+                          retry_max=retry_max)
     err_console.print(f"assay collector on http://{host}:{port} "
                       f"({len(loaded.experiments)} experiments)")
     serve(collector, host=host, port=port)

@@ -11,6 +11,7 @@ from rich.markup import escape
 
 from assay.cli.app import err_console
 from assay.errors import AssayError, SpecError, WarehouseError
+from assay.secrets import redact
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -39,19 +40,20 @@ def reported(command: Callable[P, R]) -> Callable[P, R]:
             raise typer.Exit(EXIT_SPEC) from None
         except WarehouseError as err:
             err_console.print(
-                f"[bold red]warehouse error:[/] {escape(str(err))}", highlight=False, soft_wrap=True
+                f"[bold red]warehouse error:[/] {escape(redact(str(err)))}",
+                highlight=False, soft_wrap=True,
             )
             if err.sql:
                 err_console.print(
                     "[dim]the SQL that failed is shown by `assay sql`; first lines:[/]"
                 )
                 err_console.print(
-                    "\n".join(err.sql.splitlines()[:8]), markup=False, highlight=False
+                    redact("\n".join(err.sql.splitlines()[:8])), markup=False, highlight=False
                 )
             raise typer.Exit(EXIT_WAREHOUSE) from None
         except AssayError as err:
             err_console.print(
-                f"[bold red]error:[/] {escape(str(err))}", highlight=False, soft_wrap=True
+                f"[bold red]error:[/] {escape(redact(str(err)))}", highlight=False, soft_wrap=True
             )
             raise typer.Exit(EXIT_OTHER) from None
 

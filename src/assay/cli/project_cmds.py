@@ -75,7 +75,7 @@ def validate(
             f"  [yellow]▲[/] {escape(issue.format())}", highlight=False, soft_wrap=True
         )
     if warehouse:
-        wh = loaded.warehouse()
+        wh = loaded.warehouse(read_only=True)  # a missing DuckDB file is an error, not created
         try:
             for experiment in loaded.experiments.values():
                 preflight(loaded, plan_experiment(loaded, experiment), wh)

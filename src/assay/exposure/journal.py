@@ -1,84 +1,350 @@
-"""The collector's append-only journal: a batch is acknowledged only once it is on disk.
+"""The collector's journal: a batch is acknowledged only once it is on disk, checksummed.
 
-One JSON object per line. ``append`` writes the line, flushes and ``fsync``s before returning,
-so an acknowledged batch survives a crash of the process or the machine. A crash *during* a
-write can leave a torn last line (never acknowledged); :meth:`Journal.open` cuts it off.
+The journal is a folder of append-only segment files (``000001.seg``, ``000002.seg`` ...), one
+framed record per line: ``CRC32 JSON\\n`` where ``CRC32`` is 8 hex digits over the JSON bytes.
+:meth:`Journal.append` writes a record, then one ``fsync`` (shared by concurrent writers: group
+commit) makes it durable before the caller acknowledges it.
+
+A write that fails (disk full, I/O error) is *not* acknowledged: the caller gets
+:class:`JournalWriteError` and the file is truncated back to the end of the last durable record,
+so later records never sit behind a torn one. Should the truncation itself fail, recovery still
+holds: it checks every frame's checksum and skips only a damaged record, keeping every intact
+record after it (a torn tail is cut off).
+
+Once every batch of a closed segment is in the warehouse, :meth:`Journal.retire` moves the
+batches' summaries (id, stream, counts, rejections: what a duplicate request is answered with)
+to ``batches.idx`` and deletes the segment, so the journal on disk and in memory stays bounded
+by what is not yet loaded. Rows are never held in memory: the loader reads them back by
+:class:`Position`.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
+import re
 import threading
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from assay.errors import AssayError
 
-class Journal:
-    """An append-only, fsynced JSON-lines file.
+log = logging.getLogger("assay.collector")
+SEGMENT_BYTES = 64 * 1024 * 1024
+_INDEX = "batches.idx"
+_LEGACY = "journal.jsonl"  # the single-file journal of earlier versions, read as segment 0
+_FRAME = re.compile(rb"[0-9a-f]{8} \{")
+
+
+class JournalError(AssayError):
+    """The journal's folder cannot be used (missing permission, not a folder)."""
+
+
+class JournalWriteError(AssayError):
+    """A record could not be made durable; it was not written and must not be acknowledged."""
+
+
+@dataclass(frozen=True, slots=True)
+class Position:
+    """Where a record lives: segment number, byte offset and length of its frame."""
+
+    segment: int
+    offset: int
+    length: int
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """A batch as recovered from the journal: its summary and, unless retired, its rows' place.
 
     Attributes:
-        path: The journal file.
-        records: Every complete record, in order (read at open, appended since).
+        summary: ``batch_id``, ``stream``, ``accepted`` (row count) and ``rejected``.
+        position: Where the full record is, or None once the segment was retired (loaded).
     """
 
-    def __init__(self, path: str | Path) -> None:
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        created = not self.path.exists()
-        self.records: list[dict[str, Any]] = self._recover()
-        self._file = open(self.path, "ab")  # noqa: SIM115 (held open for the process's life)
+    summary: dict[str, Any]
+    position: Position | None
+
+
+def summary_of(record: dict[str, Any]) -> dict[str, Any]:
+    """What a duplicate request is answered with: the record without its rows."""
+    return {"batch_id": record["batch_id"], "stream": record["stream"],
+            "accepted": len(record["rows"]), "rejected": record["rejected"]}
+
+
+def frame(record: dict[str, Any]) -> bytes:
+    """One journal line: checksum, space, JSON (ASCII-escaped, so never a raw newline)."""
+    body = json.dumps(record, ensure_ascii=True, separators=(",", ":"), allow_nan=False)
+    data = body.encode("ascii")
+    return b"%08x " % zlib.crc32(data) + data + b"\n"
+
+
+def unframe(line: bytes) -> dict[str, Any] | None:
+    """The record of one line, or None if it is damaged (bad checksum, not JSON)."""
+    line = line.rstrip(b"\n")
+    if line.startswith(b"{"):  # a legacy line without a checksum
+        return _json_object(line)
+    if len(line) < 10 or line[8:9] != b" ":
+        return None
+    try:
+        expected = int(line[:8], 16)
+    except ValueError:
+        return None
+    body = line[9:]
+    return _json_object(body) if zlib.crc32(body) == expected else None
+
+
+def _json_object(data: bytes) -> dict[str, Any] | None:
+    try:
+        value = json.loads(data)
+    except (ValueError, RecursionError):
+        return None
+    return value if isinstance(value, dict) and "batch_id" in value else None
+
+
+@dataclass
+class _Segment:
+    number: int
+    path: Path
+    unloaded: set[str] = field(default_factory=set)
+    summaries: list[dict[str, Any]] = field(default_factory=list)
+
+
+class Journal:
+    """The segmented, checksummed, fsynced journal of one collector.
+
+    Args:
+        folder: The journal's folder (created if needed).
+        segment_bytes: A segment is closed and a new one begun past this size.
+
+    Raises:
+        JournalError: The folder cannot be created, written or read.
+    """
+
+    def __init__(self, folder: str | Path, *, segment_bytes: int = SEGMENT_BYTES) -> None:
+        self.folder = Path(folder)
+        self.segment_bytes = segment_bytes
+        self.damaged_records = 0
+        self._segments: dict[int, _Segment] = {}
         self._lock = threading.Lock()
         self._sync_lock = threading.Lock()
-        self._written = self._synced = 0
-        if created:
-            _fsync_dir(self.path.parent)
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            self._entries = list(self._recover())
+            self._open_active(max(self._segments, default=0) + 1)
+        except OSError as err:
+            raise JournalError(f"cannot use the collector's data folder {self.folder}: "
+                               f"{err.strerror or err} (check that it is a writable "
+                               "folder, or pass --data-dir)") from err
 
-    def _recover(self) -> list[dict[str, Any]]:
-        if not self.path.exists():
-            return []
-        raw = self.path.read_bytes()
-        records, good = [], 0
+    # -- recovery ----------------------------------------------------------------------------
+
+    def entries(self) -> list[Entry]:
+        """Every batch found at open: retired summaries first, then segment records."""
+        return list(self._entries)
+
+    def _recover(self) -> Iterator[Entry]:
+        index = self.folder / _INDEX
+        if index.exists():
+            for _, record in self._scan(index, cut_tail=True):
+                yield Entry(record, None)
+        legacy = self.folder / _LEGACY
+        if legacy.exists():
+            yield from self._recover_segment(0, legacy)
+        for path in sorted(self.folder.glob("*.seg")):
+            if path.stem.isdigit():
+                yield from self._recover_segment(int(path.stem), path)
+
+    def _recover_segment(self, number: int, path: Path) -> Iterator[Entry]:
+        segment = self._segments[number] = _Segment(number, path)
+        for (offset, length), record in self._scan(path, cut_tail=True):
+            summary = summary_of(record)
+            segment.summaries.append(summary)
+            if summary["accepted"]:
+                segment.unloaded.add(summary["batch_id"])
+            yield Entry(summary, Position(number, offset, length))
+
+    def _scan(self, path: Path, *, cut_tail: bool) -> Iterator[tuple[tuple[int, int],
+                                                                      dict[str, Any]]]:
+        raw = path.read_bytes()
+        offset = 0
         for line in raw.splitlines(keepends=True):
             if not line.endswith(b"\n"):
-                break
-            try:
-                records.append(json.loads(line))
-            except ValueError:
-                break
-            good += len(line)
-        if good < len(raw):  # a torn tail from a crash mid-write: it was never acknowledged
-            with open(self.path, "r+b") as handle:
-                handle.truncate(good)
-                handle.flush()
+                break  # a torn tail: never acknowledged
+            found = self._frame_in(line, offset)
+            if found is not None:
+                yield found
+            offset += len(line)
+        if cut_tail and offset < len(raw):
+            log.warning("journal %s: cut a torn tail of %d bytes", path, len(raw) - offset)
+            with open(path, "r+b") as handle:
+                handle.truncate(offset)
                 os.fsync(handle.fileno())
-        return records
 
-    def append(self, record: dict[str, Any]) -> None:
+    def _frame_in(self, line: bytes, offset: int) -> tuple[tuple[int, int],
+                                                           dict[str, Any]] | None:
+        record = unframe(line)
+        if record is not None:
+            return (offset, len(line)), record
+        # damaged: a torn write whose truncation failed may have the next record glued on
+        for match in _FRAME.finditer(line, 1):
+            record = unframe(line[match.start():])
+            if record is not None:
+                self.damaged_records += 1
+                log.error("journal: skipped a damaged record at byte %d", offset)
+                return (offset + match.start(), len(line) - match.start()), record
+        self.damaged_records += 1
+        log.error("journal: skipped a damaged record at byte %d", offset)
+        return None
+
+    # -- writing -----------------------------------------------------------------------------
+
+    def _open_active(self, number: int) -> None:
+        path = self.folder / f"{number:06d}.seg"
+        self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        self._active = self._segments[number] = _Segment(number, path)
+        self._end = self._durable_end = os.fstat(self._fd).st_size
+        self._written = self._synced = 0
+        self._epoch = 0
+        _fsync_dir(self.folder)
+
+    def append(self, record: dict[str, Any]) -> Position:
         """Write one record durably (returns after an ``fsync`` that covers it).
 
-        Group commit: concurrent writers append under a short lock, then one ``fsync`` covers
-        every line written so far, so N concurrent batches cost one disk flush, not N.
+        Raises:
+            JournalWriteError: The record is not durable (and not in the file): do not
+                acknowledge it.
         """
-        line = json.dumps(record, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        data = frame(record)
+        summary = summary_of(record)
         with self._lock:
-            self._file.write(line + b"\n")
+            try:
+                self._restore_end()
+                start = self._end
+                _write_all(self._fd, data)
+            except OSError as err:
+                self._truncate_to(self._durable_end if self._end < 0 else start)
+                raise JournalWriteError(f"journal write failed: {err.strerror or err}") from err
+            self._end = start + len(data)
             self._written += 1
-            mine = self._written
-            self.records.append(record)
-        with self._sync_lock:
-            if self._synced >= mine:
-                return  # another writer's fsync already covered this line
+            mine, epoch = self._written, self._epoch
+            segment = self._active
+            segment.summaries.append(summary)  # before the fsync: never retired under us
+            if summary["accepted"]:
+                segment.unloaded.add(summary["batch_id"])
+        try:
+            self._sync(mine, epoch)
+        except JournalWriteError:
             with self._lock:
-                self._file.flush()
-                target = self._written
-            os.fsync(self._file.fileno())
-            self._synced = target
+                segment.summaries.remove(summary)
+                segment.unloaded.discard(summary["batch_id"])
+            raise
+        return Position(segment.number, start, len(data))
+
+    def _sync(self, mine: int, epoch: int) -> None:
+        with self._sync_lock:
+            with self._lock:
+                if epoch != self._epoch:
+                    raise JournalWriteError("journal fsync failed; the record was dropped")
+                if self._synced >= mine:
+                    return  # another writer's fsync already covered this record
+                target, end = self._written, self._end
+            try:
+                os.fsync(self._fd)
+            except OSError as err:
+                with self._lock:  # every record since the last durable one is dropped
+                    self._truncate_to(self._durable_end)
+                    self._epoch += 1
+                    self._written = self._synced
+                raise JournalWriteError(f"journal fsync failed: {err.strerror or err}") from err
+            with self._lock:
+                self._synced, self._durable_end = target, end
+                if self._end >= self.segment_bytes and self._end == self._durable_end:
+                    self._rotate()
+
+    def _truncate_to(self, size: int) -> None:
+        """Cut the active segment back to ``size`` (a failed write leaves no torn record)."""
+        try:
+            os.ftruncate(self._fd, size)
+            self._end = size
+        except OSError as err:  # recovery's checksums still skip the torn record
+            log.error("journal: cannot truncate after a failed write: %s", err)
+            self._end = -1
+
+    def _restore_end(self) -> None:
+        if self._end < 0:  # an earlier truncation failed: retry before writing behind it
+            os.ftruncate(self._fd, self._durable_end)
+            self._end = self._durable_end
+
+    def _rotate(self) -> None:
+        os.close(self._fd)
+        self._open_active(self._active.number + 1)
+
+    # -- retiring ----------------------------------------------------------------------------
+
+    def mark_loaded(self, batch_ids: set[str]) -> list[int]:
+        """Note batches committed to the warehouse; retire closed segments now fully loaded.
+
+        Returns:
+            The numbers of the segments retired.
+        """
+        retired = []
+        with self._lock:
+            for segment in list(self._segments.values()):
+                segment.unloaded -= batch_ids
+                if not segment.unloaded and segment is not self._active:
+                    retired.append(segment)
+        for segment in retired:
+            self._retire(segment)
+        return [s.number for s in retired]
+
+    def _retire(self, segment: _Segment) -> None:
+        try:
+            with open(self.folder / _INDEX, "ab") as index:
+                index.write(b"".join(frame(s) for s in segment.summaries))
+                index.flush()
+                os.fsync(index.fileno())
+            segment.path.unlink()
+            _fsync_dir(self.folder)
+        except OSError as err:  # retried at the next load; the segment stays readable
+            log.error("journal: cannot retire segment %s: %s", segment.path, err)
+            return
+        with self._lock:
+            self._segments.pop(segment.number, None)
+
+    def read(self, position: Position) -> dict[str, Any]:
+        """The full record at ``position`` (with its rows)."""
+        with self._lock:
+            path = self._segments[position.segment].path
+        with open(path, "rb") as handle:
+            handle.seek(position.offset)
+            record = unframe(handle.read(position.length))
+        if record is None:
+            raise JournalError(f"journal record at {path}:{position.offset} is damaged")
+        return record
+
+    def disk_bytes(self) -> int:
+        """Bytes of segments still on disk (what is not yet retired)."""
+        with self._lock:
+            paths = [s.path for s in self._segments.values()]
+        return sum(p.stat().st_size for p in paths if p.exists())
 
     def close(self) -> None:
-        """Close the file."""
+        """Close the active segment."""
         with self._lock:
-            self._file.close()
+            if self._fd >= 0:
+                os.close(self._fd)
+                self._fd = -1
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
 
 
 def _fsync_dir(folder: Path) -> None:

@@ -16,15 +16,23 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
-from assay.exposure.journal import Journal
-from assay.exposure.loader import Loader, RowStream
+from assay.exposure.journal import Journal, summary_of
+from assay.exposure.loader import Loader
+from assay.exposure.streams import Row, Stream, exposure_stream
+from assay.exposure.validation import Rejection
 from assay.pipelines.records import KPIS_TABLE, RUNS_TABLE, kpis_table, runs_table
 from assay.spec.models import ExposureSource
 from assay.warehouse.base import Warehouse
 
-STREAMS = {"pipeline_runs": RowStream(RUNS_TABLE, runs_table),
-           "pipeline_kpis": RowStream(KPIS_TABLE, kpis_table)}
-JOURNAL_FILE = "pipeline_journal.jsonl"
+
+def _recorded(index: int, event: Any) -> tuple[Row | None, Rejection | None]:
+    """Run records are built by the recorder itself, already checked: taken as they are."""
+    return dict(event), None
+
+
+STREAMS = {"pipeline_runs": Stream("pipeline_runs", RUNS_TABLE, _recorded, runs_table),
+           "pipeline_kpis": Stream("pipeline_kpis", KPIS_TABLE, _recorded, kpis_table)}
+JOURNAL_DIR = "pipeline_journal"
 
 
 class RunSink(Protocol):
@@ -66,16 +74,18 @@ class JournalRunSink:
 
     def __init__(self, data_dir: str | Path, open_warehouse: Callable[[], Warehouse], *,
                  columns: ExposureSource | None = None) -> None:
-        self.journal = Journal(Path(data_dir) / JOURNAL_FILE)
-        self.loader = Loader(open_warehouse, columns or ExposureSource(), streams=STREAMS)
-        self.loader.start(list(self.journal.records))
+        self.journal = Journal(Path(data_dir) / JOURNAL_DIR)
+        # the exposure stream's validation is the collector's; the recorder's rows are its own
+        streams = {"exposures": exposure_stream({}, columns or ExposureSource()), **STREAMS}
+        self.loader = Loader(open_warehouse, streams, self.journal)
+        self.loader.start(self.journal.entries())
         self._closed = False
 
     def write(self, stream: str, rows: list[dict[str, Any]]) -> None:
         record = {"batch_id": uuid.uuid4().hex, "stream": stream, "rows": rows,
                   "rejected": [], "received_at": dt.datetime.now(dt.UTC).isoformat()}
-        self.journal.append(record)
-        self.loader.submit(record)
+        position = self.journal.append(record)  # durable before the run goes on
+        self.loader.submit(summary_of(record), position)
 
     @property
     def errors(self) -> list[str]:

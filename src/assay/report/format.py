@@ -8,7 +8,11 @@ same row use the same number of decimals, so a column never mixes ``174``, ``0.8
 
 from __future__ import annotations
 
+import dataclasses
 import math
+import re
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 _MAX_DECIMALS = 8
 _FALLBACK_DIGITS = 4
@@ -59,3 +63,31 @@ def p(value: float | None) -> str:
     if value < 1e-4:
         return "<0.0001"
     return f"{value:.2g}" if value < 0.1 else f"{value:.2f}"
+
+
+T = TypeVar("T")
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*\[\]|<>])")
+
+
+def map_strings(value: T, change: Callable[[str], str]) -> T:
+    """``value`` with ``change`` applied to every string in it, through nested result objects
+    (frozen dataclasses), lists, tuples and dict values: how a renderer escapes all user text
+    (names, variant and segment values, messages) in one place."""
+    out: Any = value
+    if isinstance(value, str):
+        out = change(value)
+    elif dataclasses.is_dataclass(value) and not isinstance(value, type):
+        out = dataclasses.replace(value, **{f.name: map_strings(getattr(value, f.name), change)
+                                            for f in dataclasses.fields(value) if f.init})
+    elif isinstance(value, list | tuple):
+        out = type(value)(map_strings(v, change) for v in value)
+    elif isinstance(value, dict):
+        out = {k: map_strings(v, change) for k, v in value.items()}
+    return out  # type: ignore[no-any-return]
+
+
+def markdown_text(text: str) -> str:
+    """``text`` safe inside a Markdown paragraph or table cell: one line, and no character
+    that would start markup, a table cell, a link or raw HTML."""
+    flat = _MARKDOWN_SPECIAL.sub(r"\\\1", " ".join(text.splitlines()))
+    return "\\" + flat if flat.startswith("#") else flat

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from assay.report.figures import figures
-from assay.report.format import interval, num, p, pct
+from assay.report.format import interval, map_strings, markdown_text, num, p, pct
 from assay.report.intervals import (
     axis_label,
     ci_header,
@@ -24,12 +24,13 @@ _ICON = {"pass": "✅", "warn": "⚠️", "fail": "❌"}
 
 def render_markdown(result: AnalysisResult, plot: str | None = None) -> str:
     """The decision document of one analysis (``plot``: relative path of a lift chart)."""
-    decision = decide(result)
+    decision, sql_text = decide(result), result.sql
+    result = map_strings(result, markdown_text)  # names and data never become markup
     lines = [f"# {result.name or result.experiment}", ""]
     if result.name:
         lines += [f"Experiment `{result.experiment}`", ""]
     lines += [f"**Decision: {decision.verdict.upper()}**", ""]
-    lines += [f"- {reason}" for reason in decision.reasons] + [""]
+    lines += [f"- {markdown_text(reason)}" for reason in decision.reasons] + [""]
     if result.hypothesis:
         lines += ["## Hypothesis", "", result.hypothesis, ""]
     lines += [
@@ -114,7 +115,7 @@ def render_markdown(result: AnalysisResult, plot: str | None = None) -> str:
         "- Versions: " + ", ".join(f"{k} {v}" for k, v in result.versions.items()),
         "",
     ]
-    for name, sql in result.sql.items():
+    for name, sql in sql_text.items():
         lines += [
             f"<details><summary>SQL: {name}</summary>",
             "",

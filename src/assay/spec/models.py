@@ -11,11 +11,50 @@ import datetime as dt
 import re
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
 
 _DURATION = re.compile(r"^\s*(-?\d+)\s*(d|h|m|w)\s*$")
 _UNIT_SECONDS = {"m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 IDENTIFIER = r"^[A-Za-z_][A-Za-z0-9_]*$"
+MAX_DURATION = dt.timedelta(days=36_600)
+"""Longest window or offset (about a century): beyond it date arithmetic overflows."""
+EARLIEST_DATE, LATEST_DATE = dt.date(1900, 1, 1), dt.date(2999, 12, 31)
+_TABLE_PART = re.compile(r"^[A-Za-z0-9_$\-]+$")
+
+
+def table_name(value: str | None) -> str | None:
+    """A table name as ``[catalog.][schema.]table`` of plain parts: no quotes, spaces or
+    empty parts (they would break the SQL built from it, or reach it unquoted)."""
+    if value is None:
+        return None
+    parts = value.split(".")
+    if not value or len(parts) > 3 or not all(_TABLE_PART.match(p) for p in parts):
+        raise ValueError(f"{value[:60]!r} is not a table name; write [schema.]table with "
+                         "letters, digits, `_`, `$` or `-`")
+    return value
+
+
+def _no_bool(value: object) -> object:
+    if isinstance(value, bool):
+        raise ValueError("expected a number, not true/false")
+    return value
+
+
+def _a_date(value: object) -> object:
+    if isinstance(value, int | float):  # pydantic would read 123 as Unix time
+        raise ValueError("expected a date such as 2026-01-01, not a number")
+    moment = value.date() if isinstance(value, dt.datetime) else value
+    if isinstance(moment, dt.date) and not EARLIEST_DATE <= moment <= LATEST_DATE:
+        raise ValueError(f"dates must lie between {EARLIEST_DATE} and {LATEST_DATE}")
+    return value
 
 
 class Strict(BaseModel):
@@ -26,12 +65,16 @@ class Strict(BaseModel):
 
 def parse_duration(text: str | int) -> dt.timedelta:
     """Parse ``14d``, ``-28d``, ``12h``, ``30m``, ``2w`` (a bare integer means days)."""
-    if isinstance(text, int):
-        return dt.timedelta(days=text)
-    match = _DURATION.match(str(text))
-    if not match:
-        raise ValueError(f"'{text}' is not a duration; write e.g. 14d, -28d, 12h, 2w")
-    return dt.timedelta(seconds=int(match.group(1)) * _UNIT_SECONDS[match.group(2)])
+    if isinstance(text, bool):
+        raise ValueError(f"{text} is not a duration; write e.g. 14d, -28d, 12h, 2w")
+    match = None if isinstance(text, int) else _DURATION.match(str(text)[:40])
+    if not isinstance(text, int) and not match:
+        raise ValueError(f"'{str(text)[:40]}' is not a duration; write e.g. 14d, -28d, 12h, 2w")
+    seconds = text * 86400 if isinstance(text, int) else \
+        int(match.group(1)) * _UNIT_SECONDS[match.group(2)]  # type: ignore[union-attr]
+    if abs(seconds) > MAX_DURATION.total_seconds():
+        raise ValueError(f"'{text}' is longer than {MAX_DURATION.days} days")
+    return dt.timedelta(seconds=seconds)
 
 
 class Window(Strict):
@@ -64,7 +107,7 @@ class Window(Strict):
 class Source(Strict):
     """Where a metric's events come from: a table or a SQL ``SELECT``, keyed by unit and time."""
 
-    table: str | None = None
+    table: Annotated[str | None, AfterValidator(table_name)] = None
     sql: str | None = None
     unit: str = Field(description="Column holding the unit id (joins to the exposure unit id).")
     timestamp: str = Field(description="Column holding the event time.")
@@ -79,8 +122,8 @@ class Source(Strict):
 class Capping(Strict):
     """Cap each unit's value: at an absolute bound, or winsorize at a percentile (pooled)."""
 
-    max: float | None = None
-    min: float | None = None
+    max: Annotated[float | None, BeforeValidator(_no_bool), Field(allow_inf_nan=False)] = None
+    min: Annotated[float | None, BeforeValidator(_no_bool), Field(allow_inf_nan=False)] = None
     winsorize: float | None = Field(None, gt=0.5, lt=1.0, description="Upper percentile, e.g. 0.99")
 
     @model_validator(mode="after")
@@ -192,7 +235,9 @@ class Variant(Strict):
     """An arm of an experiment."""
 
     name: Annotated[str, Field(min_length=1)]
-    weight: float = Field(gt=0, description="Intended share; weights are normalised to sum 1.")
+    weight: Annotated[float, BeforeValidator(_no_bool)] = Field(
+        gt=0, le=1e6, allow_inf_nan=False,
+        description="Intended share; weights are normalised to sum 1.")
     control: bool = False
 
 
@@ -257,7 +302,8 @@ class ExperimentSpec(Strict):
     name: str | None = None
     hypothesis: str | None = None
     owner: str | None = None
-    salt: str | None = Field(None, description="Hash salt; defaults to the experiment id.")
+    salt: str | None = Field(None, max_length=256,
+                             description="Hash salt; defaults to the experiment id.")
     hash_version: Literal[1] = Field(
         1, description="Assignment hash version (docs/assignment.md); a released one never changes."
     )
@@ -273,8 +319,8 @@ class ExperimentSpec(Strict):
     holdout: str | None = Field(
         None, description="Id of a holdout experiment; units in its control arm are left out."
     )
-    start: dt.date | dt.datetime | None = None
-    end: dt.date | dt.datetime | None = None
+    start: Annotated[dt.date | dt.datetime | None, BeforeValidator(_a_date)] = None
+    end: Annotated[dt.date | dt.datetime | None, BeforeValidator(_a_date)] = None
     metrics: MetricRefs = Field(default_factory=MetricRefs)
     alpha: float = Field(0.05, gt=0, lt=0.5)
     cuped: bool = False
@@ -333,6 +379,8 @@ class ExperimentSpec(Strict):
             and _as_datetime(self.end, True) <= _as_datetime(self.start, False)
         ):
             raise ValueError("`end` must be after `start`")
+        if self.layer_range is not None and self.layer is None:
+            raise ValueError("`layer_range` needs `layer` (the layer whose buckets it owns)")
         if self.layer_range is not None:
             lo, hi = self.layer_range
             if not 0 <= lo < hi <= 10_000:
@@ -371,7 +419,7 @@ class ExperimentSpec(Strict):
 class ExposureSource(Strict):
     """Where exposures live and what their columns are called."""
 
-    table: str | None = "exposures"
+    table: Annotated[str | None, AfterValidator(table_name)] = "exposures"
     sql: str | None = None
     experiment_id: str = "experiment_id"
     variant: str = "variant"
@@ -418,7 +466,8 @@ class ProjectSpec(Strict):
     )
     exposures: ExposureSource = Field(default_factory=ExposureSource)
     sources: dict[str, Source] = Field(default_factory=dict)
-    results_schema: str | None = Field(None, description="Schema of the results tables.")
+    results_schema: str | None = Field(None, pattern=IDENTIFIER,
+                                       description="Schema of the results tables.")
     results_prefix: Annotated[str, Field(pattern=r"^[A-Za-z0-9_]*$")] = Field(
         "assay_", description="Name prefix of the results tables (assay_analyses ...).")
     dbt: DbtSpec | None = Field(None, description="A dbt project to read metrics from.")

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from assay.errors import SpecError, SpecIssue
+from assay.errors import AssayError, SpecError, SpecIssue
 from assay.spec.errors import issues_from_validation, unknown_name
 from assay.spec.models import ExperimentSpec, MetricSpec, ProjectSpec, Source
 from assay.spec.yamlsrc import Loc, Located, load_yaml
@@ -116,16 +116,18 @@ def load_project(path: str | Path = ".") -> Project:
             ]
         )
     src = load_yaml(project_file, shown_path(project_file))
-    issues += src.issues
+    if src.issues:  # unreadable: "expected a mapping" on top would only repeat it, unlocated
+        raise SpecError(src.issues)
     spec = _validate(ProjectSpec, src, (), src.data, issues)
+    spec = spec and _connectable(spec, src, issues)
     if spec is None:
         raise SpecError(issues)
     project = Project(root=root, spec=spec)
     project.where[("project", "")] = Where(src, ())
 
-    for file in _yaml_files(root / "metrics"):
+    for file in _yaml_files(root / "metrics", issues):
         _load_metrics(project, file, issues)
-    for file in _yaml_files(root / "experiments"):
+    for file in _yaml_files(root / "experiments", issues):
         _load_experiment(project, file, issues)
 
     if spec.dbt is not None or any(m.dbt is not None for m in project.metrics.values()):
@@ -138,6 +140,21 @@ def load_project(path: str | Path = ".") -> Project:
     if errors:
         raise SpecError(errors)
     return project
+
+
+def _connectable(spec: ProjectSpec, src: Located, issues: list[SpecIssue]
+                 ) -> ProjectSpec | None:
+    """``spec`` with ``${ENV_VAR}`` expanded in ``warehouse`` (the values are remembered as
+    secrets, so never shown), or None with a located issue if the URL cannot be used."""
+    from assay.secrets import MissingVariableError, interpolate
+
+    try:
+        url = interpolate(spec.warehouse)
+        dialect_of(url)
+    except (MissingVariableError, AssayError) as err:
+        issues.append(src.issue(("warehouse",), str(err)))
+        return None
+    return spec.model_copy(update={"warehouse": url})
 
 
 def _load_metrics(project: Project, file: Path, issues: list[SpecIssue]) -> None:
@@ -221,9 +238,25 @@ def _validate(
         return None
 
 
-def _yaml_files(folder: Path) -> Iterator[Path]:
-    if folder.is_dir():
-        yield from sorted(p for p in folder.iterdir() if p.suffix in (".yml", ".yaml"))
+def _yaml_files(folder: Path, issues: list[SpecIssue]) -> Iterator[Path]:
+    """The YAML files of ``folder``; a directory, a broken link or a file whose name another
+    one shadows (``x.yml`` beside ``x.yaml``) is a located issue, never read or skipped."""
+    if not folder.is_dir():
+        return
+    stems: dict[str, Path] = {}
+    for path in sorted(p for p in folder.iterdir() if p.suffix in (".yml", ".yaml")):
+        if not path.is_file():
+            what = "a broken symbolic link" if path.is_symlink() and not path.exists() \
+                else "not a file"
+            issues.append(SpecIssue(shown_path(path), None, "", f"{what}; a spec must be a YAML "
+                                    "file (remove or rename it)"))
+            continue
+        if path.stem in stems:
+            issues.append(SpecIssue(shown_path(path), None, "", f"{path.name} and "
+                                    f"{stems[path.stem].name} define the same name; keep one"))
+            continue
+        stems[path.stem] = path
+        yield path
 
 
 def shown_path(path: Path) -> str:

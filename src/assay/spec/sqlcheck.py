@@ -22,6 +22,11 @@ def parse_expression(text: str, dialect: str) -> exp.Expr:
     # metric's `aggregation` says how events combine per unit).
     if not isinstance(node, exp.Condition):
         raise ValueError(f"expected a per-row SQL expression, got {_kind(node)}")
+    inner = node.find(exp.Query, exp.Exists, exp.Window)
+    if inner is not None:
+        what = "a window function" if isinstance(inner, exp.Window) else "a subquery"
+        raise ValueError(f"{what} (`{inner.sql(dialect=dialect)[:60]}`) is not a per-row "
+                         "expression; join the data into the source instead")
     aggregate = node.find(exp.AggFunc)
     if aggregate is not None:
         raise ValueError(
@@ -36,6 +41,8 @@ def parse_query(text: str, dialect: str) -> exp.Query:
     statements = _parse(text, dialect)
     if len(statements) != 1 or not isinstance(statements[0], exp.Query):
         raise ValueError("expected one SELECT statement")
+    if not statements[0].selects:
+        raise ValueError("the SELECT lists no columns")
     return statements[0]
 
 
@@ -43,9 +50,21 @@ def _kind(node: exp.Expr) -> str:
     return "a subquery" if isinstance(node, exp.Query) else f"a statement ({node.key.upper()})"
 
 
+MAX_NESTING = 100
+"""Deepest parenthesis nesting a fragment may have (the parser recurses per level)."""
+
+
 def _parse(text: str, dialect: str) -> list[exp.Expr | None]:
+    depth = deepest = 0
+    for char in text:
+        depth += (char == "(") - (char == ")")
+        deepest = max(deepest, depth)
+    if deepest > MAX_NESTING:
+        raise ValueError(f"SQL nests parentheses {deepest} deep (at most {MAX_NESTING})")
     try:
         return sqlglot.parse(text, read=dialect)
+    except RecursionError as err:
+        raise ValueError("SQL nests too deeply to parse") from err
     except ParseError as err:
         first = err.errors[0] if err.errors else {}
         where = f" at line {first.get('line')}, column {first.get('col')}" if first else ""

@@ -16,6 +16,9 @@ import yaml
 from assay.errors import SpecIssue
 
 Loc = tuple[str | int, ...]
+MAX_NODES = 100_000
+"""Most nodes a document may expand to once its aliases are followed (a spec has hundreds): a
+"billion laughs" of nested aliases is refused before it is built, not after 6 GB."""
 
 
 @dataclass
@@ -79,36 +82,107 @@ def load_yaml(path: Path, shown_as: str | None = None) -> Located:
     """Read a YAML file; syntax errors become located issues instead of exceptions."""
     shown = shown_as or str(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        raw = path.read_bytes()
+        text = raw.decode("utf-8")
     except UnicodeDecodeError as err:
-        return Located(shown, None, issues=[SpecIssue(shown, None, "", f"not UTF-8 text: {err}")])
+        line = raw.count(b"\n", 0, err.start) + 1
+        return Located(shown, None, issues=[SpecIssue(
+            shown, line, "", f"not UTF-8 text: byte {raw[err.start]:#04x} cannot be decoded "
+            "(save the file as UTF-8)")])
+    except OSError as err:
+        return Located(shown, None, issues=[SpecIssue(
+            shown, None, "", f"cannot be read: {err.strerror or err}")])
     return parse_yaml(text, shown)
+
+
+class _Loader(yaml.SafeLoader):  # type: ignore[misc]
+    """SafeLoader whose invalid dates are located errors, not a ``ValueError`` from deep
+    inside (``2026-02-30``, ``0000-01-01``)."""
+
+    def construct_yaml_timestamp(self, node: yaml.Node) -> object:
+        try:
+            return super().construct_yaml_timestamp(node)
+        except (ValueError, OverflowError) as err:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"{node.value!r} is not a valid date or time ({err})",
+                node.start_mark) from err
+
+
+_Loader.add_constructor("tag:yaml.org,2002:timestamp", _Loader.construct_yaml_timestamp)
 
 
 def parse_yaml(text: str, shown_as: str) -> Located:
     """Parse YAML text; see :func:`load_yaml`."""
-    loader = yaml.SafeLoader(text)
+    try:
+        loader = _Loader(text)
+    except yaml.YAMLError as err:  # the reader refuses NUL and other control characters
+        return Located(shown_as, None, issues=[_reader_issue(err, text, shown_as)])
     try:
         node = loader.get_single_node()
         if node is None:
             return Located(shown_as, None, {(): 1})
+        problem = _alias_problem(node)
+        if problem is not None:
+            return Located(shown_as, None, issues=[SpecIssue(shown_as, problem[0], "",
+                                                             problem[1])])
         data = loader.construct_document(node)
     except yaml.MarkedYAMLError as err:
         mark = err.problem_mark or err.context_mark
         line = mark.line + 1 if mark is not None else None
-        problem = err.problem or err.context or "invalid YAML"
+        problem_text = err.problem or err.context or "invalid YAML"
         return Located(
-            shown_as, None, issues=[SpecIssue(shown_as, line, "", f"invalid YAML: {problem}")]
+            shown_as, None,
+            issues=[SpecIssue(shown_as, line, "", f"invalid YAML: {problem_text}")]
         )
     except yaml.YAMLError as err:
-        return Located(
-            shown_as, None, issues=[SpecIssue(shown_as, None, "", f"invalid YAML: {err}")]
-        )
+        return Located(shown_as, None, issues=[_reader_issue(err, text, shown_as)])
     finally:
         loader.dispose()
     located = Located(shown_as, data, {(): node.start_mark.line + 1})
     _walk(node, (), located)
     return located
+
+
+def _reader_issue(err: yaml.YAMLError, text: str, shown_as: str) -> SpecIssue:
+    position = getattr(err, "position", None)
+    line = text.count("\n", 0, position) + 1 if isinstance(position, int) else None
+    message = str(err).splitlines()[0] if str(err) else "invalid YAML"
+    if isinstance(err, yaml.reader.ReaderError):
+        char = err.character
+        shown = f"U+{char:04X}" if isinstance(char, int) else repr(char)
+        message = f"character {shown} is not allowed in YAML (control characters " \
+            "and NUL must be escaped in a double-quoted string, e.g. \"\\t\")"
+    return SpecIssue(shown_as, line, "", f"invalid YAML: {message}")
+
+
+def _alias_problem(root: yaml.Node) -> tuple[int, str] | None:
+    """``(line, message)`` if aliases make the document recursive or expand it past
+    :data:`MAX_NODES`; found by walking the composed graph (nothing is built)."""
+    budget = MAX_NODES
+    on_path: set[int] = set()
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, leaving = stack.pop()
+        if leaving:
+            on_path.discard(id(node))
+            continue
+        if id(node) in on_path:
+            return node.start_mark.line + 1, "an alias refers to a node that contains it " \
+                "(a recursive alias): write the value out"
+        budget -= 1
+        if budget < 0:
+            return node.start_mark.line + 1, f"the document's aliases expand to more than " \
+                f"{MAX_NODES:,} values; write the values out instead of nesting aliases"
+        children: list[yaml.Node] = []
+        if isinstance(node, yaml.MappingNode):
+            children = [n for pair in node.value for n in pair]
+        elif isinstance(node, yaml.SequenceNode):
+            children = list(node.value)
+        if children:
+            on_path.add(id(node))
+            stack.append((node, True))
+            stack.extend((child, False) for child in reversed(children))
+    return None
 
 
 def _walk(node: yaml.Node, loc: Loc, out: Located) -> None:

@@ -9,9 +9,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from assay.errors import AssayError
+from assay.secrets import redact, remember_url
 from assay.warehouse.base import Warehouse
 
-__all__ = ["Warehouse", "connect", "dialect_of"]
+__all__ = ["DIALECTS", "Warehouse", "connect", "dialect_of", "require_dialect"]
 
 _DIALECTS = {
     "duckdb": "duckdb",
@@ -25,14 +26,36 @@ _DIALECTS = {
 }
 
 
+DIALECTS = tuple(sorted(set(_DIALECTS.values())))
+"""The SQL dialects assay compiles for (``assay sql --dialect``)."""
+
+
+def _scheme(url: str) -> str:
+    """The URL's scheme without a SQLAlchemy driver suffix (``postgresql+psycopg``)."""
+    scheme, found, _ = url.partition("://")
+    if not found:
+        raise AssayError(f"the warehouse URL {redact(url)[:80]!r} has no scheme; write e.g. "
+                         "duckdb:///warehouse.duckdb or postgresql://user@host/db")
+    return scheme.lower().split("+")[0]
+
+
 def dialect_of(url: str) -> str:
     """The SQLGlot dialect of the warehouse a URL names (``postgresql://...`` -> ``postgres``)."""
-    scheme = url.partition("://")[0].lower().split("+")[0]
+    scheme = _scheme(url)
     if scheme not in _DIALECTS:
         raise AssayError(
-            f"unsupported warehouse URL scheme '{scheme}://'; known: {', '.join(sorted(_DIALECTS))}"
+            f"unsupported warehouse URL scheme {redact(scheme)[:40]!r}; known: "
+            f"{', '.join(sorted(_DIALECTS))}"
         )
     return _DIALECTS[scheme]
+
+
+def require_dialect(dialect: str) -> str:
+    """``dialect`` if assay compiles for it, else an error naming the ones it does."""
+    if dialect.lower() not in DIALECTS:
+        raise AssayError(f"assay does not compile SQL for {dialect[:40]!r}; supported: "
+                         f"{', '.join(DIALECTS)}")
+    return dialect.lower()
 
 
 def connect(url: str, *, base_dir: str | Path | None = None, read_only: bool = False) -> Warehouse:
@@ -46,8 +69,8 @@ def connect(url: str, *, base_dir: str | Path | None = None, read_only: bool = F
     Raises:
         AssayError: The URL's scheme is not supported or its driver is not installed.
     """
-    scheme, _, rest = url.partition("://")
-    scheme = scheme.lower()
+    remember_url(url)
+    scheme, rest = _scheme(url), url.partition("://")[2]
     if scheme == "duckdb":
         from assay.warehouse.duckdb import DuckDBWarehouse
 
@@ -63,7 +86,7 @@ def connect(url: str, *, base_dir: str | Path | None = None, read_only: bool = F
             from assay.warehouse.postgres import PostgresWarehouse
         except ImportError as err:
             raise AssayError("PostgreSQL needs `pip install 'assay[postgres]'`") from err
-        return PostgresWarehouse(url)
+        return PostgresWarehouse("postgresql://" + rest)  # libpq knows no driver suffix
     if scheme == "spark":
         try:
             from assay.warehouse.spark import SparkWarehouse
@@ -71,5 +94,6 @@ def connect(url: str, *, base_dir: str | Path | None = None, read_only: bool = F
             raise AssayError("Spark needs `pip install 'assay[spark]'`") from err
         return SparkWarehouse.from_url(url)
     raise AssayError(
-        f"unsupported warehouse URL scheme '{scheme}://'; use duckdb://, postgresql:// or spark://"
+        f"unsupported warehouse URL scheme {redact(scheme)[:40]!r}; use duckdb://, "
+        "postgresql:// or spark://"
     )

@@ -72,6 +72,9 @@ def columns_query(ref: exp.Table) -> exp.Select:
 
 
 def first_line(err: BaseException) -> str:
-    """The first line of a driver error's message (its type name if it has none)."""
+    """The first line of a driver error's message (its type name if it has none), with
+    credentials masked (:func:`assay.secrets.redact`)."""
+    from assay.secrets import redact
+
     text = str(err).strip()
-    return text.splitlines()[0] if text else type(err).__name__
+    return redact(text.splitlines()[0]) if text else type(err).__name__

@@ -28,6 +28,11 @@ from assay.errors import MissingTableError, WarehouseError
 from assay.warehouse.base import check_write_mode, columns_query, first_line
 
 _DIALECT = "postgres"
+CONNECT_TIMEOUT_S = 10
+"""Seconds to wait for a server to answer a login (libpq's ``connect_timeout``), unless the URL
+sets it: a server that accepts and never answers must not hang an analysis."""
+STATEMENT_TIMEOUT_MS = 3_600_000
+"""Longest statement, unless configured: one hour, well past any analysis of the benchmarks."""
 _COPY_BATCH_ROWS = 65_536
 
 # PostgreSQL type name (pg_type.typname) -> Arrow type of the result column.
@@ -81,7 +86,7 @@ class PostgresWarehouse:
             if url is None:
                 raise ValueError("PostgresWarehouse needs a url or a connection")
             try:
-                connection = psycopg.connect(url, autocommit=True)
+                connection = psycopg.connect(url, autocommit=True, **_default_timeouts(url))
             except psycopg.Error as err:
                 raise WarehouseError(first_line(err), backend=self.name) from err
         else:
@@ -90,6 +95,7 @@ class PostgresWarehouse:
             connection.adapters.register_loader(type_name, TextLoader)
         self.con = connection
         self._run("SET TIME ZONE 'UTC'")
+        self._bound_statements()
         self._prefer_hash_joins()
 
     def execute(self, sql: str) -> pa.Table:
@@ -160,11 +166,28 @@ class PostgresWarehouse:
         if source and source[0] in ("default", "configuration file"):
             self._run("SET enable_nestloop = off")
 
+    def _bound_statements(self) -> None:
+        """A statement timeout of :data:`STATEMENT_TIMEOUT_MS` unless one is configured (in the
+        URL's ``options`` or by ``ALTER ROLE/DATABASE``): a stuck query ends with an error."""
+        query = (exp.select("setting").from_(exp.to_table("pg_catalog.pg_settings"))
+                 .where(exp.column("name").eq(exp.Literal.string("statement_timeout"))))
+        setting = self.execute(query.sql(dialect=_DIALECT)).column(0).to_pylist()
+        if setting and setting[0] == "0":
+            self._run("SET statement_timeout = 3600000")  # STATEMENT_TIMEOUT_MS
+
     def _run(self, sql: str) -> None:
         try:
             self.con.execute(sql)
         except psycopg.Error as err:
             raise WarehouseError(first_line(err), sql=sql, backend=self.name) from err
+
+
+def _default_timeouts(url: str) -> dict[str, Any]:
+    """libpq's ``connect_timeout`` unless ``url`` sets it (TCP keepalives always)."""
+    settings: dict[str, Any] = {"keepalives": 1, "keepalives_idle": 30}
+    if "connect_timeout" not in url:
+        settings["connect_timeout"] = CONNECT_TIMEOUT_S
+    return settings
 
 
 def _table_ref(table: str) -> exp.Table:

@@ -256,18 +256,24 @@ WITH e AS (
     "a2",
     "a3",
     "a4",
-    CASE WHEN "a5" > "q"."a5__cap" THEN "q"."a5__cap" ELSE "a5" END AS "a5",
+    CASE
+      WHEN "a5" IS NULL
+      THEN NULL
+      ELSE LEAST(
+        "a5",
+        (
+          SELECT
+            PERCENTILE_CONT(0.95) WITHIN GROUP (ORDER BY
+              "a5")
+          FROM per_unit_raw
+        )
+      )
+    END AS "a5",
     "a6",
     "a0__nulls",
     "a5__nulls",
     "a6__nulls"
   FROM per_unit_raw
-  CROSS JOIN (
-    SELECT
-      PERCENTILE_CONT(0.95) WITHIN GROUP (ORDER BY
-        "a5") AS "a5__cap"
-    FROM per_unit_raw
-  ) AS q
 )
 SELECT
   "variant",

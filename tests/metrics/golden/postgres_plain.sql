@@ -295,15 +295,21 @@ WITH e AS (
   SELECT
     "unit_id",
     "variant",
-    CASE WHEN "a5" > "q"."a5__cap" THEN "q"."a5__cap" ELSE "a5" END AS "a5",
+    CASE
+      WHEN "a5" IS NULL
+      THEN NULL
+      ELSE LEAST(
+        "a5",
+        (
+          SELECT
+            PERCENTILE_CONT(0.95) WITHIN GROUP (ORDER BY
+              "a5")
+          FROM per_unit_raw
+        )
+      )
+    END AS "a5",
     "a5__nulls"
   FROM per_unit_raw
-  CROSS JOIN (
-    SELECT
-      PERCENTILE_CONT(0.95) WITHIN GROUP (ORDER BY
-        "a5") AS "a5__cap"
-    FROM per_unit_raw
-  ) AS q
 ), stats_pooled AS (
   SELECT
     "variant",
