@@ -11,7 +11,7 @@ STAMP  := $(VENV)/.installed
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev,postgres,spark,collector,openfeature,report]'
+	$(BIN)/pip install --quiet -e '.[dev,postgres,spark,spark-connect,collector,openfeature,report]'
 	touch $(STAMP)
 
 demo: $(STAMP)
