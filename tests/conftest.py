@@ -54,6 +54,7 @@ from tests.spark_cluster import (
     SparkCluster,
     SparkDriver,
     cluster_url,
+    spark_marks,
     start_cluster,
 )
 
@@ -422,11 +423,6 @@ def spark_connect_wh(spark_connect_client: Any) -> Warehouse:
 
 
 # --------------------------------------------------------------------------- DuckDB and all
-
-def spark_marks(mode: str, *extra: pytest.MarkDecorator) -> list[pytest.MarkDecorator]:
-    """Marks of a test parameter that runs on the Spark ``mode`` (a key of ``SPARK_MODES``)."""
-    marks = [pytest.mark.spark, pytest.mark.xdist_group("spark"), *extra]
-    return [*marks, pytest.mark.spark_cluster] if mode != "spark" else marks
 
 
 @pytest.fixture

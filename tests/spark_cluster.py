@@ -30,6 +30,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
+import pytest
+
 START_TIMEOUT = 120.0  # two cores shared by several engineers: JVM start-up can be slow
 WORKERS = 2
 #: Settings every application on the test cluster uses (the driver in pytest, the Connect server).
@@ -50,6 +52,12 @@ SPARK_MODES = {"spark": "local", "spark_cluster": "cluster", "spark_connect": "c
 #: The environment variable the Connect tests read the server's token from (the assay URL
 #: names it with ``token_env=``; the value never appears on a command line or in a URL).
 TOKEN_ENV = "ASSAY_TEST_SPARK_CONNECT_TOKEN"
+
+
+def spark_marks(mode: str, *extra: pytest.MarkDecorator) -> list[pytest.MarkDecorator]:
+    """Marks of a test parameter that runs on the Spark ``mode`` (a key of ``SPARK_MODES``)."""
+    marks = [pytest.mark.spark, pytest.mark.xdist_group("spark"), *extra]
+    return [*marks, pytest.mark.spark_cluster] if mode != "spark" else marks
 
 
 def spark_home() -> Path:
@@ -192,11 +200,10 @@ def _environment(root: Path) -> dict[str, str]:
     return env
 
 
-def start_cluster() -> SparkCluster:
-    """A Master, ``WORKERS`` Workers and a Connect server on 127.0.0.1, all ready on return.
-
-    The Workers and the Connect server start side by side once the Master is up.
-    """
+def start_cluster(*, connect: bool = True) -> SparkCluster:
+    """A Master, ``WORKERS`` Workers and (unless ``connect`` is false) a Connect server on
+    127.0.0.1, all ready on return. The Workers and the server start side by side once the
+    Master is up."""
     began = time.perf_counter()
     root = Path(tempfile.mkdtemp(prefix="assay-spark-cluster-"))
     for sub in ("logs", "work", "local", "warehouse"):
@@ -206,12 +213,13 @@ def start_cluster() -> SparkCluster:
     try:
         cluster = _start_master(root, env)
         workers = [_launch_worker(cluster, index) for index in range(WORKERS)]
-        connect = cluster.launch_connect()
+        server = cluster.launch_connect() if connect else None
         for index, worker in enumerate(workers):
             if not _wait_for(worker, lambda text: "Successfully registered with master" in text):
                 raise RuntimeError(f"Spark worker {index} did not register; its log:\n"
                                    f"{worker.text()[-4000:]}")
-        cluster.await_connect(connect)
+        if server is not None:
+            cluster.await_connect(server)
     except BaseException:
         if cluster is not None:
             cluster.stop()

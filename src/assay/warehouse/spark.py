@@ -28,6 +28,7 @@ DuckDB and PostgreSQL backends.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import shutil
@@ -145,7 +146,8 @@ class SparkWarehouse:
             for key, value in {**_SESSION_SETTINGS, **settings}.items():
                 spark.conf.set(key, value)
         except PySparkException as err:
-            spark.stop()
+            with contextlib.suppress(PySparkException):  # releasing it may be refused too
+                spark.stop()
             raise WarehouseError(f"cannot use Spark Connect at {endpoint}: "
                                  f"{_masked(first_line(err), token)}", backend=cls.name) from err
         return cls(spark, owns_session=True, secret=token)
