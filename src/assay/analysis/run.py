@@ -138,7 +138,8 @@ def _earlier_looks(
         return []
     from assay.store import recorded_units
 
-    return recorded_units(wh, experiment.id, spec, project.spec.results_schema)
+    return recorded_units(wh, experiment.id, spec, project.spec.results_schema,
+                          prefix=project.spec.results_prefix)
 
 
 def _rank_tests(

@@ -13,6 +13,8 @@ _COMMAND_MODULES = [
     "assay.cli.project_cmds",
     "assay.cli.analyze_cmds",
     "assay.cli.power_cmds",
+    "assay.cli.lifecycle_cmds",
+    "assay.cli.run_cmds",
 ]
 
 for _module in _COMMAND_MODULES:

@@ -13,9 +13,10 @@ import typer
 
 from assay.cli.app import ProjectOption, app, console, err_console
 from assay.cli.errors import reported
+from assay.cli.gate import FailOn, FailOnOption, gate
 
 if TYPE_CHECKING:
-    from assay.results import AnalysisResult
+    from assay.store.lifecycle import Recorded
 
 Step = Callable[[str], None]
 
@@ -69,8 +70,9 @@ def analyze_cmd(
         ),
     ] = None,
     store: Annotated[
-        bool, typer.Option(help="Record the result in the warehouse's assay_results table.")
+        bool, typer.Option(help="Record the result in the results store (docs/store.md).")
     ] = True,
+    fail_on: FailOnOption = FailOn.fail,
 ) -> None:
     """Analyse an experiment: SQL runs in the warehouse, Python sees only per-arm statistics.
 
@@ -86,9 +88,8 @@ def analyze_cmd(
 
         assay analyze checkout_redesign --format markdown --out reports/checkout.md
     """
-    from assay.analysis.run import analyze
     from assay.spec import load_project
-    from assay.store import save_result
+    from assay.store.lifecycle import analyse, store_of
 
     loaded = load_project(project)
     # One connection for the analysis and its record (a Spark session or a server login is
@@ -96,18 +97,20 @@ def analyze_cmd(
     with progress(fmt == Format.table or out is not None) as step, closing(
         loaded.warehouse()
     ) as wh:
-        result = analyze(loaded, experiment, warehouse=wh, on_step=step)
-        if store:
-            step("recording the result")
-            save_result(wh, result, loaded.spec.results_schema)
-    _emit(result, fmt, out, segments)
+        recorded = analyse(loaded, store_of(loaded, wh, read_only=not store), experiment,
+                           save=store, on_step=step)
+    _emit(recorded, fmt, out, segments)
+    code = gate([recorded.result.status()], fail_on)
+    if code:
+        raise typer.Exit(code)
 
 
-def _emit(result: AnalysisResult, fmt: Format, out: Path | None, segments: bool) -> None:
+def _emit(recorded: Recorded, fmt: Format, out: Path | None, segments: bool) -> None:
     from assay.report import render_markdown, render_terminal, write_report
 
+    result = recorded.result
     if fmt == Format.json:
-        text = json.dumps(result.to_dict(), indent=2, ensure_ascii=False)
+        text = json.dumps(recorded.to_dict(), indent=2, ensure_ascii=False)
     elif fmt == Format.markdown:
         if out is not None:
             path = write_report(result, out.parent if out.suffix else out)
@@ -115,20 +118,41 @@ def _emit(result: AnalysisResult, fmt: Format, out: Path | None, segments: bool)
                 path.replace(out)
             err_console.print(f"report written to {out}")
             return
-        text = render_markdown(result)
+        text = f"> {lifecycle_line(recorded)}\n\n{render_markdown(result)}"
     else:
         if out is None:
+            console.print(lifecycle_line(recorded), highlight=False, markup=False)
             render_terminal(result, console, segments=segments)
             return
         from rich.console import Console
 
         with out.open("w", encoding="utf-8") as handle:
-            render_terminal(result, Console(file=handle, width=160), segments=segments)
+            file_console = Console(file=handle, width=160)
+            file_console.print(lifecycle_line(recorded), highlight=False, markup=False)
+            render_terminal(result, file_console, segments=segments)
         return
     if out is None:
         typer.echo(text)
     else:
         out.write_text(text + "\n", encoding="utf-8")
+
+
+def lifecycle_line(recorded: Recorded) -> str:
+    """``checkout_redesign: running since 2026-03-02 · owner payments-team · plan v1 · ...``."""
+    record = recorded.experiment
+    parts = [f"{record.experiment_id}: {record.status}"]
+    since = {"running": record.started_at, "stopped": record.stopped_at,
+             "decided": record.decided_at, "abandoned": record.abandoned_at}.get(record.status)
+    if since is not None:
+        parts[0] += f" since {since:%Y-%m-%d %H:%M}"
+    parts.append(f"owner {record.owner or 'none'}")
+    if record.plan_version:
+        parts.append(f"plan v{record.plan_version}")
+    parts.append(f"recommendation: {recorded.recommendation.verdict}")
+    if recorded.decisions:
+        last = recorded.decisions[-1]
+        parts.append(f"decided {last.decision} by {last.decided_by}")
+    return " · ".join(parts)
 
 
 @app.command("sql")
@@ -202,11 +226,10 @@ def demo(
     """
     from rich.table import Table
 
-    from assay.analysis.run import analyze
     from assay.demo import build_demo
     from assay.report import decide, write_report
     from assay.spec import load_project
-    from assay.store import save_result
+    from assay.store.lifecycle import analyse, store_of
 
     with progress(True) as step:
         step(f"building the demo warehouse ({users:,} users)")
@@ -216,8 +239,8 @@ def demo(
         with closing(project.warehouse()) as wh:
             for experiment_id in sorted(project.experiments):
                 step(f"analysing {experiment_id}")
-                results[experiment_id] = analyze(project, experiment_id, warehouse=wh)
-                save_result(wh, results[experiment_id], project.spec.results_schema)
+                results[experiment_id] = analyse(project, store_of(project, wh),
+                                                 experiment_id).result
     reports = out / "reports"
     table = Table(title=f"Demo: {info.warehouse}", title_justify="left")
     for column in ("experiment", "assay's decision", "checks", "report"):

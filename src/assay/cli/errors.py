@@ -18,6 +18,7 @@ R = TypeVar("R")
 EXIT_SPEC = 2
 EXIT_WAREHOUSE = 3
 EXIT_OTHER = 1
+EXIT_CHECKS = 4  # analyze/run: a trust check failed (or warned, with --fail-on warn)
 
 
 def reported(command: Callable[P, R]) -> Callable[P, R]:

@@ -17,10 +17,19 @@ from assay.results.model import (
     RankTest,
     Status,
 )
-from assay.results.recommendation import Decision, decide, is_loss, is_win
+from assay.results.recommendation import (
+    DEVIATES,
+    PLAN_CHECK,
+    Decision,
+    decide,
+    is_loss,
+    is_win,
+)
 
 __all__ = [
+    "DEVIATES",
     "JSON_SCHEMA_VERSION",
+    "PLAN_CHECK",
     "AnalysisResult",
     "Arm",
     "BootstrapInterval",

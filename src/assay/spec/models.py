@@ -347,6 +347,8 @@ class ProjectSpec(Strict):
     exposures: ExposureSource = Field(default_factory=ExposureSource)
     sources: dict[str, Source] = Field(default_factory=dict)
     results_schema: str | None = Field(None, description="Schema of the results tables.")
+    results_prefix: Annotated[str, Field(pattern=r"^[A-Za-z0-9_]*$")] = Field(
+        "assay_", description="Name prefix of the results tables (assay_analyses ...).")
 
 
 def _as_datetime(value: dt.datetime | dt.date, end: bool) -> dt.datetime:

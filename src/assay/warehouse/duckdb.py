@@ -32,7 +32,10 @@ class DuckDBWarehouse:
         else:
             if self.path != ":memory:":
                 Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-            self.con = duckdb.connect(self.path, read_only=read_only)
+            try:
+                self.con = duckdb.connect(self.path, read_only=read_only)
+            except duckdb.Error as err:  # e.g. another process holds the file's lock
+                raise WarehouseError(first_line(err), backend=self.name) from err
             # assay draws its own progress; DuckDB's bar would garble the terminal.
             self.con.execute("SET enable_progress_bar = false")
 
