@@ -15,7 +15,7 @@ from tests.analysis.multiplicity import analyze_with, mixed_project, mixed_shop
 
 from assay.analysis import AnalysisResult, MetricResult
 from assay.report import render_terminal, write_report
-from assay.report.format import interval, num, pct
+from assay.report.format import decimals_for, interval, num, pct
 from assay.report.markdown import forest_figure
 
 Analyses = dict[str, AnalysisResult]
@@ -48,9 +48,10 @@ def test_markdown_table_and_plot_carry_the_adjusted_intervals(
     for r in result.results:
         assert r.diff_ci_adjusted is not None and r.rel_lift_ci_adjusted is not None
         row = _row(text, r)
-        assert f"| {num(r.diff)} {interval(r.diff_ci_adjusted)} |" in row
+        places = decimals_for(r.diff_se)
+        assert f"| {num(r.diff, places)} {interval(r.diff_ci_adjusted, decimals=places)} |" in row
         assert f"| {pct(r.rel_lift)} {interval(r.rel_lift_ci_adjusted, as_pct=True)} |" in row
-        differs += interval(r.diff_ci) not in row
+        differs += interval(r.diff_ci, decimals=places) not in row
     assert differs == len(result.results)  # the unadjusted intervals are not shown
     # Holm's verdict on aov goes beyond its Bonferroni interval, and the report says so.
     assert "although an adjusted interval includes 0: aov · treatment." in text
@@ -86,7 +87,8 @@ def test_without_a_correction_the_plain_interval_is_labelled_plainly(
     assert "| abs. lift [CI] | rel. lift [CI] |" in text and "adj. CI" not in text
     assert "![Relative lift, 95% CI](exp_lift.png)" in text
     r = result.results[0]
-    assert f"| {num(r.diff)} {interval(r.diff_ci)} |" in _row(text, r)
+    places = decimals_for(r.diff_se)
+    assert f"| {num(r.diff, places)} {interval(r.diff_ci, decimals=places)} |" in _row(text, r)
     fig = forest_figure(result)
     assert fig is not None and fig.axes[0].get_xlabel().endswith(", 95% CI")
 
@@ -94,10 +96,11 @@ def test_without_a_correction_the_plain_interval_is_labelled_plainly(
 def test_terminal_table_names_the_adjusted_interval(analyses: Analyses) -> None:
     result = analyses["holm"]
     console = Console(record=True, width=400)
-    render_terminal(result, console)
+    render_terminal(result, console, wide=True)
     text = console.export_text()
     assert "abs. lift [adj. CI]" in text and "rel. lift [adj. CI]" in text
     assert "adj. CI: Bonferroni simultaneous intervals" in text
     r = next(r for r in result.results if r.metric == "revenue_capped")
     assert r.diff_ci_adjusted is not None
-    assert f"{num(r.diff)} {interval(r.diff_ci_adjusted)}" in text
+    places = decimals_for(r.diff_se)
+    assert f"{num(r.diff, places)} {interval(r.diff_ci_adjusted, decimals=places)}" in text

@@ -62,6 +62,13 @@ def analyze_cmd(
         ),
     ] = Format.table,
     segments: Annotated[bool, typer.Option(help="Also show results by segment (table).")] = False,
+    wide: Annotated[
+        bool,
+        typer.Option(
+            help="Table: show every column (p, abs. lift, CUPED VR ...) even when the terminal "
+            "is too narrow; by default less important columns are left out and named."
+        ),
+    ] = False,
     out: Annotated[
         Path | None,
         typer.Option(
@@ -99,13 +106,15 @@ def analyze_cmd(
     ) as wh:
         recorded = analyse(loaded, store_of(loaded, wh, read_only=not store), experiment,
                            save=store, on_step=step)
-    _emit(recorded, fmt, out, segments)
+    _emit(recorded, fmt, out, segments, wide)
     code = gate([recorded.result.status()], fail_on)
     if code:
         raise typer.Exit(code)
 
 
-def _emit(recorded: Recorded, fmt: Format, out: Path | None, segments: bool) -> None:
+def _emit(
+    recorded: Recorded, fmt: Format, out: Path | None, segments: bool, wide: bool = False
+) -> None:
     from assay.report import render_markdown, render_terminal, write_report
 
     result = recorded.result
@@ -122,14 +131,14 @@ def _emit(recorded: Recorded, fmt: Format, out: Path | None, segments: bool) -> 
     else:
         if out is None:
             console.print(lifecycle_line(recorded), highlight=False, markup=False)
-            render_terminal(result, console, segments=segments)
+            render_terminal(result, console, segments=segments, wide=wide)
             return
         from rich.console import Console
 
         with out.open("w", encoding="utf-8") as handle:
             file_console = Console(file=handle, width=160)
             file_console.print(lifecycle_line(recorded), highlight=False, markup=False)
-            render_terminal(result, file_console, segments=segments)
+            render_terminal(result, file_console, segments=segments, wide=wide)
         return
     if out is None:
         typer.echo(text)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from assay.report.figures import figures
 from assay.report.format import interval, num, p, pct
 from assay.report.intervals import (
     axis_label,
@@ -138,24 +139,24 @@ def _results_table(
     if by_segment:
         head, rule = "| segment " + head, "|---" + rule
     out = [head, rule]
+    marks = {"better": "🟢 better", "worse": "🔴 worse", "n.s.": "n.s.", "": ""}
     for r in results:
-        mark = "🟢 better" if is_win(r) else "🔴 worse" if is_loss(r) else "n.s."
-        cells = [r.metric, r.role, r.variant, num(r.mean_control), num(r.mean_treatment)]
-        if r.error is not None:
-            cells += [f"error: `{r.error}`", "", "", "", "", r.method]
+        f = figures(r)
+        cells = [r.metric, r.role, r.variant, f.control, f.treatment]
+        if f.error is not None:
+            cells += [f"error: `{f.error}`", "", "", "", "", r.method]
         else:
             vr = (
                 ""
                 if r.cuped_variance_reduction is None
                 else f", variance −{r.cuped_variance_reduction:.0%}"
             )
-            diff_ci, lift_ci = shown_intervals(r)
             cells += [
-                f"{num(r.diff)} {interval(diff_ci)}",
-                f"{pct(r.rel_lift)} {interval(lift_ci, as_pct=True)}",
-                p(r.p_value),
-                p(r.p_value_adjusted),
-                mark,
+                f"{f.diff} {f.diff_ci}",
+                f"{f.lift} {f.lift_ci}",
+                f.p,
+                f.p_adjusted,
+                marks[f.verdict],
                 r.method + vr,
             ]
         if by_segment:
@@ -204,7 +205,7 @@ def _forest_plot(result: AnalysisResult, path: Path) -> Path | None:
         return None
     import matplotlib.pyplot as plt
 
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=110, bbox_inches="tight", pad_inches=0.15)
     plt.close(fig)
     return path
 
@@ -225,18 +226,31 @@ def forest_figure(result: AnalysisResult) -> Figure | None:
         import matplotlib.pyplot as plt
     except ImportError:
         return None
-    fig, ax = plt.subplots(figsize=(7, 0.5 * len(rows) + 1.2))
+    import textwrap
+
+    fig, ax = plt.subplots(figsize=(8, 0.5 * len(rows) + 1.6))
     for i, r in enumerate(reversed(rows)):
         colour = "tab:green" if is_win(r) else "tab:red" if is_loss(r) else "tab:gray"
         low, high = (100 * b for b in shown_intervals(r)[1])
         ax.plot([low, high], [i, i], color=colour, lw=2)
         ax.plot([100 * r.rel_lift], [i], "o", color=colour)
     ax.axvline(0, color="black", lw=0.8)
-    ax.set_yticks(range(len(rows)), [f"{r.metric} · {r.variant}" for r in reversed(rows)])
-    ax.set_xlabel(f"relative lift vs {result.control} (%), {axis_label(result)}")
+    ax.set_yticks(range(len(rows)), [_plot_label(r) for r in reversed(rows)])
+    for tick, r in zip(ax.get_yticklabels(), reversed(rows), strict=True):
+        if r.role == "primary":
+            tick.set_fontweight("bold")
+    label = f"relative lift vs {result.control} (%), {axis_label(result)}"
+    ax.set_xlabel("\n".join(textwrap.wrap(label, 70)))
     ax.set_title(result.name or result.experiment)
-    fig.tight_layout()
+    # the layout engine keeps long tick labels and the (wrapped) axis label inside the figure
+    fig.set_layout_engine("constrained")
     return fig
+
+
+def _plot_label(r: MetricResult) -> str:
+    """A row's label in the forest plot; primary and guardrail metrics say so."""
+    role = {"primary": " (primary)", "guardrail": " (guardrail)"}.get(r.role, "")
+    return f"{r.metric}{role} · {r.variant}"
 
 
 def _readouts(result: AnalysisResult) -> list[str]:
