@@ -32,7 +32,7 @@ from urllib.parse import urlencode
 
 import pytest
 
-START_TIMEOUT = 120.0  # two cores shared by several engineers: JVM start-up can be slow
+START_TIMEOUT = 300.0  # two cores shared by several engineers: JVM start-up can take minutes
 WORKERS = 2
 #: Settings every application on the test cluster uses (the driver in pytest, the Connect server).
 APP_SETTINGS: dict[str, str] = {
