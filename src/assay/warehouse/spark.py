@@ -31,6 +31,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import re
 import shutil
 import tempfile
 from typing import Any
@@ -141,7 +142,7 @@ class SparkWarehouse:
             spark: Any = RemoteSession.builder.remote(client_url).create()
         except (PySparkException, ValueError) as err:
             raise WarehouseError(f"cannot reach Spark Connect at {endpoint}: "
-                                 f"{_masked(first_line(err), token)}", backend=cls.name) from err
+                                 f"{_masked(_grpc_line(err), token)}", backend=cls.name) from err
         try:  # the first call to the server: a refused token or a dead server shows here
             for key, value in {**_SESSION_SETTINGS, **settings}.items():
                 spark.conf.set(key, value)
@@ -149,7 +150,7 @@ class SparkWarehouse:
             with contextlib.suppress(PySparkException):  # releasing it may be refused too
                 spark.stop()
             raise WarehouseError(f"cannot use Spark Connect at {endpoint}: "
-                                 f"{_masked(first_line(err), token)}", backend=cls.name) from err
+                                 f"{_masked(_grpc_line(err), token)}", backend=cls.name) from err
         return cls(spark, owns_session=True, secret=token)
 
     def execute(self, sql: str) -> pa.Table:
@@ -224,6 +225,16 @@ def _mode_of(spark: Any) -> str:
     if type(spark).__module__.startswith("pyspark.sql.connect"):
         return "connect"
     return "local" if str(spark.sparkContext.master).startswith("local") else "cluster"
+
+
+def _grpc_line(err: BaseException) -> str:
+    """``UNAUTHENTICATED: Invalid authentication token`` from a gRPC error, else its first line."""
+    text = str(err)
+    status = re.search(r"status = StatusCode\.(\w+)", text)
+    details = re.search(r'details = "([^"]*)"', text)
+    if status is None:
+        return first_line(err)
+    return f"{status.group(1)}: {details.group(1)}" if details else status.group(1)
 
 
 def _masked(text: str, secret: str | None) -> str:
