@@ -19,7 +19,7 @@ AIRFLOW_STAMP := $(AIRFLOW_VENV)/.installed
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev,postgres,spark,collector,openfeature,report,web,pipelines]'
+	$(BIN)/pip install --quiet -e '.[dev,postgres,spark,spark-connect,collector,openfeature,report,web,pipelines]'
 	touch $(STAMP)
 
 $(DBT_STAMP): pyproject.toml

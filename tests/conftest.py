@@ -6,7 +6,12 @@ Fixtures (see docs/warehouses.md):
     postgres_wh    a PostgresWarehouse on that server, every non-system schema dropped first.
     spark_session  a local-mode SparkSession (one per worker; all Spark tests share one worker).
     spark_wh       a SparkWarehouse on that session, every table and database dropped first.
-    warehouse      parametrized over ``duckdb``, ``postgres``, ``spark`` (ids are those names).
+    spark_cluster  a standalone Spark cluster (Master, two Workers) and a Spark Connect server
+                   on it, on loopback (``tests/spark_cluster.py``; one per session).
+    spark_cluster_wh  a SparkWarehouse whose driver (this process) runs on that cluster.
+    spark_connect_wh  a SparkWarehouse talking to the Connect server (``sc://``, with a token).
+    warehouse      parametrized over ``duckdb``, ``postgres``, ``spark``, ``spark_cluster``,
+                   ``spark_connect`` (ids are those names; ``warehouse.name`` is the engine).
     load_table     ``load_table(wh, name, data)`` writes an Arrow table or a dict of columns.
     run_sql        ``run_sql(wh, query)`` runs a SQLGlot expression or DuckDB SQL, transpiled.
     as_rows        ``as_rows(table)`` -> list of dicts with engine differences smoothed out.
@@ -15,6 +20,9 @@ Tests that use the PostgreSQL or Spark fixtures are marked ``postgres`` / ``spar
 ones are put in the ``xdist_group("spark")`` so that with ``--dist loadgroup`` only one worker pays
 for a JVM. A missing PostgreSQL, Java or driver skips those tests locally and fails them under
 ``CI`` (``tests/engines.py``); each skip says what is missing and how to install it.
+Tests on the cluster or over Connect are also marked ``spark_cluster``, and run after every other
+Spark test: a process has one classic Spark driver, which moves from local mode to the cluster
+once (``SparkDriver`` in ``tests/spark_cluster.py``).
 """
 
 from __future__ import annotations
@@ -40,6 +48,15 @@ import pytest
 import sqlglot
 from sqlglot import exp
 from tests.engines import require_module, unavailable
+from tests.spark_cluster import (
+    SPARK_MODES,
+    TOKEN_ENV,
+    SparkCluster,
+    SparkDriver,
+    cluster_url,
+    spark_marks,
+    start_cluster,
+)
 
 from assay.warehouse.base import Warehouse
 from assay.warehouse.duckdb import DuckDBWarehouse
@@ -57,13 +74,23 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     """Mark tests by the engines their fixtures need, and keep Spark on one worker."""
     for item in items:
         names = set(getattr(item, "fixturenames", ()))
-        if "spark_session" in names:  # fixturenames is the closure: indirect users count too
+        if names & {"spark_session", "spark_cluster"}:  # the closure: indirect users count too
             item.add_marker(pytest.mark.spark)
             item.add_marker(pytest.mark.xdist_group("spark"))
+        if "spark_cluster" in names:
+            item.add_marker(pytest.mark.spark_cluster)
         if "postgres_server" in names:
             item.add_marker(pytest.mark.postgres)
+    items.sort(key=_runs_on_the_cluster_driver)  # stable: all else keeps its order
     if getattr(config.option, "loadgroup", False):  # set on xdist workers under loadgroup
         _suffix_xdist_groups(items)
+
+
+def _runs_on_the_cluster_driver(item: pytest.Item) -> bool:
+    """Whether ``item`` needs this process's Spark driver on the cluster (so runs last)."""
+    callspec = getattr(item, "callspec", None)
+    param = callspec.params.get("warehouse") if callspec is not None else None
+    return param == "spark_cluster" or "spark_cluster_wh" in getattr(item, "fixturenames", ())
 
 
 def _suffix_xdist_groups(items: list[pytest.Item]) -> None:
@@ -292,21 +319,65 @@ def postgres_wh(postgres_url: str) -> Iterator[Warehouse]:
 
 # --------------------------------------------------------------------------- Spark
 
-@pytest.fixture(scope="session")
-def spark_session() -> Iterator[Any]:
-    """A local-mode SparkSession (``spark://local[2]``, UTC, 4 shuffle partitions, no UI)."""
+def _require_spark() -> None:
     require_module("pyspark", "spark")
     if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
         unavailable("Java not found: Spark needs a JRE 17 or newer (Debian: apt-get install "
                     "openjdk-17-jre-headless) on PATH or in JAVA_HOME")
+
+
+@pytest.fixture(scope="session")
+def spark_driver() -> Iterator[SparkDriver]:
+    """This process's one classic Spark driver, local or on the cluster (see the module doc)."""
+    _require_spark()
+    driver = SparkDriver()
+    try:
+        yield driver
+    finally:
+        driver.stop()
+
+
+@pytest.fixture(scope="session")
+def spark_session(spark_driver: SparkDriver) -> Any:
+    """A local-mode SparkSession (``spark://local[2]``, UTC, 4 shuffle partitions, no UI)."""
+    return spark_driver.session("local", SPARK_URL)
+
+
+@pytest.fixture(scope="session")
+def spark_cluster() -> Iterator[SparkCluster]:
+    """A standalone cluster and a Connect server on it, on 127.0.0.1 (one per session)."""
+    _require_spark()
+    require_module("grpc", "spark-connect")
+    cluster = start_cluster()
+    atexit.register(cluster.stop)  # an interrupted session; setpriv's death signal covers SIGKILL
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture(scope="session")
+def spark_cluster_session(spark_driver: SparkDriver, spark_cluster: SparkCluster) -> Iterator[Any]:
+    """The SparkSession of this process's driver on the cluster (two executors, 512 MB each)."""
+    try:
+        yield spark_driver.session("cluster", cluster_url(spark_cluster))
+    finally:
+        spark_driver.stop("cluster")  # before the cluster goes
+
+
+@pytest.fixture(scope="session")
+def spark_connect_client(spark_cluster: SparkCluster) -> Iterator[Warehouse]:
+    """One Spark Connect client session, opened from an ``sc://...;token_env=`` URL."""
     from assay.warehouse.spark import SparkWarehouse
 
-    owner = SparkWarehouse.from_url(SPARK_URL)
-    owner.spark.sparkContext.setLogLevel("ERROR")
+    assert spark_cluster.connect_url is not None and spark_cluster.token is not None
+    os.environ[TOKEN_ENV] = spark_cluster.token
     try:
-        yield owner.spark
+        with closing(SparkWarehouse.from_url(
+                f"{spark_cluster.connect_url}/;token_env={TOKEN_ENV}")) as wh:
+            yield wh
     finally:
-        owner.close()
+        os.environ.pop(TOKEN_ENV, None)
 
 
 def reset_spark(spark: Any) -> None:
@@ -333,7 +404,26 @@ def spark_wh(spark_session: Any) -> Iterator[Warehouse]:
         yield wh
 
 
+@pytest.fixture
+def spark_cluster_wh(spark_cluster_session: Any) -> Iterator[Warehouse]:
+    """A SparkWarehouse whose driver runs on the test cluster, with an empty catalog."""
+    from assay.warehouse.spark import SparkWarehouse
+
+    reset_spark(spark_cluster_session)
+    with closing(SparkWarehouse(spark_cluster_session)) as wh:
+        yield wh
+
+
+@pytest.fixture
+def spark_connect_wh(spark_connect_client: Any) -> Warehouse:
+    """The Spark Connect warehouse of the session, with an empty catalog (server side)."""
+    reset_spark(spark_connect_client.spark)
+    wh: Warehouse = spark_connect_client
+    return wh
+
+
 # --------------------------------------------------------------------------- DuckDB and all
+
 
 @pytest.fixture
 def duckdb_wh() -> Iterator[Warehouse]:
@@ -345,10 +435,11 @@ def duckdb_wh() -> Iterator[Warehouse]:
 @pytest.fixture(params=[
     pytest.param("duckdb", id="duckdb"),
     pytest.param("postgres", id="postgres", marks=pytest.mark.postgres),
-    pytest.param("spark", id="spark", marks=[pytest.mark.spark, pytest.mark.xdist_group("spark")]),
+    *(pytest.param(mode, id=mode, marks=spark_marks(mode)) for mode in SPARK_MODES),
 ])
 def warehouse(request: pytest.FixtureRequest) -> Warehouse:
-    """The same test on DuckDB, PostgreSQL and Spark; ``warehouse.name`` says which."""
+    """The same test on DuckDB, PostgreSQL and Spark (local, on the cluster, over Connect);
+    ``warehouse.name`` says which engine (``spark`` for all three Spark modes)."""
     wh: Warehouse = request.getfixturevalue(f"{request.param}_wh")
     return wh
 

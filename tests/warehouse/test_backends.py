@@ -1,5 +1,8 @@
 """ONE backend suite, run against DuckDB, PostgreSQL and Spark (the ``warehouse`` fixture).
 
+Spark runs three ways: local mode, this process as the driver on a standalone cluster, and a
+Spark Connect client (``spark``, ``spark_cluster``, ``spark_connect``).
+
 Each test states the behaviour every backend must have; known gaps of one engine are declared
 with strict xfail markers so that fixing the gap turns the suite red until the marker goes.
 Oracles are Python's own values (what was written must come back) or numpy on the same data.
@@ -18,6 +21,7 @@ import pyarrow as pa
 import pytest
 import sqlglot
 from sqlglot import exp
+from tests.spark_cluster import SPARK_MODES
 
 from assay.errors import MissingTableError, WarehouseError
 from assay.warehouse.base import Warehouse
@@ -26,7 +30,8 @@ Rows = Callable[[pa.Table], list[dict[str, Any]]]
 
 
 def _gap(request: pytest.FixtureRequest, engine: str, reason: str) -> None:
-    """Declare a known gap of ``engine`` for the current parametrized test (strict xfail)."""
+    """Declare a known gap of ``engine`` (a ``warehouse`` parameter: ``spark_connect`` ...) for
+    the current parametrized test (strict xfail)."""
     if request.node.callspec.params["warehouse"] == engine:
         request.applymarker(pytest.mark.xfail(strict=True, reason=reason))
 
@@ -34,9 +39,12 @@ def _gap(request: pytest.FixtureRequest, engine: str, reason: str) -> None:
 def test_warehouse_fixture_gives_the_engine_named_in_the_test_id(
         warehouse: Warehouse, request: pytest.FixtureRequest) -> None:
     assert isinstance(warehouse, Warehouse)
-    assert warehouse.name == request.node.callspec.params["warehouse"]
+    param = request.node.callspec.params["warehouse"]
+    assert warehouse.name == param.partition("_")[0]
     assert warehouse.dialect == {"duckdb": "duckdb", "postgres": "postgres",
                                  "spark": "spark"}[warehouse.name]
+    if warehouse.name == "spark":  # the mode is real: where the driver and the executors run
+        assert warehouse.mode == SPARK_MODES[param]  # type: ignore[attr-defined]
 
 
 def test_select_literals(warehouse: Warehouse, run_sql: Any, as_rows: Rows) -> None:

@@ -1,7 +1,8 @@
 """Warehouse backends behind one small protocol, opened from a connection URL.
 
 ``duckdb:///relative/path.duckdb``, ``duckdb:////abs/path.duckdb``, ``duckdb://:memory:``,
-``postgresql://user@host:port/db``, ``spark://local`` (PySpark, local mode).
+``postgresql://user@host:port/db``, ``spark://local[2]`` (PySpark, local mode),
+``spark://host:7077`` (a standalone cluster), ``sc://host:15002/;token_env=VAR`` (Spark Connect).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ _DIALECTS = {
     "postgres": "postgres",
     "postgresql": "postgres",
     "spark": "spark",
+    "sc": "spark",
     "databricks": "databricks",
     "bigquery": "bigquery",
     "snowflake": "snowflake",
@@ -87,7 +89,7 @@ def connect(url: str, *, base_dir: str | Path | None = None, read_only: bool = F
         except ImportError as err:
             raise AssayError("PostgreSQL needs `pip install 'assay[postgres]'`") from err
         return PostgresWarehouse("postgresql://" + rest)  # libpq knows no driver suffix
-    if scheme == "spark":
+    if scheme in ("spark", "sc"):
         try:
             from assay.warehouse.spark import SparkWarehouse
         except ImportError as err:
@@ -95,5 +97,5 @@ def connect(url: str, *, base_dir: str | Path | None = None, read_only: bool = F
         return SparkWarehouse.from_url(url)
     raise AssayError(
         f"unsupported warehouse URL scheme {redact(scheme)[:40]!r}; use duckdb://, "
-        "postgresql:// or spark://"
+        "postgresql://, spark:// or sc://"
     )
