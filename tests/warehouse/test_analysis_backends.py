@@ -12,8 +12,8 @@ queries over awkward unit ids (accents, CJK, emoji, quotes, a long id), compared
 
 from __future__ import annotations
 
-import datetime as dt
 import copy
+import datetime as dt
 import math
 from pathlib import Path
 from typing import Any
