@@ -202,7 +202,10 @@ def srm_by_day(traffic: Traffic, experiment: ExperimentSpec) -> Check:
     control = experiment.control.name
     shares = table[:, 0] / table.sum(axis=1)
     figures: dict[str, Any] = {"days": days,
-                               f"{control}_share": [round(float(s), 5) for s in shares]}
+                               f"{control}_share": [round(float(s), 5) for s in shares],
+                               # units first exposed each day, per arm: the dashboard's chart
+                               "units": {v: [int(traffic.days[d].get(v, 0)) for d in days]
+                                         for v in weights}}
     overall = srm_test(list(table.sum(axis=0)), list(weights.values()))
     steady = table[table.sum(axis=1) >= 20]
     steady = steady[:, steady.sum(axis=0) > 0]

@@ -233,6 +233,21 @@ def units_chart(history: Sequence[AnalysisResult]) -> Chart:
     return Chart(title, charts.counts([_look_label(r) for r in history], series, title))
 
 
+def daily_units_chart(result: AnalysisResult) -> Chart | None:
+    """Units first exposed per day and arm, from the stored ``srm_by_day`` check's figures.
+
+    None when the analysis recorded fewer than two days (or predates the per-arm counts).
+    """
+    check = next((c for c in result.checks if c.name == "srm_by_day"), None)
+    units = check.figures.get("units") if check is not None else None
+    days = check.figures.get("days") if check is not None else None
+    if not isinstance(units, dict) or not isinstance(days, list) or len(days) < 2:
+        return None
+    title = "Units first exposed per day, per arm"
+    series = [charts.Series(str(arm), [int(n) for n in counts]) for arm, counts in units.items()]
+    return Chart(title, charts.counts([str(d) for d in days], series, title))
+
+
 def _look_label(result: AnalysisResult) -> str:
     """A short label for one analysis: when it ran."""
     return when(result.run_at)
@@ -279,9 +294,16 @@ def experiment_page(
         plan_note=note if design else None,
         plan_hash=plan.plan_hash if plan else None,
         decisions=[decision_dict(d) for d in decisions],
-        charts=[*lift_charts(history), units_chart(history)] if len(history) > 1 else [],
+        charts=_charts(history),
         metric_links=metric_links,
     )
+
+
+def _charts(history: Sequence[AnalysisResult]) -> list[Chart]:
+    """Units per day and arm (the latest analysis); lift and units over stored analyses."""
+    daily = daily_units_chart(history[-1]) if history else None
+    over_time = [*lift_charts(history), units_chart(history)] if len(history) > 1 else []
+    return [*([daily] if daily is not None else []), *over_time]
 
 
 def decision_dict(d: DecisionRecord) -> dict[str, Any]:
