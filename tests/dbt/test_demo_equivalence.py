@@ -14,7 +14,8 @@ from assay.spec import load_project
 
 pytestmark = pytest.mark.xdist_group("dbt")
 #: Fields that name how a result was computed rather than what it found.
-_HOW = {"sql", "spec_hash", "run_at", "versions", "dbt_nodes"}
+# (the input fingerprint hashes the SQL and names the sources by relation, so it is "how" too)
+_HOW = {"sql", "spec_hash", "run_at", "versions", "dbt_nodes", "fingerprint"}
 
 
 def _differences(a: Any, b: Any, path: str, out: list[str]) -> None:

@@ -12,7 +12,7 @@ from typing import Any
 import pyarrow as pa
 import pytest
 from tests.analysis.conftest import segmented_result, shop, shop_project
-from tests.warehouse.test_store_backends import _rows
+from tests.warehouse.test_results_store_backends import _rows
 
 from assay.errors import WarehouseError
 from assay.results import AnalysisResult

@@ -18,6 +18,9 @@ from assay.demo import DemoInfo, build_demo
 from assay.errors import SpecError
 
 DBT_DIR = "dbt"
+# Metric files the dbt project does not replace: the trust-check trap experiment's metrics
+# read an inline source of their own, not the shop's models.
+_KEPT = ("carousel.yml",)
 
 
 def build_dbt_demo(out_dir: Path, *, seed: int = 7, users: int = 60_000) -> DemoInfo:
@@ -31,7 +34,8 @@ def build_dbt_demo(out_dir: Path, *, seed: int = 7, users: int = 60_000) -> Demo
     started = time.perf_counter()
     template = resources.files("assay.dbt").joinpath("template")
     for stale in (out_dir / "metrics").glob("*.yml"):
-        stale.unlink()
+        if stale.name not in _KEPT:
+            stale.unlink()
     _copy(template.joinpath("metrics"), out_dir / "metrics")
     (out_dir / "assay_project.yml").write_bytes(template.joinpath("assay_project.yml").read_bytes())
     dbt_dir = out_dir / DBT_DIR

@@ -27,7 +27,8 @@ IDENTIFIER = r"^[A-Za-z_][A-Za-z0-9_]*$"
 MAX_DURATION = dt.timedelta(days=36_600)
 """Longest window or offset (about a century): beyond it date arithmetic overflows."""
 EARLIEST_DATE, LATEST_DATE = dt.date(1900, 1, 1), dt.date(2999, 12, 31)
-_TABLE_PART = re.compile(r"^[A-Za-z0-9_$\-]+$")
+# a plain part, or one already quoted as an identifier (dbt's relations: "db"."schema"."t")
+_TABLE_PART = re.compile(r'^(?:[A-Za-z0-9_$\-]+|"[^".]+")$')
 
 
 def table_name(value: str | None) -> str | None:
@@ -35,6 +36,10 @@ def table_name(value: str | None) -> str | None:
     empty parts (they would break the SQL built from it, or reach it unquoted)."""
     if value is None:
         return None
+    from assay.dbt.artifacts import parse_call
+
+    if parse_call(value) is not None:
+        return value  # ref('x') / source('a', 'b'): the dbt context resolves it to a relation
     parts = value.split(".")
     if not value or len(parts) > 3 or not all(_TABLE_PART.match(p) for p in parts):
         raise ValueError(f"{value[:60]!r} is not a table name; write [schema.]table with "
