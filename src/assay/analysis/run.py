@@ -136,7 +136,7 @@ def _run(project: Project, compiled: CompiledAnalysis, wh: Warehouse, step: Step
         name=experiment.name,
         hypothesis=experiment.hypothesis,
         spec_hash=spec,
-        run_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        run_at=dt.datetime.now(dt.UTC).isoformat(timespec="microseconds"),
         control=experiment.control.name,
         alpha=experiment.alpha,
         correction=experiment.correction,
