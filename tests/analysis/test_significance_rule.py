@@ -10,6 +10,7 @@ from tests.analysis.test_adjust_family import _comparison
 
 from assay.analysis.compute import adjust
 from assay.analysis.readouts import sequential_significance
+from assay.checks.results import result_checks
 from assay.spec.models import ExperimentSpec
 from assay.stats.codes import ErrorCode
 from assay.stats.moments import Moments
@@ -51,3 +52,30 @@ def test_a_p_value_equal_to_alpha_is_significant_fixed_horizon_and_sequential() 
     })
     [sequential] = sequential_significance([replace(fixed, sequential_p_value=0.05)], experiment)
     assert sequential.significant
+
+
+def test_metric_errors_says_only_the_relative_lift_is_undefined_at_control_mean_zero() -> None:
+    effect = proportion_test(_converted(0, 300), _converted(7, 300))
+    [result] = adjust([_comparison(effect)], "holm", 0.05)
+    [check] = [c for c in result_checks([result], _experiment(), 600, [])
+               if c.name == "metric_errors"]
+    assert "could not be computed" not in check.message
+    assert "relative lift is undefined" in check.message and "stand" in check.message
+    assert check.figures["metrics"] == {f"{result.metric}:{result.variant}": "control_mean_zero"}
+
+
+def test_metric_errors_still_names_comparisons_that_could_not_be_computed() -> None:
+    broken = proportion_test(_converted(0, 300), _converted(0, 300))
+    zero = proportion_test(_converted(0, 300), _converted(7, 300))
+    results = adjust([_comparison(broken), _comparison(zero)], "none", 0.05)
+    [check] = [c for c in result_checks(results, _experiment(), 600, [])
+               if c.name == "metric_errors"]
+    assert check.status == "warn"
+    assert "could not be computed" in check.message and "zero_variance" in check.message
+    assert "relative lift is undefined" in check.message
+
+
+def _experiment() -> ExperimentSpec:
+    return ExperimentSpec.model_validate(
+        {"id": "e", "variants": [{"name": "a", "weight": 1}, {"name": "b", "weight": 1}]}
+    )

@@ -55,6 +55,8 @@ def test_markdown_table_and_plot_carry_the_adjusted_intervals(
     assert differs == len(result.results)  # the unadjusted intervals are not shown
     # Holm's verdict on aov goes beyond its Bonferroni interval, and the report says so.
     assert "although an adjusted interval includes 0: aov · treatment." in text
+    # the rule is p <= alpha everywhere (assay.stats.multiple.significant)
+    assert f"Significant (adjusted p ≤ {result.alpha})" in text and "adjusted p <" not in text
 
 
 def test_forest_plot_draws_the_adjusted_lift_interval_coloured_by_the_verdict(

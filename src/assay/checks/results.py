@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from assay.results import Check, MetricResult
 from assay.spec.models import ExperimentSpec
+from assay.stats.codes import difference_stands
 
 # Twyman's law: a lift this large on a business metric is far more often a bug than a win
 # (Kohavi, Tang, Xu 2020, ch. 3).
@@ -83,13 +84,25 @@ def _implausible(results: list[MetricResult]) -> Check:
 
 
 def _metric_errors(results: list[MetricResult]) -> Check:
-    failed = [r for r in results if r.error is not None]
-    figures = {"metrics": {f"{r.metric}:{r.variant}": r.error for r in failed}}
+    """Comparisons with a data code. ``control_mean_zero`` alone leaves the difference, test
+    and interval standing (:func:`assay.stats.codes.difference_stands`): only the relative
+    lift is undefined there, and the message says so rather than "could not be computed"."""
+    coded = [r for r in results if r.error is not None]
+    figures = {"metrics": {f"{r.metric}:{r.variant}": r.error for r in coded}}
+    failed = [r for r in coded if not difference_stands(r.error)]
+    partial = [r for r in coded if difference_stands(r.error)]
+    parts = []
     if failed:
         listed = ", ".join(f"{r.metric} ({r.variant}): {r.error}" for r in failed)
-        return Check(
-            "metric_errors", "warn", f"some comparisons could not be computed: {listed}", figures
+        parts.append(f"some comparisons could not be computed: {listed}")
+    if partial:
+        listed = ", ".join(f"{r.metric} ({r.variant})" for r in partial)
+        parts.append(
+            f"the relative lift is undefined where the control mean is 0: {listed} "
+            "(the difference, its test and interval stand)"
         )
+    if parts:
+        return Check("metric_errors", "warn", "; ".join(parts), figures)
     return Check("metric_errors", "pass", "every comparison was computed", figures)
 
 

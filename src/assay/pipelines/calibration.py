@@ -76,8 +76,8 @@ def switchback_aa(*, simulations: int = 2000, blocks: int = 120, runs_per_block:
             {"name": "a", "weight": 1}, {"name": "b", "weight": 1}]})
         arms = CompiledExperiment(spec).variants(ids)
         p_blocks, p_runs = _p_values(kept[i], arms == "b")
-        hits_blocks += p_blocks < alpha
-        hits_runs += p_runs < alpha
+        hits_blocks += p_blocks <= alpha
+        hits_runs += p_runs <= alpha
     return AAReport(simulations, alpha, hits_blocks / simulations, hits_runs / simulations)
 
 

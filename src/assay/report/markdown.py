@@ -183,7 +183,7 @@ def _plot_caveat(result: AnalysisResult) -> list[str]:
     holm = result.correction == "holm"
     why = "Holm rejects beyond the Bonferroni intervals shown. " if holm else ""
     return [
-        f"Significant (adjusted p < {result.alpha}) although an adjusted interval includes 0: "
+        f"Significant (adjusted p ≤ {result.alpha}) although an adjusted interval includes 0: "
         f"{names}. {why}The relative-lift interval (delta method) and a proportion's Wald "
         "interval are not exact duals of the test.",
         "",
