@@ -13,6 +13,7 @@ from assay.analysis.readouts import Design, with_readouts
 from assay.metrics.plan import AnalysisPlan, MetricPlan, QuantilePlan
 from assay.results import MetricResult
 from assay.spec.models import ExperimentSpec
+from assay.stats.adjust import RegressionResult, regression_estimates
 from assay.stats.codes import difference_stands
 from assay.stats.estimates import (
     ArmEstimate,
@@ -111,6 +112,7 @@ def compare_metrics(
         arms = metric_moments(metric, cell.rows, variants)
         raw = {v: _raw(metric, arms[v]) for v in variants}
         estimates, reduction, theta = _estimates(metric, arms)
+        coefficients = _coefficients(metric, arms)
         tested = estimates or raw  # what the test compares: CUPED-adjusted or observed
         for treatment in experiment.treatments:
             pair = (tested[control], tested[treatment.name])
@@ -135,6 +137,8 @@ def compare_metrics(
                 statistic=effect.statistic,
                 df=_finite_df(effect.df),
                 cuped_theta=theta,
+                covariates=list(coefficients),
+                covariate_coefficients=coefficients,
                 arm_figures={
                     control: arm_figures(metric, arms[control], pair[0]),
                     treatment.name: arm_figures(metric, arms[treatment.name], pair[1]),
@@ -231,13 +235,32 @@ def adjust(comparisons: Sequence[Comparison], method: str, alpha: float) -> list
 def _estimates(
     metric: MetricPlan, arms: dict[str, Moments]
 ) -> tuple[dict[str, ArmEstimate] | None, float | None, float | None]:
-    """Adjusted estimates per arm when CUPED applies (else None), the variance reduction and
-    CUPED's theta."""
+    """Adjusted estimates per arm when CUPED or a regression adjustment applies (else None),
+    the variance reduction and CUPED's theta (None for a regression adjustment)."""
+    if metric.covariates:
+        regression = _regression(metric, arms)
+        return regression.estimates, regression.variance_reduction, None
     if not metric.cuped:
         return None, None, None
     adjust_arms = cuped_ratio_estimates if metric.metric.kind == "ratio" else cuped_estimates
     result = adjust_arms(arms)
     return result.estimates, result.variance_reduction, result.theta
+
+
+def _regression(metric: MetricPlan, arms: dict[str, Moments]) -> RegressionResult:
+    """The regression adjustment on the metric's covariates (and CUPED's ``x`` when on), with
+    the within-arm slopes of OLS ``y ~ arm + covariates``."""
+    names = (("x",) if metric.cuped else ()) + tuple(metric.covariates)
+    return regression_estimates(arms, "y", names, pooling="within")
+
+
+def _coefficients(metric: MetricPlan, arms: dict[str, Moments]) -> dict[str, float]:
+    """Covariate label -> its regression coefficient (empty without ``covariates:``)."""
+    if not metric.covariates:
+        return {}
+    labels = {"x": f"{metric.metric.name} (pre)", **metric.covariates}
+    coefficients = _regression(metric, arms).coefficients
+    return {labels[var]: float(beta) for var, beta in coefficients.items()}
 
 
 def _raw(metric: MetricPlan, moments: Moments, *, pre: bool = False) -> ArmEstimate:
@@ -257,7 +280,7 @@ def _effect(
 ) -> Effect:
     kind = metric.metric.kind
     lift = lift_interval
-    if not metric.cuped and kind == "proportion":
+    if not (metric.cuped or metric.covariates) and kind == "proportion":
         effect = proportion_test(arms[control], arms[treatment], alpha=alpha)
         effect = small_sample_test(effect, arms[control], arms[treatment])
         return with_lift_interval(effect, lift, alpha)
@@ -279,7 +302,10 @@ def _result(
 ) -> MetricResult:
     control = experiment.control.name
     raw_c, raw_t = observed
-    method = effect.method + (" + CUPED" if metric.cuped else "")
+    method = effect.method + (" + CUPED" if metric.cuped and not metric.covariates else "")
+    if metric.covariates:
+        k = len(metric.covariates) + metric.cuped
+        method += f" + regression adjustment ({k} covariate{'s' if k > 1 else ''})"
     if metric.metric.kind == "ratio":
         method += " (delta method)"
     return MetricResult(

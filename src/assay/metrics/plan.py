@@ -59,6 +59,8 @@ class MetricPlan:
         index: Position in the experiment; names the metric's SQL columns (``m0__n`` ...).
         variables: Variable name -> measure (``{"y": ..., "x": ...}``).
         cuped: Whether a pre-period covariate is part of the statistics.
+        covariates: Variable (``z0`` ...) -> label of each ``covariates:`` entry; when set the
+            metric is regression-adjusted on them (and on ``x`` when CUPED is on).
     """
 
     metric: MetricSpec
@@ -66,6 +68,7 @@ class MetricPlan:
     index: int
     variables: dict[str, Measure]
     cuped: bool
+    covariates: dict[str, str] = field(default_factory=dict)
 
     @property
     def prefix(self) -> str:
@@ -143,11 +146,13 @@ def plan_experiment(project: Project, experiment: ExperimentSpec) -> AnalysisPla
             plan.quantiles.append(QuantilePlan(metric, role, index, measure))
             continue
         variables = _variables(project, metric, experiment.cuped)
+        labels = _add_covariates(project, experiment, metric, variables)
         for measure in variables.values():
             plan.measures.setdefault(measure, f"a{len(plan.measures)}")
         plan.metrics.append(
             MetricPlan(
-                metric, role, index, variables, cuped="x" in variables or "num_pre" in variables
+                metric, role, index, variables, cuped="x" in variables or "num_pre" in variables,
+                covariates=labels,
             )
         )
     return plan
@@ -168,6 +173,26 @@ def _variables(project: Project, metric: MetricSpec, cuped: bool) -> dict[str, M
         out["num_pre"] = _measure(project, num, num_pre)
         out["den_pre"] = _measure(project, den, den_pre)
     return out
+
+
+def _add_covariates(
+    project: Project, experiment: ExperimentSpec, metric: MetricSpec,
+    variables: dict[str, Measure],
+) -> dict[str, str]:
+    """Add the metric's ``covariates:`` to ``variables``; their labels by variable."""
+    from assay.metrics.covariates import covariate_measures
+
+    labels = {}
+    for var, (label, measure) in covariate_measures(project, experiment, metric).items():
+        if measure not in variables.values():  # e.g. CUPED's own pre-period, already ``x``
+            variables[var] = measure
+            labels[var] = label
+    return labels
+
+
+def pre_period_measure(project: Project, metric: MetricSpec, window: Window | None) -> Measure:
+    """A mean or proportion metric's per-unit measure over ``window`` (a pre-period)."""
+    return _measure(project, metric, window)
 
 
 def quantile_measure(project: Project, metric: MetricSpec) -> Measure:

@@ -59,3 +59,16 @@ def metric_label(r: MetricResult) -> str:
     """The metric's name with its role mark (★ primary, ⛨ guardrail)."""
     mark = ROLE_MARK.get(r.role)
     return f"{r.metric} {mark}" if mark else r.metric
+
+
+def adjustment_notes(results: list[MetricResult]) -> list[str]:
+    """One line per regression-adjusted metric: its covariates and the variance removed
+    (each metric once, whatever its number of treatments)."""
+    out: dict[str, str] = {}
+    for r in results:
+        if not r.covariates or r.metric in out:
+            continue
+        vr = r.cuped_variance_reduction
+        removed = "" if vr is None or vr != vr else f" (variance −{vr:.0%})"
+        out[r.metric] = f"{r.metric}: adjusted on {', '.join(r.covariates)}{removed}"
+    return list(out.values())

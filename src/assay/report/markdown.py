@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from assay.report.figures import figures
+from assay.report.figures import adjustment_notes, figures
 from assay.report.format import interval, map_strings, markdown_text, num, p, pct
 from assay.report.intervals import (
     axis_label,
@@ -54,6 +54,10 @@ def render_markdown(result: AnalysisResult, plot: str | None = None) -> str:
         for a in result.arms
     ] + [""]
     lines += ["## Results", "", *_results_table(result.results, result), ""]
+    notes = adjustment_notes(result.results)
+    if notes:
+        lines += ["Regression adjustment (covariates fixed before exposure):", ""]
+        lines += [f"- {note}" for note in notes] + [""]
     if plot:
         lines += [f"![Relative lift, {axis_label(result)}]({plot})", ""]
         lines += _plot_caveat(result)

@@ -7,7 +7,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from assay.report.figures import figures, metric_label
+from assay.report.figures import adjustment_notes, figures, metric_label
 from assay.report.format import decimals_for, interval, num, p, pct
 from assay.report.intervals import ci_header, interval_note
 from assay.report.layout import Column, build, natural_width
@@ -31,6 +31,8 @@ def render_terminal(
     console.print(Panel(Group(*_header(result)), title=title, expand=False))
     console.print(_arms(result))
     _print(console, _metrics(result.results, result, "Results", width, wide), wide)
+    for note in adjustment_notes(result.results):
+        console.print(Text(f"Regression adjustment · {note}"))
     if segments and result.segments:
         for (segment, value), rows in _by_segment(result.segments).items():
             caption = f"Results in segment {segment} = {value}"

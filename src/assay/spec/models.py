@@ -138,6 +138,62 @@ class Capping(Strict):
         return self
 
 
+MAX_LEVELS = 50
+"""Most levels a categorical covariate may have (each is a variable of every cross moment)."""
+
+
+class Covariate(Strict):
+    """One covariate of a metric's regression adjustment (:mod:`assay.spec.covariates`)."""
+
+    metric: str | None = Field(None, description="A metric whose pre-period value is used.")
+    attribute: Annotated[str | None, Field(pattern=IDENTIFIER)] = Field(
+        None, description="A column of the exposure table, or of `source`.")
+    prediction: Annotated[str | None, Field(pattern=IDENTIFIER)] = Field(
+        None, description="A column of `source` holding a model's prediction (CUPAC).")
+    source: str | None = Field(None, description="The declared source the column is read from.")
+    levels: list[str | int] | None = Field(
+        None, min_length=2, max_length=MAX_LEVELS,
+        description="A categorical attribute's values, one-hot encoded (the first: baseline).")
+    window: Window | None = Field(
+        None, description="Before exposure: the metric's `pre_window`, or the source's rows "
+        "in this window (default: every row dated before the first exposure).")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, value: object) -> object:
+        return {"metric": value} if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> Covariate:
+        kinds = [k for k in ("metric", "attribute", "prediction") if getattr(self, k)]
+        if len(kinds) != 1:
+            raise ValueError("a covariate is exactly one of `metric`, `attribute` or "
+                             "`prediction`, e.g. {metric: sessions}")
+        if self.prediction is not None and self.source is None:
+            raise ValueError("a `prediction` covariate needs `source`: the source holding it")
+        if self.metric is not None and (self.source is not None or self.levels is not None):
+            raise ValueError("a `metric` covariate takes its source from the metric; drop "
+                             "`source`/`levels`")
+        if self.levels is not None and self.attribute is None:
+            raise ValueError("`levels` belong to a categorical `attribute`")
+        if self.levels is not None and len({str(v) for v in self.levels}) != len(self.levels):
+            raise ValueError("`levels` must be distinct")
+        if self.window is not None and self.window.end > dt.timedelta(0):
+            raise ValueError("a covariate's `window` must end at or before the first exposure "
+                             "(e.g. [-28d, 0d]): the treatment must not be able to move it")
+        if self.window is not None and self.attribute is not None and self.source is None:
+            raise ValueError("an exposure attribute is read at the first exposure; `window` "
+                             "belongs to `source` attributes, predictions and metrics")
+        return self
+
+    @property
+    def label(self) -> str:
+        """How results name the covariate (levels add ``=value``)."""
+        if self.metric is not None:
+            return f"{self.metric} (pre)"
+        return str(self.attribute or self.prediction)
+
+
 Aggregation = Literal["sum", "count", "count_distinct", "avg", "max", "min"]
 MetricKind = Literal["mean", "proportion", "ratio", "quantile"]
 QuantileOf = Literal["unit", "event"]
@@ -191,6 +247,10 @@ class MetricSpec(Strict):
         return self
     dbt: str | None = Field(
         None, description="A dbt metric this one takes its definition from (docs/dbt.md)."
+    )
+    covariates: list[Covariate] = Field(
+        default_factory=list,
+        description="Regression adjustment on these pre-exposure variables (docs/specs.md).",
     )
 
     @model_validator(mode="after")
@@ -349,6 +409,10 @@ class ExperimentSpec(Strict):
     rank_tests: list[str] = Field(
         default_factory=list,
         description="Metrics also compared by a Mann-Whitney test (rank sums in the warehouse).",
+    )
+    covariates: list[Covariate] = Field(
+        default_factory=list,
+        description="Covariates of every mean and proportion metric's regression adjustment.",
     )
 
     @field_validator("variants")

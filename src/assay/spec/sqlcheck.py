@@ -6,14 +6,29 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.errors import ParseError, TokenError
 
+GENERIC = "sqlglot:"
+"""Prefix of a fragment that assay wrote itself (a covariate's column, one-hot level or
+experiment filter): the rest is in SQLGlot's own dialect, so it reads the same whichever
+warehouse it is compiled for (a quoted ``"col"`` would be a string in Spark's). Without the
+prefix handled the text does not parse anywhere: a missed path fails loudly."""
+
+
+def generic(node: exp.Expr) -> str:
+    """``node`` as a :data:`GENERIC` fragment."""
+    return GENERIC + node.sql()
+
 
 def parse_expression(text: str, dialect: str) -> exp.Expr:
     """Parse a per-row SQL expression (a metric's ``value`` or ``filter``).
+
+    A :data:`GENERIC` fragment is read in SQLGlot's own dialect instead of ``dialect``.
 
     Raises:
         ValueError: It does not parse, holds several statements, is a statement or subquery
             rather than a row-level expression, or aggregates. The message says where.
     """
+    if text.startswith(GENERIC):
+        text, dialect = text.removeprefix(GENERIC), ""
     statements = _parse(text, dialect)
     if len(statements) != 1 or statements[0] is None:
         raise ValueError("expected one SQL expression")

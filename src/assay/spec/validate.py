@@ -11,6 +11,7 @@ from functools import partial
 from typing import TYPE_CHECKING
 
 from assay.errors import SpecIssue
+from assay.spec.covariates import covariate_issues
 from assay.spec.errors import did_you_mean
 from assay.spec.models import ExperimentSpec, Source
 from assay.spec.sqlcheck import parse_expression, parse_query
@@ -29,6 +30,7 @@ def validate_project(project: Project) -> list[SpecIssue]:
     issues += _check_metrics(project)
     issues += _check_experiments(project)
     issues += _check_assignment(project)
+    issues += covariate_issues(project)
     return issues
 
 

@@ -7,16 +7,17 @@ like any other, plus the variance reduction achieved.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import reduce
 from operator import add
+from typing import Literal
 
 import numpy as np
 
 from assay.stats.codes import ErrorCode
 from assay.stats.estimates import ArmEstimate, failed
-from assay.stats.moments import Moments
+from assay.stats.moments import FloatArray, Moments
 
 
 @dataclass(frozen=True)
@@ -35,21 +36,29 @@ class RegressionResult:
 
 
 def regression_estimates(
-    arms: Mapping[str, Moments], y: str = "y", covariates: Sequence[str] = ("x",)
+    arms: Mapping[str, Moments],
+    y: str = "y",
+    covariates: Sequence[str] = ("x",),
+    pooling: Literal["total", "within"] = "total",
 ) -> RegressionResult:
     """CUPED with several covariates (e.g. a CUPAC prediction plus pre-period metrics).
 
-    ``beta = S_xx^+ S_xy`` from the covariance of all units pooled across arms (``^+``: the
-    pseudo-inverse, so collinear or constant covariates get no weight); each arm's adjusted mean
-    is ``ybar_a - beta' (xbar_a - xbar_pooled)`` with variance ``g' S_a g / n_a``,
+    ``beta = S_xx^+ S_xy`` (``^+``: the pseudo-inverse, so collinear or constant covariates get
+    no weight) from the covariance of all units pooled across arms (``pooling="total"``, as
+    CUPED's theta) or from the within-arm sums of squares and products added over arms
+    (``"within"``: the slope of the OLS regression ``y ~ arm + covariates``, which the
+    treatment effect cannot move). Each arm's adjusted mean is
+    ``ybar_a - beta' (xbar_a - xbar_pooled)`` with variance ``g' S_a g / n_a``,
     ``g = (1, -beta)``, ``S_a`` the arm's sample covariance. It equals Welch's test on the
-    unit-level residuals ``y - beta' (x - xbar_pooled)``; with one covariate it is
-    :func:`assay.stats.estimates.cuped_estimates`.
+    unit-level residuals ``y - beta' (x - xbar_pooled)``; with ``"within"`` the difference of
+    two arms is the OLS coefficient of the arm exactly. With one covariate and ``"total"`` it
+    is :func:`assay.stats.estimates.cuped_estimates`.
 
     Args:
         arms: Moments per arm including ``y`` and every covariate.
         y: The metric.
         covariates: Pre-experiment covariates (the user's own columns).
+        pooling: Where ``beta`` comes from: ``"total"`` or ``"within"`` (see above).
 
     Returns:
         Adjusted estimates (``df = n_a - 1``), coefficients and the variance reduction.
@@ -64,11 +73,8 @@ def regression_estimates(
     names = (y, *covariates)
     subs = {a: m.select(names) for a, m in arms.items()}
     pooled: Moments = reduce(add, subs.values())
-    cov = pooled.covariance()
-    if np.all(np.isfinite(cov)):
-        beta = np.linalg.pinv(cov[1:, 1:], rcond=1e-12, hermitian=True) @ cov[1:, 0]
-    else:
-        beta = np.zeros(len(covariates))
+    cov = pooled.covariance() if pooling == "total" else _within(subs.values())
+    beta = _slopes(cov) if np.all(np.isfinite(cov)) else np.zeros(len(covariates))
     xbar_pooled = pooled.means()[1:]
     g = np.concatenate([[1.0], -beta])
     estimates: dict[str, ArmEstimate] = {}
@@ -88,6 +94,28 @@ def regression_estimates(
     reduction = 1.0 - adj_total / raw_total if raw_total > 0 else float("nan")
     return RegressionResult(estimates, dict(zip(covariates, beta.tolist(), strict=True)),
                             reduction)
+
+
+def _within(arms: Iterable[Moments]) -> FloatArray:
+    """Sums of squares and products about each arm's own means, added over arms."""
+    scatter = [m.cross - np.outer(m.sums, m.sums) / m.n for m in arms if m.n > 0]
+    if not scatter:
+        return np.full((1, 1), np.nan)
+    return np.asarray(reduce(add, scatter), dtype=np.float64)
+
+
+def _slopes(cov: FloatArray) -> FloatArray:
+    """``S_xx^+ S_xy`` on standardised covariates, so that scale differences (days next to
+    0/1 indicators) cannot make the pseudo-inverse drop a covariate; constant ones get 0."""
+    sxx, sxy = cov[1:, 1:], cov[1:, 0]
+    scale = np.sqrt(np.clip(np.diag(sxx), 0.0, None))
+    live = scale > 0
+    beta = np.zeros(len(scale))
+    if np.any(live):
+        s = scale[live]
+        standard = sxx[np.ix_(live, live)] / np.outer(s, s)
+        beta[live] = np.linalg.pinv(standard, rcond=1e-12, hermitian=True) @ (sxy[live] / s) / s
+    return beta
 
 
 @dataclass(frozen=True)
