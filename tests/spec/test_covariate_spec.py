@@ -1,0 +1,71 @@
+"""``covariates:`` specs: what they need, what they refuse, each error located (file:line)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from tests.metrics.covariates_data import EXPERIMENT, METRICS, PROJECT
+
+from assay.errors import SpecError
+from assay.spec import load_project
+
+
+def _issues(root: Path, metrics: str, experiment: str = EXPERIMENT) -> list[str]:
+    (root / "metrics").mkdir(parents=True, exist_ok=True)
+    (root / "experiments").mkdir(exist_ok=True)
+    (root / "assay_project.yml").write_text(PROJECT, encoding="utf-8")
+    (root / "metrics" / "m.yml").write_text(metrics, encoding="utf-8")
+    (root / "experiments" / "exp.yml").write_text(experiment, encoding="utf-8")
+    with pytest.raises(SpecError) as err:
+        load_project(root)
+    return [i.format() for i in err.value.issues]
+
+
+def _line(text: str, needle: str) -> int:
+    return text[: text.index(needle)].count("\n") + 1
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (("      - sessions\n", "      - sesions\n"),
+         "covariates[0].metric: unknown metric `sesions`"),
+        (("      - sessions\n", "      - {metric: converted}\n"),
+         "covariates[0].metric: `converted` has no `pre_window`"),
+        (("source: predictions}\n  - name: sessions", "source: predictons}\n  - name: sessions"),
+         "covariates[3].source: unknown source `predictons`"),
+        (("      - sessions\n", "      - {prediction: score}\n"), "needs `source`"),
+        (("      - sessions\n", "      - {metric: sessions, attribute: plan}\n"),
+         "exactly one of `metric`, `attribute` or `prediction`"),
+        (("      - sessions\n", "      - {metric: sessions, window: [0d, 7d]}\n"),
+         "must end at or before the first exposure"),
+        (("levels: [free, pro, team]", "levels: [free, free]"), "`levels` must be distinct"),
+        (("levels: [free, pro, team]", "levels: [free]"), "at least 2"),
+        (("      - {attribute: tenure_days}\n", "      - {attribute: tenure days}\n"),
+         "covariates[1].attribute"),
+    ],
+)
+def test_bad_covariates_are_located(tmp_path: Path, edit: tuple[str, str], message: str) -> None:
+    assert edit[0] in METRICS
+    metrics = METRICS.replace(edit[0], edit[1], 1)
+    issues = _issues(tmp_path, metrics)
+    line = _line(metrics, edit[1].strip().split("\n")[0])
+    assert any(f"metrics/m.yml:{line}" in i and message in i for i in issues), (line, issues)
+
+
+def test_a_ratio_metric_takes_no_covariates(tmp_path: Path) -> None:
+    metrics = METRICS + ("  - name: aov\n    kind: ratio\n    numerator: revenue\n"
+                         "    denominator: converted\n    covariates: [sessions]\n")
+    issues = _issues(tmp_path, metrics)
+    line = metrics.count("\n")  # the last line
+    assert any(f"m.yml:{line}: metrics[3].covariates: a ratio metric takes no covariates" in i
+               for i in issues), issues
+
+
+def test_experiment_covariates_are_checked_too(tmp_path: Path) -> None:
+    experiment = EXPERIMENT + "covariates:\n  - {metric: revenu}\n"
+    issues = _issues(tmp_path, METRICS, experiment)
+    line = experiment.count("\n")
+    assert any(f"experiments/exp.yml:{line}: covariates[0].metric: unknown metric `revenu`" in i
+               and "did you mean `revenue`" in i for i in issues), issues
