@@ -28,3 +28,26 @@ def test_yaml_example_validates(block: str) -> None:
         assert spec.lift_interval == "delta"
     else:
         assert MetricsFile.model_validate(data).metrics
+
+
+def test_the_covariates_example_runs_and_names_its_covariates(tmp_path: Path) -> None:
+    from tests.metrics.covariates_data import EXPERIMENT, build_shop, write_project
+
+    from assay.analysis import analyze
+    from assay.spec import load_project
+    from assay.warehouse.duckdb import DuckDBWarehouse
+
+    text = DOC.read_text(encoding="utf-8")
+    section = text[text.index("### Covariates (regression adjustment)"):]
+    block = re.search(r"```yaml\n(.*?)```", section, flags=re.S)
+    assert block is not None
+    experiment = EXPERIMENT.replace("  secondary: [converted]\n", "")
+    project = load_project(write_project(tmp_path, block.group(1), experiment))
+    shop = build_shop(n_units=600)
+    wh = DuckDBWarehouse(":memory:")
+    for name in ("exposures", "orders", "sessions", "predictions"):
+        wh.write_table(name, getattr(shop, name), mode="replace")
+    [revenue] = analyze(project, "exp", warehouse=wh).results
+    assert revenue.covariates == ["revenue (pre)", "sessions (pre)", "tenure_days", "plan=pro",
+                                  "plan=team", "predicted_revenue"]
+    assert revenue.cuped_variance_reduction is not None and revenue.cuped_variance_reduction > 0
