@@ -22,10 +22,12 @@ def test_the_doc_has_metric_and_experiment_examples() -> None:
 @pytest.mark.parametrize("block", BLOCKS)
 def test_yaml_example_validates(block: str) -> None:
     data = yaml.safe_load(block)
-    if block.startswith("# experiments/"):
+    if block.startswith("# experiments/checkout_redesign.yml"):
         spec = ExperimentSpec.model_validate({"id": "checkout_redesign", **data})
         assert spec.sequential is not None and spec.bayesian is not None
         assert spec.lift_interval == "delta"
+    elif block.startswith("# experiments/"):
+        assert ExperimentSpec.model_validate({"id": "exp", **data}).metrics.all()
     else:
         assert MetricsFile.model_validate(data).metrics
 
@@ -51,3 +53,24 @@ def test_the_covariates_example_runs_and_names_its_covariates(tmp_path: Path) ->
     assert revenue.covariates == ["revenue (pre)", "sessions (pre)", "tenure_days", "plan=pro",
                                   "plan=team", "predicted_revenue"]
     assert revenue.cuped_variance_reduction is not None and revenue.cuped_variance_reduction > 0
+
+
+def test_the_stratify_by_example_runs_post_stratified(tmp_path: Path) -> None:
+    from tests.metrics.covariates_data import METRICS, build_shop, write_project
+
+    from assay.analysis import analyze
+    from assay.spec import load_project
+    from assay.warehouse.duckdb import DuckDBWarehouse
+
+    text = DOC.read_text(encoding="utf-8")
+    section = text[text.index("### Post-stratification"):]
+    block = re.search(r"```yaml\n(.*?)```", section, flags=re.S)
+    assert block is not None
+    project = load_project(write_project(tmp_path, METRICS, block.group(1)))
+    shop = build_shop(n_units=600)
+    wh = DuckDBWarehouse(":memory:")
+    for name in ("exposures", "orders", "sessions", "predictions"):
+        wh.write_table(name, getattr(shop, name), mode="replace")
+    result = analyze(project, "exp", warehouse=wh)
+    assert [r.metric for r in result.results] == ["spend", "ordered"]
+    assert all("post-stratified on plan (3)" in r.method for r in result.results)

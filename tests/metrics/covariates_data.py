@@ -55,6 +55,14 @@ metrics:
     source: orders
     window: [0d, 7d]
     covariates: [{prediction: predicted_revenue, source: predictions}]
+  - name: spend
+    source: orders
+    value: amount
+    window: [0d, 7d]
+  - name: ordered
+    kind: proportion
+    source: orders
+    window: [0d, 7d]
 """
 
 EXPERIMENT = """\
@@ -68,6 +76,20 @@ correction: none
 metrics:
   primary: [revenue]
   secondary: [converted]
+"""
+
+
+STRATIFIED = """\
+variants:
+  - {name: control, weight: 1, control: true}
+  - {name: treatment, weight: 1}
+start: 2026-05-04
+end: 2026-05-10
+correction: none
+stratify_by: plan
+metrics:
+  primary: [spend]
+  secondary: [ordered, revenue]
 """
 
 

@@ -16,7 +16,13 @@ import pandas as pd
 import pytest
 import statsmodels.api as sm
 from scipy import stats
-from tests.metrics.covariates_data import Shop, build_shop, unit_rows, write_project
+from tests.metrics.covariates_data import (
+    STRATIFIED,
+    Shop,
+    build_shop,
+    unit_rows,
+    write_project,
+)
 
 from assay.analysis import AnalysisResult, analyze
 from assay.spec import load_project
@@ -105,3 +111,56 @@ def test_the_json_names_the_covariates_and_their_variance_reduction(
     assert revenue["covariates"] == list(REVENUE)
     assert set(revenue["covariate_coefficients"]) == set(REVENUE)
     assert 0 < revenue["cuped_variance_reduction"] < 1
+
+
+@pytest.fixture
+def stratified(warehouse: Warehouse, shop: Shop, tmp_path: Path) -> AnalysisResult:
+    for name in ("exposures", "orders", "sessions", "predictions"):
+        warehouse.write_table(name, getattr(shop, name), mode="replace")
+    project = load_project(write_project(tmp_path, experiment=STRATIFIED))
+    return analyze(project, "exp", warehouse=warehouse)
+
+
+def poststratified_reference(units: pd.DataFrame, y: str) -> dict[str, float]:
+    """sum_k w_k ybar_ak, Var = sum_k w_k^2 s_ak^2 / n_ak (w_k: pooled shares), with pandas;
+    and the arm coefficient of statsmodels OLS ``y ~ arm * centred stratum dummies`` (Lin 2013:
+    the same point)."""
+    w = units.plan.value_counts(normalize=True)
+    point, var = {}, {}
+    for arm, rows in units.groupby("variant"):
+        by = rows.groupby("plan")[y]
+        point[arm] = float((w * by.mean()).sum())
+        var[arm] = float((w**2 * by.var(ddof=1) / by.size()).sum())
+    dummies = pd.get_dummies(units.plan, drop_first=True, dtype=float)
+    dummies -= dummies.mean()
+    arm = (units.variant == "treatment").astype(float).rename("arm")
+    design = sm.add_constant(pd.concat(
+        [arm, dummies, dummies.mul(arm, axis=0).add_prefix("arm_")], axis=1))
+    fit = sm.OLS(units[y].to_numpy(dtype=float), design).fit()
+    raw = units.groupby("variant")[y].agg(lambda v: np.var(v, ddof=1) / len(v))
+    return {"diff": point["treatment"] - point["control"], "ols": float(fit.params["arm"]),
+            "se": math.sqrt(var["control"] + var["treatment"]),
+            "reduction": 1 - (var["control"] + var["treatment"]) / float(raw.sum())}
+
+
+@pytest.mark.parametrize("metric", ["spend", "ordered"])
+def test_poststratified_on_plan_matches_pandas_and_statsmodels(
+    stratified: AnalysisResult, shop: Shop, metric: str
+) -> None:
+    units = unit_rows(shop).assign(spend=lambda d: d.revenue, ordered=lambda d: d.converted)
+    ref = poststratified_reference(units, metric)
+    r = next(x for x in stratified.results if x.metric == metric)
+    assert r.error is None and "post-stratified on plan (3)" in r.method
+    assert ref["diff"] == pytest.approx(ref["ols"], rel=1e-9)  # the two references agree
+    assert r.diff == pytest.approx(ref["diff"], rel=REL)
+    assert r.diff_se == pytest.approx(ref["se"], rel=REL)
+    assert r.cuped_variance_reduction == pytest.approx(ref["reduction"], rel=REL)
+    assert r.cuped_variance_reduction > 0.0
+
+
+def test_a_metric_with_covariates_is_regression_adjusted_not_stratified(
+    stratified: AnalysisResult,
+) -> None:
+    r = next(x for x in stratified.results if x.metric == "revenue")
+    assert "post-stratified" not in r.method and "regression adjustment" in r.method
+    assert {s.segment for s in stratified.segments} == {"plan"}  # the strata, reported too

@@ -59,7 +59,7 @@ def test_a_ratio_metric_takes_no_covariates(tmp_path: Path) -> None:
                          "    denominator: converted\n    covariates: [sessions]\n")
     issues = _issues(tmp_path, metrics)
     line = metrics.count("\n")  # the last line
-    assert any(f"m.yml:{line}: metrics[3].covariates: a ratio metric takes no covariates" in i
+    assert any(f"m.yml:{line}: metrics[5].covariates: a ratio metric takes no covariates" in i
                for i in issues), issues
 
 

@@ -13,7 +13,12 @@ from assay.analysis.readouts import Design, with_readouts
 from assay.metrics.plan import AnalysisPlan, MetricPlan, QuantilePlan
 from assay.results import MetricResult
 from assay.spec.models import ExperimentSpec
-from assay.stats.adjust import RegressionResult, regression_estimates
+from assay.stats.adjust import (
+    PoststratResult,
+    RegressionResult,
+    poststratified_estimates,
+    regression_estimates,
+)
 from assay.stats.codes import difference_stands
 from assay.stats.estimates import (
     ArmEstimate,
@@ -97,12 +102,18 @@ class Comparison:
 
 
 def compare_metrics(
-    plan: AnalysisPlan, cell: Cell, null_counts: Mapping[str, int], design: Design | None = None
+    plan: AnalysisPlan,
+    cell: Cell,
+    null_counts: Mapping[str, int],
+    design: Design | None = None,
+    strata: Sequence[Cell] = (),
 ) -> list[Comparison]:
     """Every metric x treatment comparison in one cell (p-values not yet adjusted).
 
     Bayesian figures are filled in when the experiment asks for them, sequential ones when a
-    ``design`` is given (overall results only).
+    ``design`` is given (overall results only). ``strata``: the cells of the ``stratify_by``
+    column, whose moments post-stratify the mean and proportion metrics without CUPED or
+    covariates (overall results only).
     """
     experiment = plan.experiment
     variants = [v.name for v in experiment.variants]
@@ -113,12 +124,16 @@ def compare_metrics(
         raw = {v: _raw(metric, arms[v]) for v in variants}
         estimates, reduction, theta = _estimates(metric, arms)
         coefficients = _coefficients(metric, arms)
+        stratified = estimates is None and _stratifies(metric, strata)
+        if stratified:
+            post = _poststratify(metric, strata, variants)
+            estimates, reduction = post.estimates, post.variance_reduction
         tested = estimates or raw  # what the test compares: CUPED-adjusted or observed
         for treatment in experiment.treatments:
             pair = (tested[control], tested[treatment.name])
             effect = _effect(metric, arms, pair, control, treatment.name, experiment.alpha,
-                             experiment.lift_interval)
-            if metric.metric.kind == "mean" and _shifted(arms):
+                             experiment.lift_interval, adjusted=estimates is not None)
+            if metric.metric.kind == "mean" and _shifted(arms) and not stratified:
                 effect = _exact_difference(metric, arms, effect, control, treatment.name,
                                            experiment)
             result = _result(
@@ -132,6 +147,10 @@ def compare_metrics(
                 cell,
                 null_counts.get(metric.metric.name, 0),
             )
+            if stratified:
+                k = len(post.weights)
+                method = f"{result.method} + post-stratified on {experiment.stratify_by} ({k})"
+                result = replace(result, method=method)
             result = replace(
                 result,
                 statistic=effect.statistic,
@@ -263,6 +282,26 @@ def _coefficients(metric: MetricPlan, arms: dict[str, Moments]) -> dict[str, flo
     return {labels[var]: float(beta) for var, beta in coefficients.items()}
 
 
+def _stratifies(metric: MetricPlan, strata: Sequence[Cell]) -> bool:
+    """Post-stratify ``metric``: a mean or proportion metric without CUPED or covariates
+    (those are regression-adjusted; give the stratum as a categorical covariate to adjust on
+    both), when the experiment has ``stratify_by``."""
+    return bool(strata) and metric.metric.kind in ("mean", "proportion") and not (
+        metric.cuped or metric.covariates)
+
+
+def _poststratify(metric: MetricPlan, strata: Sequence[Cell], variants: list[str]
+                  ) -> PoststratResult:
+    """Post-stratified estimates per arm from the arm x stratum moments (weights: the pooled
+    stratum shares)."""
+    per_arm: dict[str, dict[str, Moments]] = {v: {} for v in variants}
+    for cell in strata:
+        for variant, moments in metric_moments(metric, cell.rows, variants).items():
+            if moments.n > 0:
+                per_arm[variant][str(cell.segment_value)] = moments.select(("y",))
+    return poststratified_estimates(per_arm, "y")
+
+
 def _raw(metric: MetricPlan, moments: Moments, *, pre: bool = False) -> ArmEstimate:
     if metric.metric.kind == "ratio":
         return ratio_estimate(moments, "num_pre", "den_pre") if pre else ratio_estimate(moments)
@@ -277,10 +316,12 @@ def _effect(
     treatment: str,
     alpha: float,
     lift_interval: LiftInterval = "delta",
+    *,
+    adjusted: bool = False,
 ) -> Effect:
     kind = metric.metric.kind
     lift = lift_interval
-    if not (metric.cuped or metric.covariates) and kind == "proportion":
+    if not (adjusted or metric.cuped) and kind == "proportion":
         effect = proportion_test(arms[control], arms[treatment], alpha=alpha)
         effect = small_sample_test(effect, arms[control], arms[treatment])
         return with_lift_interval(effect, lift, alpha)

@@ -112,7 +112,8 @@ def _run(project: Project, compiled: CompiledAnalysis, wh: Warehouse, step: Step
         _earlier_looks(project, experiment, spec, wh),
         (len(plan.metrics) + len(plan.quantiles)) * len(experiment.treatments),
     )
-    comparisons = compare_metrics(plan, overall, nulls, design)
+    strata = [c for c in cells if c.segment and c.segment == experiment.stratify_by]
+    comparisons = compare_metrics(plan, overall, nulls, design, strata)
     comparisons += _quantile_comparisons(project, compiled, counts.units, wh, step, sql, design)
     results = adjust(
         _in_spec_order(comparisons, experiment), experiment.correction, experiment.alpha

@@ -22,6 +22,7 @@ from itertools import combinations_with_replacement
 
 from sqlglot import exp
 
+from assay.metrics.covariates import with_strata
 from assay.metrics.plan import AnalysisPlan, Measure, MetricPlan, plan_experiment
 from assay.metrics.scan import (
     ARM,
@@ -92,7 +93,7 @@ def compile_analysis(
     ``shifts``: the constants to centre measures on (from the ``probes``' rows through
     :func:`shift_constants`); without them the moments are raw sums.
     """
-    experiment = project.experiment(experiment_id)
+    experiment = with_strata(project.experiment(experiment_id))
     dialect = dialect or project.dialect
     plan = plan_experiment(project, experiment)
     plan.shifts = dict(shifts or {})

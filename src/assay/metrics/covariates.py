@@ -88,3 +88,13 @@ def _exposure_source(project: Project, experiment: ExperimentSpec) -> tuple[Sour
     source = Source(table=src.table, sql=src.sql, unit=src.unit_id, timestamp=src.timestamp)
     this = exp.column(src.experiment_id, quoted=True).eq(exp.Literal.string(experiment.id))
     return source, generic(this)
+
+
+def with_strata(experiment: ExperimentSpec) -> ExperimentSpec:
+    """``experiment`` with its ``stratify_by`` column among the segments: the metrics statement
+    then returns every arm x stratum's moments (GROUPING SETS), which post-stratification
+    reads, and the strata are reported as a segment too."""
+    stratum = experiment.stratify_by
+    if stratum is None or stratum in experiment.segments:
+        return experiment
+    return experiment.model_copy(update={"segments": [*experiment.segments, stratum]})

@@ -414,6 +414,8 @@ class ExperimentSpec(Strict):
         default_factory=list,
         description="Covariates of every mean and proportion metric's regression adjustment.",
     )
+    stratify_by: Annotated[str | None, Field(pattern=IDENTIFIER)] = Field(
+        None, description="Post-stratify mean and proportion metrics on this exposure column.")
 
     @field_validator("variants")
     @classmethod
