@@ -24,13 +24,13 @@ from assay.analysis.compute import (
     covariate_balance,
     split_rows,
 )
-from assay.analysis.preflight import preflight
 from assay.analysis.readouts import Design, group_design, sequential_significance
+from assay.analysis.shifts import compile_for
 from assay.analysis.trust import trust_checks
 from assay.checks import ExposureCounts, exposure_checks, result_checks
 from assay.dbt.provenance import dbt_nodes, drift_checks
 from assay.metrics.bootstrap import compile_replicates
-from assay.metrics.compile import CompiledAnalysis, compile_analysis, shift_constants
+from assay.metrics.compile import CompiledAnalysis
 from assay.metrics.plan import AnalysisPlan
 from assay.metrics.quantiles import compile_quantiles
 from assay.metrics.ranks import compile_rank_sums
@@ -73,16 +73,7 @@ def analyze(
     own = warehouse is None
     wh = warehouse if warehouse is not None else project.warehouse()
     try:
-        compiled = compile_analysis(project, experiment_id, dialect=wh.dialect)
-        step("checking tables and columns")
-        preflight(project, compiled.plan, wh)
-        if compiled.probes and compiled.plan.metrics:
-            step("choosing the constants that centre the moments")
-            probes = {s: wh.execute(q.sql(dialect=wh.dialect)).to_pylist()[0]
-                      for s, q in compiled.probes.items()}
-            shifts = shift_constants(compiled.plan, probes)
-            if shifts:
-                compiled = compile_analysis(project, experiment_id, wh.dialect, shifts)
+        compiled = compile_for(project, experiment_id, wh, step)
         return _run(project, compiled, wh, step)
     finally:
         if own:

@@ -16,7 +16,9 @@ from assay.cli.errors import reported
 from assay.cli.gate import FailOn, FailOnOption, gate
 
 if TYPE_CHECKING:
+    from assay.metrics.compile import CompiledAnalysis
     from assay.report.page import ExperimentPage
+    from assay.spec.project import Project
     from assay.store.lifecycle import Recorded
 
 Step = Callable[[str], None]
@@ -207,8 +209,19 @@ def sql_cmd(
             "--assignment", help="Print the SQL that materialises the assignment table instead."
         ),
     ] = False,
+    offline: Annotated[
+        bool,
+        typer.Option("--offline", help="Do not connect to the warehouse: the moments are "
+                     "printed uncentred (a header comment says so)."),
+    ] = False,
 ) -> None:
     """Print the SQL an analysis runs, exactly as the warehouse will see it.
+
+    The metrics statement centres measures whose values sit far from 0 (timestamps, cents) on
+    constants a small probe per source picks in the warehouse, as `assay analyze` does: the
+    probes run when the project's warehouse is reachable, and a header comment names the
+    constants. Offline (or unreachable) the moments are printed uncentred and the header says
+    that `assay analyze` may centre them.
 
     Example:
 
@@ -226,11 +239,35 @@ def sql_cmd(
             assignment_sql(loaded, experiment, target, units=units_table, unit_column=unit_column)
         )
         return
-    from assay.metrics.compile import compile_analysis
-
-    compiled = compile_analysis(loaded, experiment, dialect=target)
+    compiled, header = _analysis_sql(loaded, experiment, target, offline=offline)
+    typer.echo("\n".join(header) + "\n")
     for name, text in compiled.statements().items():
         typer.echo(f"-- {name}\n{text};\n")
+
+
+def _analysis_sql(loaded: Project, experiment: str, dialect: str, *, offline: bool
+                  ) -> tuple[CompiledAnalysis, list[str]]:
+    """The analysis SQL with the probes' constants when the warehouse answers, and the header
+    comment that says which it is."""
+    from assay.analysis.shifts import compile_for, shift_comment
+    from assay.errors import AssayError
+    from assay.metrics.compile import compile_analysis
+
+    compiled = compile_analysis(loaded, experiment, dialect=dialect)
+    if not compiled.probes or not compiled.plan.metrics:
+        return compiled, ["-- no measure to centre: this is the SQL `assay analyze` runs"]
+    if offline:
+        return compiled, ["-- offline: moments uncentred; `assay analyze` may centre measures "
+                          "far from 0 on constants its probes choose"]
+    try:
+        with closing(loaded.warehouse(read_only=True)) as wh:
+            compiled = compile_for(loaded, experiment, wh, dialect=dialect)
+    except AssayError as err:  # unreachable, or a table preflight misses: print it anyway
+        reason = " ".join(str(err).split())[:120]
+        return compiled, [f"-- the warehouse could not be probed ({reason}): moments "
+                          "uncentred; `assay analyze` may centre measures far from 0"]
+    lines = shift_comment(compiled)
+    return compiled, ["-- the probes ran: this is the SQL `assay analyze` runs now", *lines]
 
 
 @app.command()
