@@ -164,3 +164,26 @@ def test_a_metric_with_covariates_is_regression_adjusted_not_stratified(
     r = next(x for x in stratified.results if x.metric == "revenue")
     assert "post-stratified" not in r.method and "regression adjustment" in r.method
     assert {s.segment for s in stratified.segments} == {"plan"}  # the strata, reported too
+
+
+def test_each_covariate_is_checked_for_balance_before_exposure(shop: Shop, tmp_path: Path
+                                                               ) -> None:
+    from scipy.stats import ttest_ind
+
+    from assay.analysis.compute import covariate_balance, split_rows
+    from assay.metrics.compile import compile_analysis
+    from assay.warehouse.duckdb import DuckDBWarehouse
+
+    wh = DuckDBWarehouse(":memory:")
+    for name in ("exposures", "orders", "sessions", "predictions"):
+        wh.write_table(name, getattr(shop, name), mode="replace")
+    compiled = compile_analysis(load_project(write_project(tmp_path)), "exp", "duckdb")
+    rows = wh.execute(compiled.statements()["metrics"]).to_pylist()
+    balance = dict(covariate_balance(compiled.plan, split_rows(rows, [])[0]))
+    units = unit_rows(shop)
+    expected = {**REVENUE, "revenue": "revenue_pre"}  # CUPED's own, under the metric's name
+    del expected["revenue (pre)"]
+    for label, column in expected.items():
+        arms = [units[units.variant == v][column] for v in ("control", "treatment")]
+        assert balance[label] == pytest.approx(ttest_ind(*arms, equal_var=False).pvalue,
+                                               rel=1e-6), label

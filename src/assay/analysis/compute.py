@@ -202,14 +202,23 @@ def _exact_difference(
 
 
 def covariate_balance(plan: AnalysisPlan, cell: Cell) -> list[tuple[str, float]]:
-    """(metric, p-value) comparing each pre-period covariate between control and treatments."""
+    """(metric, p-value) comparing each pre-period covariate between control and treatments;
+    then (covariate label, p-value) for each ``covariates:`` entry, once per label."""
     experiment = plan.experiment
     variants = [v.name for v in experiment.variants]
     out = []
+    seen: set[str] = set()
     for metric in plan.metrics:
+        arms = metric_moments(metric, cell.rows, variants)
+        for var, label in metric.covariates.items():
+            if label in seen:
+                continue
+            seen.add(label)
+            control = mean_estimate(arms[experiment.control.name], var)
+            out += [(label, compare(control, mean_estimate(arms[t.name], var)).p_value)
+                    for t in experiment.treatments]
         if not metric.cuped:
             continue
-        arms = metric_moments(metric, cell.rows, variants)
         control = _raw(metric, arms[experiment.control.name], pre=True)
         for treatment in experiment.treatments:
             effect = compare(
