@@ -69,3 +69,27 @@ def test_experiment_covariates_are_checked_too(tmp_path: Path) -> None:
     line = experiment.count("\n")
     assert any(f"experiments/exp.yml:{line}: covariates[0].metric: unknown metric `revenu`" in i
                and "did you mean `revenue`" in i for i in issues), issues
+
+
+def test_a_covariate_column_missing_from_its_table_is_located(tmp_path: Path) -> None:
+    from tests.metrics.covariates_data import build_shop, write_project
+
+    from assay.analysis import analyze
+    from assay.warehouse.duckdb import DuckDBWarehouse
+
+    metrics = METRICS.replace("{attribute: tenure_days}", "{attribute: tenure_dayz}").replace(
+        "{prediction: predicted_revenue, source: predictions}\n  - name: sessions",
+        "{prediction: predicted_revenu, source: predictions}\n  - name: sessions")
+    project = load_project(write_project(tmp_path, metrics))
+    shop = build_shop(n_units=200)
+    wh = DuckDBWarehouse(":memory:")
+    for name in ("exposures", "orders", "sessions", "predictions"):
+        wh.write_table(name, getattr(shop, name), mode="replace")
+    with pytest.raises(SpecError) as err:
+        analyze(project, "exp", warehouse=wh)
+    issues = [i.format() for i in err.value.issues]
+    assert any(f"shop.yml:{_line(metrics, 'tenure_dayz')}: metrics[0].covariates[1].attribute: "
+               "column `tenure_dayz` is not in `exposures`" in i and "tenure_days" in i
+               for i in issues), issues
+    assert any("covariates[3].prediction: column `predicted_revenu` is not in `predictions`"
+               in i and "did you mean `predicted_revenue`" in i for i in issues), issues

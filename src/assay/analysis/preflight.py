@@ -65,8 +65,36 @@ def preflight(project: Project, plan: AnalysisPlan, warehouse: Warehouse) -> Non
                 "the source",
             )
         issues += _fragment_columns(project, name, columns)
+    issues += _covariate_columns(project, plan, columns)
     if issues:
         raise SpecError(issues)
+
+
+def _covariate_columns(
+    project: Project, plan: AnalysisPlan, columns: Callable[[str], list[str] | None]
+) -> list[SpecIssue]:
+    """Each ``attribute``/``prediction`` covariate's column is in its table (the exposure
+    table, or its source's), located at the covariate."""
+    experiment = plan.experiment
+    places = [(project.where[("experiment", experiment.id)], experiment.covariates)]
+    places += [(project.where[("metric", m.metric.name)], m.metric.covariates)
+               for m in plan.metrics if m.metric.name in project.metrics]
+    issues: list[SpecIssue] = []
+    for where, covariates in places:
+        for i, covariate in enumerate(covariates):
+            column = covariate.attribute or covariate.prediction
+            if column is None:
+                continue
+            field = "attribute" if covariate.attribute else "prediction"
+            source = (project.spec.sources.get(covariate.source) if covariate.source
+                      else None)
+            table = project.spec.exposures.table if source is None else source.table
+            found = columns(table) if table is not None else None
+            if found is not None and column not in found:
+                issues.append(where.issue(
+                    ("covariates", i, field), f"column `{column}` is not in `{table}`",
+                    hint=did_you_mean(column, found) or f"columns: {', '.join(found[:12])}"))
+    return issues
 
 
 def _check_table(
