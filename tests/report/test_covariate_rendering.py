@@ -46,3 +46,15 @@ def test_markdown_names_the_covariates(result: AnalysisResult) -> None:
     text = render_markdown(result)
     assert "Regression adjustment (covariates fixed before exposure):" in text
     assert f"- {_line(result, 'revenue')}" in text
+
+
+def test_the_html_page_names_the_covariates_escaped(result: AnalysisResult) -> None:
+    from dataclasses import replace
+
+    from assay.report.html import render_html
+
+    r = next(x for x in result.results if x.metric == "revenue")
+    odd = replace(result, results=[replace(r, covariates=["plan=<b>team</b>"])])
+    text = render_html(odd)
+    assert "regression adjustment (6 covariates) on plan=&lt;b&gt;team&lt;/b&gt;" in text
+    assert "<b>team</b>" not in text
