@@ -28,7 +28,7 @@ def result(tmp_path_factory: pytest.TempPathFactory) -> AnalysisResult:
 def _line(result: AnalysisResult, metric: str) -> str:
     r = next(x for x in result.results if x.metric == metric)
     assert r.cuped_variance_reduction is not None
-    return (f"{metric}: adjusted on {', '.join(r.covariates)} "
+    return (f"{metric}: adjusted on {', '.join(r.covariate_coefficients)} "
             f"(variance −{r.cuped_variance_reduction:.0%})")
 
 
@@ -54,7 +54,7 @@ def test_the_html_page_names_the_covariates_escaped(result: AnalysisResult) -> N
     from assay.report.html import render_html
 
     r = next(x for x in result.results if x.metric == "revenue")
-    odd = replace(result, results=[replace(r, covariates=["plan=<b>team</b>"])])
+    odd = replace(result, results=[replace(r, covariate_coefficients={"plan=<b>team</b>": 1.0})])
     text = render_html(odd)
     assert "regression adjustment (6 covariates) on plan=&lt;b&gt;team&lt;/b&gt;" in text
     assert "<b>team</b>" not in text

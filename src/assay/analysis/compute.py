@@ -156,7 +156,6 @@ def compare_metrics(
                 statistic=effect.statistic,
                 df=_finite_df(effect.df),
                 cuped_theta=theta,
-                covariates=list(coefficients),
                 covariate_coefficients=coefficients,
                 arm_figures={
                     control: arm_figures(metric, arms[control], pair[0]),

@@ -6,6 +6,7 @@ bounds of a row share the decimals its standard error supports (see :mod:`assay.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from assay.report.format import decimals_for, interval, num, p, pct
@@ -61,14 +62,17 @@ def metric_label(r: MetricResult) -> str:
     return f"{r.metric} {mark}" if mark else r.metric
 
 
-def adjustment_notes(results: list[MetricResult]) -> list[str]:
-    """One line per regression-adjusted metric: its covariates and the variance removed
-    (each metric once, whatever its number of treatments)."""
+def adjustment_notes(results: list[MetricResult],
+                     escape: Callable[[str], str] = str) -> list[str]:
+    """One line per regression-adjusted metric: its covariates (``escape``d: they are dict
+    keys, which a renderer's escaping of values does not reach) and the variance removed, each
+    metric once whatever its number of treatments."""
     out: dict[str, str] = {}
     for r in results:
-        if not r.covariates or r.metric in out:
+        if not r.covariate_coefficients or r.metric in out:
             continue
         vr = r.cuped_variance_reduction
         removed = "" if vr is None or vr != vr else f" (variance −{vr:.0%})"
-        out[r.metric] = f"{r.metric}: adjusted on {', '.join(r.covariates)}{removed}"
+        names = ", ".join(escape(c) for c in r.covariate_coefficients)
+        out[r.metric] = f"{r.metric}: adjusted on {names}{removed}"
     return list(out.values())

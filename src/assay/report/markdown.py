@@ -54,7 +54,7 @@ def render_markdown(result: AnalysisResult, plot: str | None = None) -> str:
         for a in result.arms
     ] + [""]
     lines += ["## Results", "", *_results_table(result.results, result), ""]
-    notes = adjustment_notes(result.results)
+    notes = adjustment_notes(result.results, markdown_text)
     if notes:
         lines += ["Regression adjustment (covariates fixed before exposure):", ""]
         lines += [f"- {note}" for note in notes] + [""]

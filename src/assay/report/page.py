@@ -171,7 +171,8 @@ def _row(r: MetricResult, scale: charts.Scale) -> Row:
     lift_ci = shown_intervals(r)[1]
     tone = {"better": "better", "worse": "worse"}.get(shown.verdict, "neutral")
     vr = r.cuped_variance_reduction
-    on = f" on {', '.join(r.covariates)}" if r.covariates else ""
+    covariates = list(r.covariate_coefficients)
+    on = f" on {', '.join(covariates)}" if covariates else ""
     method = r.method + on + ("" if vr is None else f", variance −{vr:.0%}")
     segment = None if r.segment is None else f"{r.segment}={r.segment_value}"
     label = f"{r.metric} {r.variant}: {shown.lift} {shown.lift_ci}"

@@ -116,7 +116,6 @@ class MetricResult:
     df: float | None = None
     cuped_theta: float | None = None
     arm_figures: dict[str, dict[str, float]] = field(default_factory=dict)
-    covariates: list[str] = field(default_factory=list)
     covariate_coefficients: dict[str, float] = field(default_factory=dict)
 
 
