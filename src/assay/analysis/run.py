@@ -306,6 +306,7 @@ def _exposure_counts(table: pa.Table) -> ExposureCounts:
     units: dict[str, int] = {}
     rows: dict[str, int] = {}
     multi_units = multi_rows = null_rows = outside = total = 0
+    no_variant = (0, 0)
     for row in table.to_pylist():
         kind = row["kind"]
         total += int(row["all_rows"] or 0)
@@ -315,6 +316,8 @@ def _exposure_counts(table: pa.Table) -> ExposureCounts:
             rows[str(row["variant"])] = int(row["exposure_rows"] or 0)
         elif kind == "multi":
             multi_units, multi_rows = int(row["units"]), int(row["exposure_rows"] or 0)
+        elif kind == "no_variant":
+            no_variant = (int(row["units"]), int(row["exposure_rows"] or 0))
         elif kind == "missing":
             # rows without a unit id are excluded whatever their date; not counted twice
             null_rows = int(row["all_rows"] or 0)
@@ -327,6 +330,8 @@ def _exposure_counts(table: pa.Table) -> ExposureCounts:
         rows=total,
         null_unit_rows=null_rows,
         outside_rows=outside,
+        null_variant_units=no_variant[0],
+        null_variant_rows=no_variant[1],
     )
 
 
