@@ -35,6 +35,7 @@ from assay.metrics.plan import AnalysisPlan
 from assay.metrics.quantiles import compile_quantiles
 from assay.metrics.ranks import compile_rank_sums
 from assay.results import AnalysisResult, Arm, BootstrapInterval, RankTest
+from assay.secrets import redact
 from assay.spec.models import ExperimentSpec
 from assay.spec.project import Project, load_project
 from assay.stats.codes import ErrorCode
@@ -146,7 +147,7 @@ def _run(project: Project, compiled: CompiledAnalysis, wh: Warehouse, step: Step
         results=results,
         segments=segment_results,
         checks=checks + trust.checks,
-        sql=sql,
+        sql={key: redact(text) for key, text in sql.items()},  # never a credential
         versions=versions(wh.name),
         planned_sample_size=experiment.planned_sample_size,
         rank_tests=rank_tests,
