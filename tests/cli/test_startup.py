@@ -73,3 +73,13 @@ def test_chi2_sf_matches_scipy() -> None:
             expected = float(chdtrc(df, x))
             assert np.isclose(chi2_sf(df, float(x)), expected, rtol=2e-12, atol=1e-290), (df, x)
     assert chi2_sf(3, 0.0) == 1.0 and chi2_sf(3, float("inf")) == 0.0
+
+
+def test_help_imports_no_numerical_library() -> None:
+    probe = ("import sys\nfrom assay.cli import app\nsys.argv = ['assay', '--help']\n"
+             "try:\n    app()\nexcept SystemExit:\n    pass\n"
+             "print(sorted(m for m in ('numpy', 'pyarrow', 'sqlglot', 'pandas') "
+             "if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                         check=True).stdout
+    assert out.strip().splitlines()[-1] == "[]", out
