@@ -44,3 +44,12 @@ def test_a_dbt_call_is_a_table_name_and_a_quote_is_not() -> None:
     assert table_name("ref('fct_orders')") == "ref('fct_orders')"
     with pytest.raises(ValueError, match="is not a table name"):
         table_name("orders'; drop")
+
+
+def test_the_spec_models_load_without_the_project_loader_or_warehouses() -> None:
+    probe = ("import sys\nimport assay.spec.models\nfrom assay.spec import Source\n"
+             "print(sorted(m for m in ('assay.spec.project', 'assay.warehouse', 'pyarrow') "
+             "if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                         check=True).stdout
+    assert out.strip() == "[]", out
