@@ -241,10 +241,12 @@ def sql_cmd(
             assignment_sql(loaded, experiment, target, units=units_table, unit_column=unit_column)
         )
         return
+    from assay.secrets import redact
+
     compiled, header = _analysis_sql(loaded, experiment, target, offline=offline)
     typer.echo("\n".join(header) + "\n")
     for name, text in compiled.statements().items():
-        typer.echo(f"-- {name}\n{text};\n")
+        typer.echo(f"-- {name}\n{redact(text)};\n")  # a credential in a source's sql: masked
 
 
 def _analysis_sql(loaded: Project, experiment: str, dialect: str, *, offline: bool
