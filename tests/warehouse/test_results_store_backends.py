@@ -19,7 +19,7 @@ from tests.analysis.conftest import segmented_result, shop, shop_project
 
 from assay.results import AnalysisResult, Check, decide
 from assay.spec.project import load_project
-from assay.store import Layout, Store
+from assay.store import Layout, Store, load_results, save_result
 from assay.store.lifecycle import start, stop
 from assay.store.migrations import LATEST_VERSION
 from assay.store.plan import current_plan
@@ -207,3 +207,16 @@ def test_a_version_2_store_gains_check_codes_and_remedies(
         exp.column("code", quoted=True).eq(exp.Literal.string("ramp_change")))
     assert warehouse.execute(query.sql(dialect=warehouse.dialect)).to_pylist() == [
         {"code": "ramp_change"}]
+
+
+def test_save_result_and_load_results_round_trip(warehouse: Warehouse,
+                                                 segmented_result: AnalysisResult) -> None:
+    """The one-call API (``save_result`` / ``load_results``), in the default and a named schema
+    (was tests/cli/test_result_records.py)."""
+    result = segmented_result
+    save_result(warehouse, result)
+    save_result(warehouse, result, schema="results")
+    [record] = load_results(warehouse, "exp")
+    assert record["spec_hash"] == result.spec_hash and int(record["units"]) == result.units
+    assert record["result"]["results"][0]["metric"] == "revenue"
+    assert load_results(warehouse, "exp", schema="results")[0]["decision"] == record["decision"]

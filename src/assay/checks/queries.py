@@ -25,7 +25,7 @@ from assay.assign.hashing import BUCKETS, layer_salt, traffic_salt
 from assay.assign.sql import bucket_expression
 from assay.metrics.plan import AnalysisPlan, Measure, MetricPlan
 from assay.metrics.scan import (
-    _EPOCH_MICROS,
+    EPOCH_MICROS,
     T0,
     T0_US,
     TS,
@@ -392,7 +392,7 @@ def _source_activity(
     microseconds where the engine has a cheap epoch function) and windows compare offsets.
     """
     ts = col(source.timestamp, "s")
-    micros = _EPOCH_MICROS.get(dialect)
+    micros = EPOCH_MICROS.get(dialect)
     rel: exp.Expr = (exp.Sub(this=exp.func(micros, ts.copy()), expression=col(T0_US, "u"))
                      if micros else ts.copy())
     columns: list[exp.Expr] = [col(UNIT, "u"), col(VARIANT, "u"),
