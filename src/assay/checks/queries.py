@@ -383,10 +383,11 @@ def _source_activity(
     source: Source, experiment: ExperimentSpec, horizon: dt.timedelta,
     daily: dict[Measure, str], dialect: str, name: str,
 ) -> list[tuple[str, exp.Query]]:
-    """CTEs ``<name>_days``: per unit and day since exposure (``-1``: the ``horizon`` before
-    it; the days of the daily measures' windows; their longest window: the rest of the
-    horizon) its daily measures' sums; and ``<name>``: per unit, any event after and before
-    exposure, each daily measure's window sum (``<m>_y``) and trend contrast (``<m>_z``).
+    """CTE ``<name>``: per unit, any event after and before exposure (``post``, ``pre``) and
+    each daily measure's window sum (``<m>_y``) and trend contrast (``<m>_z``); with daily
+    measures it reads ``<name>_days``: per unit and day since exposure (``-1``: the ``horizon``
+    before it; the days of the daily measures' windows; their longest window: the rest of the
+    horizon) the daily measures' sums. Without, the flags come straight from the events.
 
     As in the metrics' source scan, each event's offset from ``t0`` is computed once (integer
     microseconds where the engine has a cheap epoch function) and windows compare offsets.
@@ -395,10 +396,8 @@ def _source_activity(
     micros = EPOCH_MICROS.get(dialect)
     rel: exp.Expr = (exp.Sub(this=exp.func(micros, ts.copy()), expression=col(T0_US, "u"))
                      if micros else ts.copy())
-    columns: list[exp.Expr] = [col(UNIT, "u"), col(VARIANT, "u"),
-                               alias(_date_text(col(T0, "u")), "cohort"), alias(rel, "__rel")]
-    if not micros:
-        columns.append(col(T0, "u"))
+    columns: list[exp.Expr] = [col(UNIT, "u"), col(VARIANT, "u"), col(T0, "u"),
+                               alias(rel, "__rel")]
     for measure, m in daily.items():
         value: exp.Expr = exp.Literal.number(1)
         if measure.value is not None and measure.aggregation == "sum":
@@ -423,7 +422,17 @@ def _source_activity(
             return col("__rel") < exp.Literal.number(_micros(delta))
         return col("__rel") < _plus(col(T0), delta)
 
-    days = max((_days(m) for m in daily), default=0)
+    one, zero = exp.Literal.number(1), exp.Literal.number(0)
+    if not daily:  # activity flags only: one aggregate per unit, straight from the events
+        def flag(lo: dt.timedelta, hi: dt.timedelta) -> exp.Expr:
+            inside = exp.and_(exp.not_(before(lo)), before(hi))
+            return exp.Max(this=exp.Case().when(inside, one.copy()).else_(zero.copy()))
+
+        return [(name, exp.select(
+            col(UNIT), alias(flag(dt.timedelta(0), horizon), "post"),
+            alias(flag(-horizon, dt.timedelta(0)), "pre"),
+        ).from_(events.subquery("ev")).group_by(col(UNIT)))]
+    days = max(_days(m) for m in daily)
     bounds = [-horizon, dt.timedelta(0)]
     bounds += [dt.timedelta(days=k + 1) for k in range(days) if dt.timedelta(days=k + 1) < horizon]
     day = exp.Case().when(before(bounds[0]), exp.null())
@@ -432,12 +441,11 @@ def _source_activity(
     day = day.when(before(horizon), exp.Literal.number(len(bounds) - 2))
     per_day = exp.select(
         col(UNIT), alias(exp.Min(this=col(VARIANT)), VARIANT),
-        alias(exp.Min(this=col("cohort")), "cohort"), col(DAY_SINCE),
+        alias(_date_text(exp.Min(this=col(T0))), "cohort"), col(DAY_SINCE),
         *(alias(exp.Sum(this=col(f"{m}__v")), f"{m}_y") for m in daily.values()),
     ).from_(exp.select("*", alias(day, DAY_SINCE)).from_(events.subquery("ev")).subquery("ev"))
     per_day = per_day.where(col(DAY_SINCE).is_(exp.null()).not_()).group_by(col(UNIT),
                                                                              col(DAY_SINCE))
-    one, zero = exp.Literal.number(1), exp.Literal.number(0)
     on = col(DAY_SINCE)
     per_unit = exp.select(
         col(UNIT),
