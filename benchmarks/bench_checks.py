@@ -5,6 +5,10 @@
     .venv/bin/python benchmarks/bench_checks.py --project /tmp/assay-demo \
         --experiment recs_carousel --repeats 5
 
+    # the checks' statements against the metrics statement, alternating, in one process
+    # (their SQL as the analysis ran it; CPU seconds of this process: DuckDB runs in it)
+    .venv/bin/python benchmarks/bench_checks.py --units 1_000_000 --statements --repeats 5
+
     # one whole analysis per process (time it from outside, e.g. /usr/bin/time -v, or
     # hyperfine 'python benchmarks/bench_checks.py --once with' '... --once without')
     .venv/bin/python benchmarks/bench_checks.py --units 1_000_000 --once with
@@ -51,7 +55,7 @@ def _timed_checks(project: Project, experiment: str) -> tuple[float, float]:
             if "check:" in _current[0]:
                 spent[0] += time.perf_counter() - started
 
-    wh.execute = timed  # type: ignore[method-assign]
+    wh.execute = timed
     started = time.perf_counter()
     try:
         run.analyze(project, experiment, warehouse=wh,
@@ -69,6 +73,30 @@ def _label(step: str) -> str:
     return "check:" if step.startswith(("checking the traffic", "looking for inactive")) else ""
 
 
+def _statements(project: Project, experiment: str, repeats: int) -> None:
+    """Alternate the checks' statements (``check:*``) and the metrics statement."""
+    wh = project.warehouse()
+    try:
+        sql = run.analyze(project, experiment, warehouse=wh).sql
+        groups = {"checks": [q for k, q in sql.items() if k.startswith("check:")],
+                  "metrics": [sql["metrics"]]}
+        seconds: dict[str, list[tuple[float, float]]] = {k: [] for k in groups}
+        for _ in range(repeats):
+            for label, statements in groups.items():
+                cpu, wall = time.process_time(), time.perf_counter()
+                for statement in statements:
+                    wh.execute(statement)
+                seconds[label].append((time.process_time() - cpu, time.perf_counter() - wall))
+                print(f"{label:8s} cpu {seconds[label][-1][0]:6.2f} s  wall "
+                      f"{seconds[label][-1][1]:6.2f} s", flush=True)
+    finally:
+        wh.close()
+    ratios = [c[0] / m[0] for c, m in zip(seconds["checks"], seconds["metrics"], strict=True)]
+    print(f"checks / metrics statement: cpu ratio median {statistics.median(ratios):.2f} "
+          f"(min {min(ratios):.2f}, max {max(ratios):.2f}); load average "
+          f"{' '.join(f'{x:.1f}' for x in os.getloadavg())}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--units", type=lambda s: int(s.replace("_", "")), default=1_000_000)
@@ -78,13 +106,18 @@ def main() -> None:
     parser.add_argument("--experiment", default="bench")
     parser.add_argument("--once", choices=("with", "without"), default=None,
                         help="run one analysis, with or without the checks' statements, and exit")
+    parser.add_argument("--statements", action="store_true",
+                        help="time the checks' statements against the metrics statement")
     args = parser.parse_args()
     folder = args.project or HERE / "data" / f"u{args.units}"
     project = load_project(folder)
+    if args.statements:
+        _statements(project, args.experiment, args.repeats)
+        return
     real = run.trust_checks
     if args.once is not None:
         if args.once == "without":
-            run.trust_checks = _stub  # type: ignore[assignment]
+            run.trust_checks = _stub
         run.analyze(project, args.experiment)
         return
     times: dict[str, list[float]] = {"with checks": [], "without": []}
@@ -92,7 +125,7 @@ def main() -> None:
     run.analyze(project, args.experiment)  # warm the page cache and imports
     for _ in range(args.repeats):
         for label, function in (("with checks", real), ("without", _stub)):
-            run.trust_checks = function  # type: ignore[assignment]
+            run.trust_checks = function
             whole, spent = _timed_checks(project, args.experiment)
             times[label].append(whole)
             if function is real:

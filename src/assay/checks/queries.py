@@ -10,8 +10,9 @@ checks count exactly the units the results describe, and returns a few rows per 
   over their window and each of its days (one pass over each source);
 * :func:`sources_query`: each metric source's rows and latest event (the fingerprint).
 
-The checks' statement repeats the analysis's exposure scan and source joins: measured on the
-1M-unit benchmark it costs about half the metrics statement (``benchmarks/bench_checks.py``).
+The checks' statement reads each metric source once more than the metrics statement: in CPU it
+costs about 0.8x the metrics statement on the 1M-unit benchmark and 1.3x on the demo's
+``recs_carousel`` (``benchmarks/README.md``, "Cost of the checks").
 """
 
 from __future__ import annotations
