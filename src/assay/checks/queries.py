@@ -43,7 +43,7 @@ from assay.spec.project import Project
 from assay.spec.sqlcheck import parse_expression
 
 DIMENSION, VALUE, UNITS = "dimension", "value", "units"
-#: Dimension names in :func:`traffic_query`'s rows.
+#: Dimension names in :func:`checks_query`'s rows.
 DAY, ROWS_DAY, ASSIGNED, GATED_OUT = "day", "rows_day", "assigned", "gated_out"
 WATERMARK = "watermark"
 ACTIVITY = "activity"
