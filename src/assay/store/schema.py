@@ -142,13 +142,14 @@ RESULTS: Columns = {
     "df": "DOUBLE",
     "cuped_theta": "DOUBLE",
     "arm_figures_json": "TEXT",
-    # schema version 3
+    # schema version 4
     "covariate_coefficients_json": "TEXT",
 }
 # Columns each migration after the first adds (table -> columns); version 1 creates the rest.
 ADDED_IN: dict[int, dict[str, tuple[str, ...]]] = {
     2: {"results": ("rel_lift_method", "statistic", "df", "cuped_theta", "arm_figures_json")},
-    3: {"results": ("covariate_coefficients_json",)},
+    3: {"checks": ("code", "remedy")},
+    4: {"results": ("covariate_coefficients_json",)},
 }
 
 CHECKS: Columns = {
@@ -159,6 +160,9 @@ CHECKS: Columns = {
     "status": "TEXT",
     "message": "TEXT",
     "figures_json": "TEXT",
+    # schema version 3
+    "code": "TEXT",
+    "remedy": "TEXT",
 }
 
 DECISIONS: Columns = {
