@@ -177,16 +177,20 @@ def test_a_version_2_store_gains_check_codes_and_remedies(
                                  exists=True).sql(dialect=warehouse.dialect))
     _create_as_of(warehouse, layout, 2)
     assert "code" not in (warehouse.columns("lab.v2_checks") or [])
-    later = {("checks", "code"), ("checks", "remedy")}
+    later = {(table, c) for v, tables in ADDED_IN.items() if v > 2  # checks' code, remedy ...
+             for table, names in tables.items() for c in names}
+    assert {("checks", "code"), ("checks", "remedy")} <= later
     old = _rows(segmented_result)
     for table in ("arms", "results", "checks", "analyses"):
         _insert_as_of(warehouse, layout, table, old[table], later)
     store = Store(warehouse, layout)
     assert store.ensure()
     assert {"code", "remedy"} <= set(warehouse.columns("lab.v2_checks") or [])
+    assert "covariate_coefficients_json" in (warehouse.columns("lab.v2_results") or [])
     versions = warehouse.execute(exp.select("version").from_(layout.ref("schema_version")).sql(
         dialect=warehouse.dialect)).to_pylist()
-    assert sorted(v["version"] for v in versions) == [1, 2, 3] == list(range(1, LATEST_VERSION + 1))
+    assert sorted(v["version"] for v in versions) == [1, 2, 3, 4] == list(
+        range(1, LATEST_VERSION + 1))
     [before] = store.analyses("exp")
     kept = store.checks(before.analysis_id)  # rows written by version 2: no code, no remedy
     assert [(c.name, c.status) for c in kept] == [(c.name, c.status)
