@@ -21,6 +21,8 @@ from pydantic import (
     model_validator,
 )
 
+from assay.spec.activity import check_activity_fields
+
 _DURATION = re.compile(r"^\s*(-?\d+)\s*(d|h|m|w)\s*$")
 _UNIT_SECONDS = {"m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 IDENTIFIER = r"^[A-Za-z_][A-Za-z0-9_]*$"
@@ -139,8 +141,17 @@ class Capping(Strict):
 
 
 Aggregation = Literal["sum", "count", "count_distinct", "avg", "max", "min"]
-MetricKind = Literal["mean", "proportion", "ratio", "quantile"]
+MetricKind = Literal["mean", "proportion", "ratio", "quantile", "funnel", "retention",
+                     "participation"]
 QuantileOf = Literal["unit", "event"]
+
+
+class FunnelStep(Strict):
+    """One step of a funnel: the qualifying events of a source (default: the funnel's)."""
+
+    name: Annotated[str, Field(pattern=IDENTIFIER)]
+    source: Source | str | None = None
+    filter: str | None = Field(None, description="SQL boolean per event")
 
 
 class MetricSpec(Strict):
@@ -173,6 +184,14 @@ class MetricSpec(Strict):
     quantile_of: QuantileOf = Field(
         "unit", description="Quantile metrics: of per-unit values or of every event's value."
     )
+    steps: list[FunnelStep] | None = Field(
+        None, description="Funnel metrics: the ordered steps (docs/specs.md, Funnel metrics)."
+    )
+
+    @model_validator(mode="after")
+    def _activity_fields(self) -> MetricSpec:
+        check_activity_fields(self)
+        return self
 
     @model_validator(mode="after")
     def _quantile_fields(self) -> MetricSpec:
@@ -205,7 +224,8 @@ class MetricSpec(Strict):
             if self.source is not None or self.value is not None:
                 raise ValueError("a ratio metric takes its source from its numerator/denominator")
         else:
-            if self.source is None:
+            stepped = self.kind == "funnel" and self.steps and all(s.source for s in self.steps)
+            if self.source is None and not stepped:
                 raise ValueError(f"a {self.kind} metric needs a `source`")
             if self.numerator or self.denominator:
                 raise ValueError("`numerator`/`denominator` belong to ratio metrics")
