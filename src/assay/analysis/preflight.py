@@ -13,7 +13,7 @@ from sqlglot import exp
 from assay.errors import SpecError, SpecIssue
 from assay.metrics.plan import AnalysisPlan
 from assay.spec.errors import did_you_mean
-from assay.spec.models import Source
+from assay.spec.models import MetricSpec, Source
 from assay.spec.project import Project, Where
 from assay.spec.sqlcheck import parse_expression
 from assay.warehouse import Warehouse
@@ -49,6 +49,8 @@ def preflight(project: Project, plan: AnalysisPlan, warehouse: Warehouse) -> Non
         )
     checked: set[Source] = set()
     quantiles = [(q.metric.name, {"y": q.measure}) for q in plan.quantiles]
+    quantiles += [(a.metric.name, {str(i): m for i, m in enumerate(a.steps)})
+                  for a in plan.activities]
     for name, variables in [(m.metric.name, m.variables) for m in plan.metrics] + quantiles:
         for measure in variables.values():
             if measure.source in checked or measure.source.table is None:
@@ -113,6 +115,8 @@ def _fragment_columns(
     project: Project, name: str, columns: Callable[[str], list[str] | None]
 ) -> list[SpecIssue]:
     metric = project.metrics[name]
+    if metric.kind == "funnel":
+        return _step_columns(project, metric, columns)
     parts = (
         [metric]
         if metric.kind != "ratio"
@@ -140,4 +144,24 @@ def _fragment_columns(
                             hint=did_you_mean(column.name, found),
                         )
                     )
+    return issues
+
+
+def _step_columns(
+    project: Project, metric: MetricSpec, columns: Callable[[str], list[str] | None]
+) -> list[SpecIssue]:
+    """Columns a funnel step's filter names that its source's table lacks."""
+    issues: list[SpecIssue] = []
+    where = project.where[("metric", metric.name)]
+    for i, step in enumerate(metric.steps or []):
+        carrier = metric.model_copy(update={"source": step.source or metric.source})
+        source = project.source_of(carrier)
+        found = columns(source.table) if source.table is not None else None
+        if step.filter is None or found is None:
+            continue
+        for column in parse_expression(step.filter, project.dialect).find_all(exp.Column):
+            if column.name not in found:
+                issues.append(where.issue(("steps", i, "filter"),
+                                          f"column `{column.name}` is not in `{source.table}`",
+                                          hint=did_you_mean(column.name, found)))
     return issues
