@@ -120,3 +120,33 @@ def test_participation_matches_welch_on_observed_day_shares(result: AnalysisResu
     assert (r.n_control, r.n_treatment) == (len(c), len(t))
     assert (r.mean_control, r.mean_treatment) == pytest.approx((c.mean(), t.mean()), rel=1e-12)
     assert r.p_value == pytest.approx(stats.ttest_ind(t, c, equal_var=False).pvalue, rel=1e-9)
+
+
+@pytest.fixture
+def segmented(warehouse: Warehouse, tmp_path: Path) -> AnalysisResult:
+    for name, table in TABLES.items():
+        warehouse.write_table(name, table, mode="replace")
+    project = load_project(write_project(tmp_path, segments=True))
+    return analyze(project, "exp", warehouse=warehouse)
+
+
+def test_activity_kinds_by_segment_match_the_reference(segmented: AnalysisResult) -> None:
+    platform = TABLES["exposures"].to_pandas().set_index("unit_id").platform
+    funnel = oracle_funnel(TABLES, STEPS)
+    retention = oracle_retention(TABLES, 0, 5)
+    participation = oracle_participation(TABLES, 0, 6)
+    cells = {(r.metric, r.segment_value): r for r in segmented.segments}
+    for value in ("ios", "web"):
+        assert cells[("checkout.cart", value)].segment == "platform"
+        _check_proportion(cells[("checkout.cart", value)],
+                          *_arms(funnel[platform[funnel.index] == value], "cart"))
+        _check_proportion(cells[("returned", value)],
+                          *_arms(retention[platform[retention.index] == value], "y"))
+        c, t = _arms(participation[platform[participation.index] == value], "y")
+        r = cells[("active_days", value)]
+        assert (r.mean_control, r.mean_treatment) == pytest.approx((c.mean(), t.mean()),
+                                                                   rel=1e-12)
+        ratio = cells[("checkout.view_to_cart", value)]
+        assert ratio.n_control + ratio.n_treatment == (platform == value).sum()
+    # the overall results are those of the unsegmented analysis
+    assert [r.metric for r in segmented.results][:2] == ["checkout.view", "checkout.cart"]

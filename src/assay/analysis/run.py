@@ -8,6 +8,7 @@ import json
 import math
 import platform
 from collections.abc import Callable
+from dataclasses import replace
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -126,6 +127,7 @@ def _run(project: Project, compiled: CompiledAnalysis, wh: Warehouse, step: Step
         r for c in cells if c.segment is not None
         for r in relabel(compare_metrics(compared, c, {}), plan)
     ]
+    segment_comparisons += _quantile_segments(project, compiled, counts.units, wh, step, sql)
     segment_results = adjust(segment_comparisons, experiment.correction, experiment.alpha)
     rank_tests = _rank_tests(project, experiment, wh, step, sql) if rows else []
     bootstrap = _bootstrap(project, experiment, wh, step, sql) if rows else []
@@ -206,6 +208,36 @@ def _activity_rows(
         rows = merge_rows(rows, wh.execute(sql[f"{activity.metric.kind}:{name}"]).to_pylist(),
                           experiment.segments)
     return rows
+
+
+def _quantile_segments(
+    project: Project,
+    compiled: CompiledAnalysis,
+    units: dict[str, int],
+    wh: Warehouse,
+    step: Step,
+    sql: dict[str, str],
+) -> list[Comparison]:
+    """Each quantile metric in each segment value: one statement per metric and segment."""
+    experiment = compiled.plan.experiment
+    out: list[Comparison] = []
+    if not any(units.get(v.name, 0) for v in experiment.variants):
+        return out
+    for quantile in compiled.plan.quantiles:
+        name = quantile.metric.name
+        for segment in experiment.segments:
+            step(f"ranking {name} by {segment}")
+            query = compile_quantiles(project, experiment.id, quantile, wh.dialect, segment)
+            sql[f"quantiles:{name}:{segment}"] = query.sql(dialect=wh.dialect, pretty=True)
+            cells: dict[str | None, list[dict[str, Any]]] = {}
+            for row in wh.execute(sql[f"quantiles:{name}:{segment}"]).to_pylist():
+                value = row[segment]
+                cells.setdefault(None if value is None else str(value), []).append(row)
+            for value, rows in cells.items():
+                out += [replace(c, result=replace(c.result, segment=segment,
+                                                  segment_value=value))
+                        for c in compare_quantile_metric(quantile, experiment, rows)]
+    return out
 
 
 def _in_spec_order(comparisons: list[Comparison], experiment: ExperimentSpec) -> list[Comparison]:
