@@ -12,6 +12,7 @@ from sqlglot import exp
 
 from assay.errors import SpecError, SpecIssue
 from assay.metrics.plan import AnalysisPlan
+from assay.spec.activity import APPROX_DISTINCT_DIALECTS
 from assay.spec.errors import did_you_mean
 from assay.spec.models import MetricSpec, Source
 from assay.spec.project import Project, Where
@@ -29,6 +30,7 @@ def preflight(project: Project, plan: AnalysisPlan, warehouse: Warehouse) -> Non
             cache[table] = warehouse.columns(table)
         return cache[table]
 
+    issues += _sketch_issues(project, plan, warehouse.dialect)
     project_where = project.where[("project", "")]
     exposures = project.spec.exposures
     if exposures.table is not None:
@@ -145,6 +147,21 @@ def _fragment_columns(
                         )
                     )
     return issues
+
+
+def _sketch_issues(project: Project, plan: AnalysisPlan, dialect: str) -> list[SpecIssue]:
+    """``approx_count_distinct`` metrics on an engine without a built-in sketch."""
+    if dialect in APPROX_DISTINCT_DIALECTS:
+        return []
+    read = [m.metric.name for m in plan.metrics] + [q.metric.name for q in plan.quantiles]
+    read += [part for m in plan.metrics for part in (m.metric.numerator, m.metric.denominator)
+             if part is not None]
+    names = {name for name in read if name in project.metrics
+             and project.metrics[name].aggregation == "approx_count_distinct"}
+    return [project.where[("metric", name)].issue(
+        ("aggregation",), f"the {dialect} warehouse has no built-in approximate distinct count",
+        hint="use `count_distinct` (exact); `approx_count_distinct` runs on "
+             + ", ".join(APPROX_DISTINCT_DIALECTS)) for name in sorted(names)]
 
 
 def _step_columns(

@@ -34,7 +34,8 @@ class Measure:
     @property
     def fills_zero(self) -> bool:
         """Units without events get 0 (sum, count, any) rather than no value (avg, max, min)."""
-        return self.aggregation in ("sum", "count", "count_distinct", "any")
+        return self.aggregation in ("sum", "count", "count_distinct", "approx_count_distinct",
+                                    "any")
 
     @property
     def zero_without_events(self) -> bool:

@@ -15,6 +15,11 @@ if TYPE_CHECKING:
 
 ACTIVITY_KINDS = ("funnel", "retention", "participation")
 """Kinds computed by their own statement from per-unit activity (:mod:`assay.metrics.kinds`)."""
+DISTINCT_COUNTS = ("count_distinct", "approx_count_distinct")
+"""Aggregations counting distinct values per unit: exact, and by a HyperLogLog sketch."""
+APPROX_DISTINCT_DIALECTS = ("duckdb", "spark", "databricks", "bigquery", "snowflake", "trino")
+"""Dialects with a built-in HyperLogLog distinct count (PostgreSQL has none without an
+extension): where ``approx_count_distinct`` may be used."""
 MAX_PARTICIPATION_DAYS = 366
 """Longest daily-participation window: the SQL has one term per day of it."""
 _DAY = dt.timedelta(days=1)

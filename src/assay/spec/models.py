@@ -21,7 +21,7 @@ from pydantic import (
     model_validator,
 )
 
-from assay.spec.activity import check_activity_fields
+from assay.spec.activity import DISTINCT_COUNTS, check_activity_fields
 
 _DURATION = re.compile(r"^\s*(-?\d+)\s*(d|h|m|w)\s*$")
 _UNIT_SECONDS = {"m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
@@ -140,7 +140,8 @@ class Capping(Strict):
         return self
 
 
-Aggregation = Literal["sum", "count", "count_distinct", "avg", "max", "min"]
+Aggregation = Literal["sum", "count", "count_distinct", "approx_count_distinct", "avg", "max",
+                      "min"]
 MetricKind = Literal["mean", "proportion", "ratio", "quantile", "funnel", "retention",
                      "participation"]
 QuantileOf = Literal["unit", "event"]
@@ -229,9 +230,9 @@ class MetricSpec(Strict):
                 raise ValueError(f"a {self.kind} metric needs a `source`")
             if self.numerator or self.denominator:
                 raise ValueError("`numerator`/`denominator` belong to ratio metrics")
-        if self.aggregation == "count_distinct" and self.value is None:
-            raise ValueError("`count_distinct` counts the distinct values of `value` per unit "
-                             "(e.g. value: item_id); give a `value`")
+        if self.aggregation in DISTINCT_COUNTS and self.value is None:
+            raise ValueError(f"`{self.aggregation}` counts the distinct values of `value` per "
+                             "unit (e.g. value: item_id); give a `value`")
         if self.pre_window is not None and self.pre_window.end > dt.timedelta(0):
             raise ValueError(
                 "`pre_window` must end at or before the first exposure (e.g. [-28d, 0d])"

@@ -11,7 +11,7 @@ from functools import partial
 from typing import TYPE_CHECKING
 
 from assay.errors import SpecIssue
-from assay.spec.activity import ACTIVITY_KINDS
+from assay.spec.activity import ACTIVITY_KINDS, APPROX_DISTINCT_DIALECTS
 from assay.spec.errors import did_you_mean
 from assay.spec.models import ExperimentSpec, MetricSpec, Source
 from assay.spec.sqlcheck import parse_expression, parse_query
@@ -116,6 +116,13 @@ def _check_metrics(project: Project) -> list[SpecIssue]:
                 issues += _sql_issue(
                     partial(parse_expression, text, project.dialect), where, (part,)
                 )
+        if (metric.aggregation == "approx_count_distinct"
+                and project.dialect not in APPROX_DISTINCT_DIALECTS):
+            issues.append(where.issue(
+                ("aggregation",),
+                f"the {project.dialect} warehouse has no built-in approximate distinct count",
+                hint="use `count_distinct` (exact); `approx_count_distinct` runs on "
+                     + ", ".join(APPROX_DISTINCT_DIALECTS)))
         if metric.kind == "proportion" and metric.aggregation != "sum":
             issues.append(
                 where.issue(
