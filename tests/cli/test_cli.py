@@ -123,6 +123,7 @@ def test_analyze_markdown_writes_a_report_with_a_chart(project: Path, tmp_path: 
     assert result.exit_code == 0, result.output
     text = out.read_text()
     assert "**Decision:" in text and "## Health checks" in text
+    assert text.startswith("> exp: draft")  # the same status line as every other output
     assert (out.parent / "exp_lift.png").stat().st_size > 1000
 
 

@@ -131,6 +131,7 @@ def analyze_cmd(
 def _emit(recorded: Recorded, fmt: Format, out: Path | None, segments: bool,
           wide: bool = False, page: ExperimentPage | None = None) -> None:
     from assay.report import render_markdown, render_terminal, write_report
+    from assay.report.format import markdown_text
 
     result = recorded.result
     if fmt == Format.json:
@@ -141,12 +142,13 @@ def _emit(recorded: Recorded, fmt: Format, out: Path | None, segments: bool,
         text = render_html(page or recorded.result)
     elif fmt == Format.markdown:
         if out is not None:
-            path = write_report(result, out.parent if out.suffix else out)
+            path = write_report(result, out.parent if out.suffix else out,
+                                lifecycle=lifecycle_line(recorded))
             if out.suffix and path != out:
                 path.replace(out)
             err_console.print(f"report written to {out}")
             return
-        text = f"> {lifecycle_line(recorded)}\n\n{render_markdown(result)}"
+        text = f"> {markdown_text(lifecycle_line(recorded))}\n\n{render_markdown(result)}"
     else:
         if out is None:
             console.print(lifecycle_line(recorded), highlight=False, markup=False)
@@ -286,21 +288,22 @@ def demo(
         else:
             info = build_demo(out, seed=seed, users=users)
         project = load_project(out)
-        results = {}
+        recorded = {}
         pages = {}
         with closing(project.warehouse()) as wh:
             for experiment_id in sorted(project.experiments):
                 step(f"analysing {experiment_id}")
-                results[experiment_id] = analyse(project, store_of(project, wh),
-                                                 experiment_id).result
+                recorded[experiment_id] = analyse(project, store_of(project, wh),
+                                                  experiment_id)
                 pages[experiment_id] = stored_page(project, store_of(project, wh),
                                                    experiment_id)
     reports = out / "reports"
     table = Table(title=f"Demo: {info.warehouse}", title_justify="left")
     for column in ("experiment", "assay's decision", "checks", "report"):
         table.add_column(column, no_wrap=column != "report", overflow="fold")
+    results = {experiment_id: r.result for experiment_id, r in recorded.items()}
     for experiment_id, result in results.items():
-        path = write_report(result, reports)
+        path = write_report(result, reports, lifecycle=lifecycle_line(recorded[experiment_id]))
         write_html(pages[experiment_id] or result, path.with_suffix(".html"))
         table.add_row(experiment_id, decide(result).verdict, result.status(), path.name)
     console.print(table)

@@ -20,6 +20,7 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+from sqlglot import exp
 
 from assay.pipelines.analysis import analyze_pipeline, pipeline_decision
 from assay.pipelines.designs import PipelineExperiment
@@ -96,18 +97,47 @@ def _write_read(con: duckdb.DuckDBPyConnection, data: pa.Table, variant: str,
     con.register("batch", data)
     path = folder / f"batch_{index}.{variant}"
     fmt = "json" if variant == "json" else "parquet"
-    con.execute(f"COPY batch TO '{path}' (FORMAT {fmt})")
-    if fmt == "json":
-        columns = "{" + ", ".join(f"'{k}': '{v}'" for k, v in SCHEMA.items()) + "}"
-        read = f"read_json('{path}', format = 'newline_delimited', columns = {columns})"
-    else:
-        read = f"read_parquet('{path}')"
+    con.execute(_copy_to("batch", path, fmt))
     # DuckDB answers an INSERT with the number of rows it inserted
-    count = con.execute(f"INSERT INTO {target} SELECT * FROM {read}").fetchone()  # noqa: S608
+    count = con.execute(_insert_from_file(target, path, fmt)).fetchone()
     con.unregister("batch")
     size = path.stat().st_size
     path.unlink()
     return int(count[0]) if count else 0, size
+
+
+def _copy_to(table: str, path: Path, fmt: str) -> str:
+    """``COPY table TO 'path' (FORMAT fmt)``, the path quoted as a literal."""
+    return exp.Copy(this=exp.to_table(table, quoted=True), kind=False,
+                    files=[exp.Literal.string(str(path))],
+                    params=[exp.CopyParameter(this=exp.var("FORMAT"), expression=exp.var(fmt))],
+                    ).sql(dialect="duckdb")
+
+
+def _insert_from_file(target: str, path: Path, fmt: str) -> str:
+    """``INSERT INTO target SELECT * FROM read_json/read_parquet('path')`` (typed columns)."""
+    file = exp.Literal.string(str(path))
+    if fmt == "json":
+        columns = exp.Struct(expressions=[
+            exp.PropertyEQ(this=exp.to_identifier(k), expression=exp.Literal.string(v))
+            for k, v in SCHEMA.items()])
+        read: exp.Expression = exp.Anonymous(this="read_json", expressions=[
+            file, exp.EQ(this=exp.column("format"),
+                         expression=exp.Literal.string("newline_delimited")),
+            exp.EQ(this=exp.column("columns"), expression=columns)])
+    else:
+        read = exp.ReadParquet(expressions=[file])
+    query = exp.select(exp.Star()).from_(exp.Table(this=read))
+    return exp.insert(query, exp.to_table(target, quoted=True)).sql(dialect="duckdb")
+
+
+def _create_output(table: str) -> str:
+    """``CREATE TABLE table (...)`` with the demo's order schema."""
+    columns = [exp.ColumnDef(this=exp.to_identifier(k, quoted=True),
+                             kind=exp.DataType.build(v, dialect="duckdb"))
+               for k, v in SCHEMA.items()]
+    return exp.Create(this=exp.Schema(this=exp.to_table(table, quoted=True),
+                                      expressions=columns), kind="TABLE").sql(dialect="duckdb")
 
 
 def run_demo(out: Path, *, batches: int = 300, rows: int = 2000, seed: int = 7,
@@ -122,8 +152,7 @@ def run_demo(out: Path, *, batches: int = 300, rows: int = 2000, seed: int = 7,
     rng = np.random.default_rng(seed)
     con = duckdb.connect()
     for table in (*OUTPUTS.values(), *SHADOW.values()):
-        con.execute(f"CREATE TABLE {table} ("
-                    + ", ".join(f"{k} {v}" for k, v in SCHEMA.items()) + ")")
+        con.execute(_create_output(table))
     sink = JournalRunSink(out / "journal", lambda: DuckDBWarehouse(str(warehouse)))
     with PipelineRecorder([setup], sink) as recorder, \
             tempfile.TemporaryDirectory() as scratch:

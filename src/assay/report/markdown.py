@@ -190,13 +190,21 @@ def _plot_caveat(result: AnalysisResult) -> list[str]:
     ]
 
 
-def write_report(result: AnalysisResult, out_dir: str | Path) -> Path:
-    """Write ``<out_dir>/<experiment>.md`` (and its lift chart) and return the Markdown path."""
+def write_report(result: AnalysisResult, out_dir: str | Path, *,
+                 lifecycle: str | None = None) -> Path:
+    """Write ``<out_dir>/<experiment>.md`` (and its lift chart) and return the Markdown path.
+
+    ``lifecycle``: the experiment's status line (``assay analyze`` prints it above every
+    output), written as a quote above the document.
+    """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     plot = _forest_plot(result, out / f"{result.experiment}_lift.png")
     path = out / f"{result.experiment}.md"
-    path.write_text(render_markdown(result, plot.name if plot else None), encoding="utf-8")
+    text = render_markdown(result, plot.name if plot else None)
+    if lifecycle:
+        text = f"> {markdown_text(lifecycle)}\n\n{text}"
+    path.write_text(text, encoding="utf-8")
     return path
 
 

@@ -7,6 +7,8 @@ decision, re-run an analysis) are POSTs with a CSRF token, refused in read-only 
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, quote
@@ -29,8 +31,16 @@ MAX_FORM_BYTES = 64_000
 
 def create_app(project: Project, *, read_only: bool = False) -> FastAPI:
     """The dashboard for one project (``read_only``: no decision or re-run, for sharing)."""
-    app = FastAPI(title="assay", docs_url=None, redoc_url=None, openapi_url=None)
-    state = AppState(Catalog(project, read_only=read_only), read_only)
+    catalog = Catalog(project, read_only=read_only)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        catalog.close()
+
+    app = FastAPI(title="assay", docs_url=None, redoc_url=None, openapi_url=None,
+                  lifespan=lifespan)
+    state = AppState(catalog, read_only)
     if not read_only:  # create or migrate the store's tables once, not on a page view
         with state.catalog.store(write=True) as store:
             store.ensure()

@@ -3,16 +3,24 @@
 :class:`Catalog` answers the pages' questions (which experiments, the analyses of one, its
 plan and decisions, a metric's observed effects) from the store's records
 (:class:`assay.store.Store`). It never recomputes a statistic: figures are the stored ones, and
-the only arithmetic is for drawing. Each call opens one warehouse connection and closes it.
+the only arithmetic is for drawing.
+
+Connections: on a DuckDB file each call opens one connection and closes it, because DuckDB
+locks the file per process and a dashboard holding it would block every `assay analyze`.
+PostgreSQL and Spark allow other clients alongside, and a connection there is costly (a Spark
+session is a JVM), so the catalog keeps one open for the server's life, used by one request
+at a time, reopened after an error, and closed by :meth:`Catalog.close` at shutdown.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from assay.errors import WarehouseError
 from assay.report.html import stored_page
 from assay.report.page import ExperimentPage, text, when
 from assay.results import AnalysisResult, MetricResult
@@ -20,6 +28,7 @@ from assay.results.decode import result_from_dict
 from assay.spec.project import Project
 from assay.store import STATUSES, ExperimentRecord, Store
 from assay.store.lifecycle import draft_record, store_of
+from assay.warehouse import Warehouse, dialect_of
 
 
 @dataclass(frozen=True)
@@ -55,12 +64,36 @@ class Catalog:
     def __init__(self, project: Project, *, read_only: bool = False) -> None:
         self.project = project
         self.read_only = read_only
+        self.shared = dialect_of(project.spec.warehouse) != "duckdb"
+        self._warehouse: Warehouse | None = None
+        self._lock = threading.Lock()
 
     @contextmanager
     def store(self, *, write: bool = False) -> Iterator[Store]:
-        """The store over a connection of its own (read-only unless ``write``)."""
-        with closing(self.project.warehouse(read_only=self.read_only)) as wh:
-            yield store_of(self.project, wh, read_only=self.read_only or not write)
+        """The store (read-only unless ``write``) over this call's or the shared connection."""
+        read_only = self.read_only or not write
+        if not self.shared:
+            with closing(self.project.warehouse(read_only=self.read_only)) as wh:
+                yield store_of(self.project, wh, read_only=read_only)
+            return
+        with self._lock:
+            if self._warehouse is None:
+                self._warehouse = self.project.warehouse(read_only=self.read_only)
+            try:
+                yield store_of(self.project, self._warehouse, read_only=read_only)
+            except WarehouseError:  # the connection may be broken: the next call opens anew
+                self._close()
+                raise
+
+    def close(self) -> None:
+        """Close the shared connection, if one is open (idempotent)."""
+        with self._lock:
+            self._close()
+
+    def _close(self) -> None:
+        if self._warehouse is not None:
+            warehouse, self._warehouse = self._warehouse, None
+            warehouse.close()
 
     # ------------------------------------------------------------------ reads
 
