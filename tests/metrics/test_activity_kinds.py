@@ -13,10 +13,13 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 from scipy import stats
 from statsmodels.stats.proportion import proportions_ztest
 from tests.metrics.activity_data import (
+    METRICS,
     build_tables,
     oracle_funnel,
     oracle_participation,
@@ -150,3 +153,27 @@ def test_activity_kinds_by_segment_match_the_reference(segmented: AnalysisResult
         assert ratio.n_control + ratio.n_treatment == (platform == value).sum()
     # the overall results are those of the unsegmented analysis
     assert [r.metric for r in segmented.results][:2] == ["checkout.view", "checkout.cart"]
+
+
+def test_a_funnel_can_take_each_step_from_its_own_source(warehouse: Warehouse,
+                                                         tmp_path: Path) -> None:
+    """Purchases from an `orders` table after views and carts from `events`: the same units
+    reach the same steps as with one source."""
+    events = TABLES["events"]
+    bought = pc.equal(events.column("event"), "purchase")
+    warehouse.write_table("exposures", TABLES["exposures"], mode="replace")
+    warehouse.write_table("events", events.filter(pc.invert(bought)), mode="replace")
+    warehouse.write_table("orders", events.filter(bought).drop_columns(["event"])
+                          .rename_columns(["user", "created_at"]), mode="replace")
+    metrics = METRICS.replace("- {name: purchase, filter: \"event = 'purchase'\"}",
+                              "- {name: purchase, source: orders}")
+    root = write_project(tmp_path, metrics)
+    (root / "assay_project.yml").write_text(
+        (root / "assay_project.yml").read_text(encoding="utf-8")
+        + "  orders: {table: orders, unit: user, timestamp: created_at}\n", encoding="utf-8")
+    result = analyze(load_project(root), "exp", warehouse=warehouse)
+    funnel = oracle_funnel(TABLES, STEPS)
+    found = _by_name(result)
+    _check_proportion(found["checkout.purchase"], *_arms(funnel, "purchase"))
+    rc = _arms(funnel, "purchase")[0].sum() / _arms(funnel, "cart")[0].sum()
+    assert found["checkout.cart_to_purchase"].mean_control == pytest.approx(rc, rel=1e-12)
