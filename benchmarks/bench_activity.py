@@ -2,9 +2,9 @@
 proportions over the same events.
 
     .venv/bin/python benchmarks/bench_activity.py --units 200_000 --generate
-    farm-bench -n 5 --timeout 600 -- .venv/bin/python benchmarks/bench_activity.py \\
-        --units 200_000 --experiment funnel \\
-        --vs '.venv/bin/python benchmarks/bench_activity.py --units 200_000 --experiment proportions'
+    farm-bench -n 5 --timeout 600 \\
+        --vs '.venv/bin/python benchmarks/bench_activity.py --experiment proportions' \\
+        -- .venv/bin/python benchmarks/bench_activity.py --experiment funnel
 
 ``--generate`` writes ``benchmarks/data/activity_u<units>/`` (a DuckDB file with exposures and
 about 8 events per unit, seeded, and a project); without it the command analyses one
