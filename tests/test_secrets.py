@@ -86,3 +86,38 @@ def test_unsupported_dialect_is_refused_by_name(tmp_path: Path) -> None:
                                  "--dialect", "redshift"])
     assert result.exit_code == 1
     assert "does not compile SQL for 'redshift'" in result.output
+
+
+def test_a_credential_in_a_source_sql_is_never_stored_or_printed(tmp_path: Path) -> None:
+    """A URL literal with a password (or ``password=...``) inside a source's ``sql`` runs, but
+    the SQL kept with the result (JSON ``sql``, the store's tables) and `assay sql` mask it."""
+    import duckdb
+    from tests.analysis.shop import build_shop, write_project
+
+    project = write_project(tmp_path / "shop", build_shop(n_units=400))
+    secret = "hunter2pw"
+    spec = project / "assay_project.yml"
+    spec.write_text(spec.read_text().replace(
+        "sessions: {table: sessions, unit: user_id, timestamp: started_at}",
+        "sessions:\n    unit: user_id\n    timestamp: started_at\n"
+        f"    sql: \"SELECT * FROM sessions WHERE 'https://u:{secret}@files.example/x' <> ''"
+        f" AND 'host=db password={secret}' <> ''\""))
+    result = runner.invoke(app, ["analyze", "exp", "-p", str(project), "-f", "json"])
+    assert result.exit_code in (0, 4), result.output
+    assert '"sql"' in result.output and "files.example" in result.output
+    assert secret not in result.output
+    printed = runner.invoke(app, ["sql", "exp", "-p", str(project)])
+    assert printed.exit_code == 0 and "u:***@files.example" in printed.output
+    assert secret not in printed.output
+    con = duckdb.connect(str(project / "warehouse.duckdb"), read_only=True)
+    try:
+        tables = [r[0] for r in con.execute(
+            "SELECT table_schema || '.' || table_name FROM information_schema.tables "
+            "WHERE table_name NOT IN ('exposures', 'orders', 'sessions')").fetchall()]
+        assert any("analyses" in t for t in tables), tables
+        stored = [str(row) for t in tables for row in con.execute(
+            f"SELECT * FROM {t}").fetchall()]  # our own table names, read back
+    finally:
+        con.close()
+    assert any("files.example" in row for row in stored)
+    assert not any(secret in row for row in stored)

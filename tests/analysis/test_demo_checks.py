@@ -129,3 +129,10 @@ def test_checks_are_stored_with_the_result_and_a_rerun_is_identical(demo, tmp_pa
     assert not _differences(a, b)
     stored = next(c for c in first.to_dict()["checks"] if c["name"] == "srm_by_day")
     assert {"name", "status", "message", "figures", "code", "remedy"} <= set(stored)
+
+
+def test_no_demo_experiment_trips_the_data_coverage_checks(demo) -> None:  # type: ignore[no-untyped-def]
+    _, results = demo
+    for experiment, result in results.items():
+        for name in ("missing_variants", "unit_match", "data_coverage"):
+            assert check(result, name).status == "pass", (experiment, check(result, name))

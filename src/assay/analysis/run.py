@@ -37,6 +37,7 @@ from assay.metrics.plan import AnalysisPlan
 from assay.metrics.quantiles import compile_quantiles
 from assay.metrics.ranks import compile_rank_sums
 from assay.results import AnalysisResult, Arm, BootstrapInterval, RankTest
+from assay.secrets import redact
 from assay.spec.models import ExperimentSpec
 from assay.spec.project import Project, load_project
 from assay.stats.codes import ErrorCode
@@ -153,7 +154,7 @@ def _run(project: Project, compiled: CompiledAnalysis, wh: Warehouse, step: Step
         results=results,
         segments=segment_results,
         checks=checks + trust.checks,
-        sql=sql,
+        sql={key: redact(text) for key, text in sql.items()},  # never a credential
         versions=versions(wh.name),
         planned_sample_size=experiment.planned_sample_size,
         rank_tests=rank_tests,
@@ -368,6 +369,7 @@ def _exposure_counts(table: pa.Table) -> ExposureCounts:
     units: dict[str, int] = {}
     rows: dict[str, int] = {}
     multi_units = multi_rows = null_rows = outside = total = 0
+    no_variant = (0, 0)
     for row in table.to_pylist():
         kind = row["kind"]
         total += int(row["all_rows"] or 0)
@@ -377,6 +379,8 @@ def _exposure_counts(table: pa.Table) -> ExposureCounts:
             rows[str(row["variant"])] = int(row["exposure_rows"] or 0)
         elif kind == "multi":
             multi_units, multi_rows = int(row["units"]), int(row["exposure_rows"] or 0)
+        elif kind == "no_variant":
+            no_variant = (int(row["units"]), int(row["exposure_rows"] or 0))
         elif kind == "missing":
             # rows without a unit id are excluded whatever their date; not counted twice
             null_rows = int(row["all_rows"] or 0)
@@ -389,6 +393,8 @@ def _exposure_counts(table: pa.Table) -> ExposureCounts:
         rows=total,
         null_unit_rows=null_rows,
         outside_rows=outside,
+        null_variant_units=no_variant[0],
+        null_variant_rows=no_variant[1],
     )
 
 

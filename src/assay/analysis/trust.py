@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from assay.assign.engine import compile_experiments
+from assay.checks.coverage import SourceCoverage, coverage_query, data_coverage, unit_match
 from assay.checks.pitfalls import (
     Activity,
     Daily,
@@ -87,6 +88,9 @@ def trust_checks(
     activity = Activity.from_rows(rows, max(horizons).days if horizons else 14)
     daily = [Daily.from_rows(name, rows, f"m{i}", measure.window.end.days)
              for i, (name, measure) in enumerate(primaries) if measure.window is not None]
+    coverage_sql = coverage_query(project, plan, dialect)
+    coverage = SourceCoverage.from_rows(
+        run("check:coverage", coverage_sql) if coverage_sql is not None else [])
     same_salt = {o.id: o.hash_salt == experiment.hash_salt for o in others}
     overlaps = [Overlap(o, same_salt[o], table) for o, table in traffic.overlaps.items()]
     overlaps += [Overlap(o, True, {}) for o, same in same_salt.items()
@@ -98,6 +102,8 @@ def trust_checks(
         novelty(daily, experiment),
         dilution(activity, experiment),
         salt_reuse(overlaps),
+        unit_match(coverage, project.spec.exposures.unit_id),
+        data_coverage(coverage, experiment, traffic.watermark),
     ]
     fingerprint = {"spec_hash": spec_hash, "units": units,
                    **_fingerprint(plan, sql, traffic, dialect, run)}

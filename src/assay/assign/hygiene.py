@@ -16,6 +16,7 @@ spec issues. Checks:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from itertools import combinations
@@ -127,6 +128,33 @@ def _unused(experiments: Mapping[str, ExperimentSpec]) -> list[SaltFinding]:
     return findings
 
 
+def chi2_sf(df: int, x: float) -> float:
+    """Upper tail ``P(X >= x)`` of a chi-square with integer ``df``, in closed form.
+
+    With ``h = x / 2``: for even ``df = 2k``, ``exp(-h) sum_{i<k} h^i / i!``; for odd
+    ``df = 2k + 1``, ``erfc(sqrt(h)) + exp(-h) sum_{i<k} h^(i + 1/2) / Gamma(i + 3/2)``. Every
+    term is positive (no cancellation) and taken in log space (no overflow). Pure Python, so
+    that `assay validate` imports no scipy (about 0.5 s); checked against ``scipy`` in the tests.
+
+    References:
+        Abramowitz, M., Stegun, I. A. (1964). Handbook of Mathematical Functions, 26.4.4-26.4.5.
+    """
+    if df < 1:
+        raise ValueError(f"df must be a positive integer, got {df}")
+    if not x > 0:
+        return 1.0
+    if math.isinf(x):
+        return 0.0
+    h = x / 2
+    k, odd = divmod(df, 2)
+    log_h = math.log(h)
+    if odd:
+        terms = (-h + (i + 0.5) * log_h - math.lgamma(i + 1.5) for i in range(k))
+        return min(1.0, math.erfc(math.sqrt(h)) + math.fsum(math.exp(t) for t in terms))
+    terms = (-h + i * log_h - math.lgamma(i + 1) for i in range(k))
+    return min(1.0, math.fsum(math.exp(t) for t in terms))
+
+
 def bucket_independence(first: npt.NDArray[np.integer], second: npt.NDArray[np.integer],
                         bins: int = DECILES) -> tuple[float, float, int]:
     """Chi-square test of independence of two bucket arrays (values in ``[0, bins)``).
@@ -134,15 +162,13 @@ def bucket_independence(first: npt.NDArray[np.integer], second: npt.NDArray[np.i
     Returns:
         ``(chi2, p_value, df)`` of Pearson's test on the ``bins x bins`` contingency table.
     """
-    from scipy.special import chdtrc  # not scipy.stats: importing it costs `validate` ~2 s
-
     table = np.zeros((bins, bins))
     np.add.at(table, (np.asarray(first), np.asarray(second)), 1)
     table = table[table.sum(axis=1) > 0][:, table.sum(axis=0) > 0]
     expected = np.outer(table.sum(axis=1), table.sum(axis=0)) / table.sum()
     chi2 = float(((table - expected) ** 2 / expected).sum())
     df = (table.shape[0] - 1) * (table.shape[1] - 1)
-    return chi2, float(chdtrc(df, chi2)) if df > 0 else 1.0, int(df)
+    return chi2, chi2_sf(df, chi2) if df > 0 else 1.0, int(df)
 
 
 def _correlated(experiments: Mapping[str, ExperimentSpec], sample: int, alpha: float,

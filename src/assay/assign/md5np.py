@@ -14,7 +14,6 @@ import math
 
 import numpy as np
 import numpy.typing as npt
-import pyarrow as pa
 
 MAX_ONE_BLOCK = 55  # 64 bytes minus the 0x80 marker and the 8-byte length
 CHUNK = 32_768  # rows per pass: keeps the sixteen word columns in cache
@@ -39,13 +38,13 @@ def first_words(prefix: bytes, unit_ids: list[str]) -> U32:
 
 
 def _chunk(prefix: bytes, unit_ids: list[str]) -> U32:
-    arr = pa.array(unit_ids, pa.string())
-    buffers = arr.buffers()
-    offsets = np.frombuffer(buffers[1], dtype=np.int32, count=len(unit_ids) + 1,
-                            offset=arr.offset * 4)
-    data = np.frombuffer(buffers[2], dtype=np.uint8)[offsets[0]:offsets[-1]] \
-        if buffers[2] is not None else np.zeros(0, np.uint8)
-    lengths = np.diff(offsets)
+    # UTF-8 bytes and offsets with numpy alone: pyarrow's pa.array imports pandas on its first
+    # call (about 0.5 s), which `assay validate` (salt hygiene hashes ids) must not pay
+    encoded = [uid.encode("utf-8") for uid in unit_ids]
+    lengths = np.fromiter(map(len, encoded), dtype=np.int32, count=len(encoded))
+    offsets = np.zeros(len(encoded) + 1, dtype=np.int32)
+    np.cumsum(lengths, out=offsets[1:])
+    data = np.frombuffer(b"".join(encoded), dtype=np.uint8)
     total = lengths + len(prefix)
     short = total <= MAX_ONE_BLOCK
     if short.all():

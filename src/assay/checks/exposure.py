@@ -27,6 +27,9 @@ class ExposureCounts:
         rows: Exposure rows of the experiment in all.
         null_unit_rows: Rows without a unit id (excluded).
         outside_rows: Rows outside the experiment's dates (excluded).
+        null_variant_units: Units whose exposures (in the dates) all have a NULL variant
+            (excluded; not units in several variants).
+        null_variant_rows: Their exposure rows.
     """
 
     units: dict[str, int]
@@ -36,6 +39,8 @@ class ExposureCounts:
     rows: int
     null_unit_rows: int
     outside_rows: int
+    null_variant_units: int = 0
+    null_variant_rows: int = 0
 
 
 def exposure_checks(counts: ExposureCounts, experiment: ExperimentSpec) -> list[Check]:
@@ -49,6 +54,7 @@ def exposure_checks(counts: ExposureCounts, experiment: ExperimentSpec) -> list[
         _duplicates(counts),
         _outside_dates(counts),
         _null_units(counts),
+        _null_variants(counts),
     ]
 
 
@@ -178,6 +184,20 @@ def _null_units(counts: ExposureCounts) -> Check:
             figures,
         )
     return Check("missing_unit_ids", "pass", "every exposure has a unit id", figures)
+
+
+def _null_variants(counts: ExposureCounts) -> Check:
+    figures = {"units": counts.null_variant_units, "rows": counts.null_variant_rows}
+    if counts.null_variant_units:
+        return Check(
+            "missing_variants",
+            "warn",
+            f"{counts.null_variant_units:,} units were logged without a variant (NULL in "
+            f"{counts.null_variant_rows:,} exposure rows) and were excluded",
+            figures,
+            remedy="check that the exposure logger records the variant it served",
+        )
+    return Check("missing_variants", "pass", "every analysed exposure names a variant", figures)
 
 
 def _shares(shares: dict[str, float]) -> str:

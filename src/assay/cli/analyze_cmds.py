@@ -231,8 +231,10 @@ def sql_cmd(
     from assay.metrics.compile import compile_analysis
 
     compiled = compile_analysis(loaded, experiment, dialect=target)
+    from assay.secrets import redact
+
     for name, text in compiled.statements().items():
-        typer.echo(f"-- {name}\n{text};\n")
+        typer.echo(f"-- {name}\n{redact(text)};\n")  # a credential in a source's sql: masked
 
 
 @app.command()

@@ -9,7 +9,6 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
-import numpy as np
 import typer
 from rich.table import Table
 
@@ -218,6 +217,8 @@ def _from_archive(project: Path, metric: str, mde: float | None,
                   options: dict[str, Any]) -> dict[str, Any]:
     """The distribution of past effects on ``metric`` and a plan to detect their median."""
     from contextlib import closing
+
+    import numpy as np
 
     from assay.analysis.archive import archive_effects
     from assay.spec import load_project

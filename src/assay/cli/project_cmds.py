@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
 
 from assay.cli.app import ProjectOption, app, console, err_console
 from assay.cli.errors import reported
+
+if TYPE_CHECKING:
+    from assay.errors import SpecIssue
+    from assay.spec.project import Project
 
 
 @app.command()
@@ -51,8 +55,9 @@ def validate(
     Every problem is reported at once with its file, line and field, and a hint where one
     exists. SQL fragments are parsed; assignment is checked as the SDK would (forced variants,
     holdouts, targeting) and salts for sharing and correlated assignments. With --warehouse
-    (the default) each experiment's tables and columns are looked up in the warehouse
-    catalogue.
+    (the default) the tables and columns of every experiment, metric and source (used by an
+    experiment or not) are looked up in the warehouse catalogue, and reported together with
+    the spec's own problems.
 
     Exit codes: 0 valid, 2 spec problems, 3 the warehouse could not be reached.
 
@@ -60,28 +65,48 @@ def validate(
 
         assay validate --project shop --offline
     """
-    from assay.analysis.preflight import preflight
     from assay.errors import SpecError
-    from assay.metrics.plan import plan_experiment
-    from assay.spec import load_project
+    from assay.spec.project import read_project
     from assay.spec.validate import salt_issues
 
-    loaded = load_project(project)
-    hygiene = salt_issues(loaded)
-    if any(i.severity == "error" for i in hygiene):
-        raise SpecError([i for i in hygiene if i.severity == "error"])
-    for issue in loaded.warnings + hygiene:
+    loaded, issues = read_project(project)
+    if loaded is not None:
+        issues += salt_issues(loaded)
+        if warehouse:
+            issues += _catalogue_issues(loaded, checked_alone=all(
+                i.severity != "error" for i in issues))
+    for issue in (i for i in issues if i.severity != "error"):
         err_console.print(
             f"  [yellow]▲[/] {escape(issue.format())}", highlight=False, soft_wrap=True
         )
-    if warehouse:
-        wh = loaded.warehouse(read_only=True)  # a missing DuckDB file is an error, not created
-        try:
-            for experiment in loaded.experiments.values():
-                preflight(loaded, plan_experiment(loaded, experiment), wh)
-        finally:
-            wh.close()
+    errors = [i for i in issues if i.severity == "error"]
+    if errors or loaded is None:
+        raise SpecError(list(dict.fromkeys(errors)))
     console.print(
         f"[green]✔[/] {len(loaded.metrics)} metrics and {len(loaded.experiments)} "
         f"experiments are valid" + (" (tables and columns checked)" if warehouse else "")
     )
+
+
+def _catalogue_issues(loaded: Project, *, checked_alone: bool) -> list[SpecIssue]:
+    """The project's tables and columns, looked up in the warehouse catalogue.
+
+    When the spec already has errors, a warehouse that cannot be reached is noted and the
+    spec's errors are reported on their own; when it has none, it is the error (exit 3).
+    """
+    from assay.analysis.preflight import catalogue_issues
+    from assay.errors import WarehouseError
+    from assay.secrets import redact
+
+    try:
+        wh = loaded.warehouse(read_only=True)  # a missing DuckDB file is an error, not created
+    except WarehouseError as err:
+        if checked_alone:
+            raise
+        err_console.print(f"  [yellow]▲[/] tables and columns not checked: "
+                          f"{escape(redact(str(err)))}", highlight=False, soft_wrap=True)
+        return []
+    try:
+        return catalogue_issues(loaded, wh)
+    finally:
+        wh.close()

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,25 +18,10 @@ from sqlglot import exp
 from assay.errors import SpecError, SpecIssue
 from assay.spec.errors import did_you_mean
 
-#: ``ref('fct_orders')``, ``ref('pkg', 'fct_orders')``, ``source('shop', 'orders')``, with or
-#: without ``{{ }}`` around them.
-_CALL = re.compile(
-    r"""^\s*(?:\{\{\s*)?(?P<fn>ref|source)\(\s*(?P<q1>['"])(?P<a>[^'"]+)(?P=q1)\s*"""
-    r"""(?:,\s*(?P<q2>['"])(?P<b>[^'"]+)(?P=q2)\s*)?\)\s*(?:\}\}\s*)?$"""
-)
 #: Node kinds a ``ref`` can name (dbt's own list of refable resources that hold data).
 _REFABLE = ("model", "seed", "snapshot")
 #: Keys of a manifest entry that change on every parse without the definition changing.
 _VOLATILE = ("created_at", "unrendered_config", "config_call_dict", "deferred")
-
-
-def parse_call(text: str) -> tuple[str, str, str | None] | None:
-    """``("ref", "fct_orders", None)`` / ``("source", "shop", "orders")``, or None if ``text``
-    is not a dbt ``ref``/``source`` call (a plain table name)."""
-    match = _CALL.match(text)
-    if match is None:
-        return None
-    return match["fn"], match["a"], match["b"]
 
 
 @dataclass(frozen=True)

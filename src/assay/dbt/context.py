@@ -15,12 +15,13 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from assay.dbt.artifacts import Manifest, parse_call, relation
+from assay.dbt.artifacts import Manifest, relation
 from assay.dbt.semantic import DbtMetric, map_metrics
 from assay.errors import AssayError, SpecError, SpecIssue
 from assay.spec.errors import did_you_mean
 from assay.spec.models import DbtSpec, ExposureSource, MetricRefs, MetricSpec, Source
 from assay.spec.project import Project, Where, shown_path
+from assay.spec.refs import parse_call
 from assay.spec.yamlsrc import Loc, Located, load_yaml
 
 PREFIX = "dbt:"

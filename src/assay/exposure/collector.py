@@ -5,7 +5,8 @@ Endpoints (JSON):
 * ``POST /v1/exposures`` ``{"batch_id": "...", "events": [{"experiment_id", "variant",
   "unit_id", "timestamp"}]}``: validates every event, journals the batch (fsync) and only then
   answers ``{"batch_id", "accepted", "rejected": [{"index", "code", "reason"}], "duplicate"}``.
-  A batch id seen before is answered from the journal and not counted again.
+  A batch id seen before (within the dedup window, 7 days by default, across restarts) is
+  answered from the journal and not counted again.
 * ``POST /v1/events``: the same for metric events ``{"unit_id", "timestamp", "event", "value"}``.
 * ``POST /v1/<stream>`` for every stream added with :meth:`Collector.add_stream`.
 * ``GET /v1/stats``: counters (accepted, rejected by code, refused requests by reason,
@@ -39,7 +40,13 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from assay.errors import AssayError
-from assay.exposure.journal import SEGMENT_BYTES, Journal, JournalWriteError, summary_of
+from assay.exposure.journal import (
+    DEDUP_WINDOW,
+    SEGMENT_BYTES,
+    Journal,
+    JournalWriteError,
+    received_at,
+)
 from assay.exposure.loader import Loader
 from assay.exposure.streams import Stream, event_stream, exposure_stream
 from assay.exposure.validation import Rejection, variant_names
@@ -75,6 +82,8 @@ class Collector:
         limits: Request limits.
         retry_max: Longest back-off between the loader's attempts, in seconds.
         segment_bytes: Journal segment size before rotation.
+        dedup_window: How long a batch id is remembered after its batch was received (a
+            retry within it, across restarts, is a duplicate; after it, a new batch).
 
     Raises:
         JournalError: ``data_dir`` cannot be created or written.
@@ -85,7 +94,8 @@ class Collector:
                  open_warehouse: Callable[[], Warehouse], data_dir: str | Path, *,
                  columns: ExposureSource | None = None, events_table: str = "assay_events",
                  limits: Limits | None = None, retry_max: float = 30.0,
-                 segment_bytes: int = SEGMENT_BYTES) -> None:
+                 segment_bytes: int = SEGMENT_BYTES,
+                 dedup_window: dt.timedelta = DEDUP_WINDOW) -> None:
         columns = columns or ExposureSource()
         if columns.table is None:
             raise AssayError("the project's exposures are a SQL query; the collector needs a "
@@ -95,10 +105,11 @@ class Collector:
         self.streams: dict[str, Stream] = {}
         self.add_stream(exposure_stream(variant_names(self.experiments), columns))
         self.add_stream(event_stream(events_table))
-        self.journal = Journal(data_dir, segment_bytes=segment_bytes)
+        self.journal = Journal(data_dir, segment_bytes=segment_bytes, dedup_window=dedup_window)
         self.loader = Loader(open_warehouse, self.streams, self.journal, retry_max=retry_max)
         self._lock = threading.Lock()
         self._batches: dict[str, dict[str, Any]] = {}
+        self._received: dict[str, dt.datetime] = {}  # in the order received: oldest first
         self._in_flight: dict[str, threading.Event] = {}
         self.counts: Counter[str] = Counter()
         self.rejected: Counter[str] = Counter()
@@ -125,9 +136,22 @@ class Collector:
     def _remember(self, summary: dict[str, Any]) -> None:
         self._batches[summary["batch_id"]] = {"accepted": summary["accepted"],
                                              "rejected": summary["rejected"]}
+        self._received[summary["batch_id"]] = received_at(summary) or dt.datetime.now(dt.UTC)
         self.counts[f"{summary['stream']}_accepted"] += summary["accepted"]
         self.counts["batches"] += 1
         self.rejected.update(r["code"] for r in summary["rejected"])
+        self._forget_expired()
+
+    def _forget_expired(self) -> None:
+        """Drop batch ids received longer than the journal's dedup window ago (the oldest
+        first; ids are remembered in the order their batches were received)."""
+        horizon = dt.datetime.now(dt.UTC) - self.journal.dedup_window
+        while self._received:
+            batch_id, moment = next(iter(self._received.items()))
+            if moment >= horizon:
+                return
+            del self._received[batch_id]
+            self._batches.pop(batch_id, None)
 
     def refuse(self, reason: str, status: int, message: str) -> tuple[int, dict[str, Any]]:
         """Refuse a whole request, counted in ``/v1/stats`` under ``refused_requests``."""
@@ -173,12 +197,9 @@ class Collector:
         if waiting is not None:
             return self.refuse("concurrent_retry_failed", 503,
                                "a concurrent request with this batch id failed; retry")
-        record = {"batch_id": batch_id, "stream": stream, "rows": rows,
-                  "rejected": [r.to_json() for r in rejections],
-                  "received_at": dt.datetime.now(dt.UTC).isoformat()}
-        try:
-            position = self.journal.append(record)  # durable before we answer
-            summary = summary_of(record)
+        try:  # durable before we answer
+            summary, position = self.journal.append_batch(
+                stream, rows, batch_id=batch_id, rejected=[r.to_json() for r in rejections])
             with self._lock:
                 self._remember(summary)
                 self._last_write_failed = False
@@ -192,7 +213,7 @@ class Collector:
                 self._in_flight.pop(batch_id).set()
         self.loader.submit(summary, position)
         return 200, {"batch_id": batch_id, "duplicate": False, "accepted": len(rows),
-                     "rejected": record["rejected"]}
+                     "rejected": summary["rejected"]}
 
     @staticmethod
     def _validate(stream: Stream, events: list[Any]

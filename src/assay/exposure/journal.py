@@ -12,19 +12,28 @@ holds: it checks every frame's checksum and skips only a damaged record, keeping
 record after it (a torn tail is cut off).
 
 Once every batch of a closed segment is in the warehouse, :meth:`Journal.retire` moves the
-batches' summaries (id, stream, counts, rejections: what a duplicate request is answered with)
-to ``batches.idx`` and deletes the segment, so the journal on disk and in memory stays bounded
-by what is not yet loaded. Rows are never held in memory: the loader reads them back by
-:class:`Position`.
+batches' summaries (id, stream, counts, rejections, time received: what a duplicate request is
+answered with) to ``batches.idx`` and deletes the segment, so the journal on disk and in memory
+stays bounded by what is not yet loaded. Rows are never held in memory: the loader reads them
+back by :class:`Position`.
+
+Batch ids are remembered for :data:`DEDUP_WINDOW` (7 days) after their batch was received: a
+retry within the window, across any number of restarts, is answered as a duplicate; summaries
+older than that are dropped from ``batches.idx`` when it is compacted (at open, and when a
+segment is retired once the oldest summary has expired), so the index is bounded by the traffic
+of one window. A batch id sent again after the window is a new batch. Batches not yet loaded
+are never forgotten, however old.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
 import os
 import re
 import threading
+import uuid
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -35,6 +44,9 @@ from assay.errors import AssayError
 
 log = logging.getLogger("assay.collector")
 SEGMENT_BYTES = 64 * 1024 * 1024
+DEDUP_WINDOW = dt.timedelta(days=7)
+"""How long a batch id is remembered after its batch was received (retries within it are
+answered as duplicates)."""
 _INDEX = "batches.idx"
 _LEGACY = "journal.jsonl"  # the single-file journal of earlier versions, read as segment 0
 _FRAME = re.compile(rb"[0-9a-f]{8} \{")
@@ -71,9 +83,21 @@ class Entry:
 
 
 def summary_of(record: dict[str, Any]) -> dict[str, Any]:
-    """What a duplicate request is answered with: the record without its rows."""
+    """What a duplicate request is answered with: the record without its rows (and when it was
+    received, which says when its id may be forgotten)."""
     return {"batch_id": record["batch_id"], "stream": record["stream"],
-            "accepted": len(record["rows"]), "rejected": record["rejected"]}
+            "accepted": len(record["rows"]), "rejected": record["rejected"],
+            "received_at": record.get("received_at")}
+
+
+def received_at(summary: dict[str, Any]) -> dt.datetime | None:
+    """When a summary's batch was received (None for a summary of an earlier version)."""
+    text = summary.get("received_at")
+    try:
+        moment = dt.datetime.fromisoformat(text) if isinstance(text, str) else None
+    except ValueError:
+        return None
+    return moment if moment is None or moment.tzinfo else moment.replace(tzinfo=dt.UTC)
 
 
 def frame(record: dict[str, Any]) -> bytes:
@@ -120,14 +144,18 @@ class Journal:
     Args:
         folder: The journal's folder (created if needed).
         segment_bytes: A segment is closed and a new one begun past this size.
+        dedup_window: How long the summary of a loaded batch is kept (its id remembered).
 
     Raises:
         JournalError: The folder cannot be created, written or read.
     """
 
-    def __init__(self, folder: str | Path, *, segment_bytes: int = SEGMENT_BYTES) -> None:
+    def __init__(self, folder: str | Path, *, segment_bytes: int = SEGMENT_BYTES,
+                 dedup_window: dt.timedelta = DEDUP_WINDOW) -> None:
         self.folder = Path(folder)
         self.segment_bytes = segment_bytes
+        self.dedup_window = dedup_window
+        self._index_oldest: dt.datetime | None = None
         self.damaged_records = 0
         self._segments: dict[int, _Segment] = {}
         self._lock = threading.Lock()
@@ -148,10 +176,8 @@ class Journal:
         return list(self._entries)
 
     def _recover(self) -> Iterator[Entry]:
-        index = self.folder / _INDEX
-        if index.exists():
-            for _, record in self._scan(index, cut_tail=True):
-                yield Entry(record, None)
+        for summary in self._compact_index():
+            yield Entry(summary, None)
         legacy = self.folder / _LEGACY
         if legacy.exists():
             yield from self._recover_segment(0, legacy)
@@ -211,6 +237,30 @@ class Journal:
         self._written = self._synced = 0
         self._epoch = 0
         _fsync_dir(self.folder)
+
+    def append_batch(self, stream: str, rows: list[dict[str, Any]], *,
+                     batch_id: str | None = None, rejected: list[dict[str, Any]] | None = None,
+                     ) -> tuple[dict[str, Any], Position]:
+        """Journal one batch of ``stream`` durably: the record every writer shares.
+
+        Args:
+            stream: The stream the rows belong to (``exposures``, ``pipeline_runs`` ...).
+            rows: The accepted rows.
+            batch_id: The client's id (what a retry is recognised by); a fresh one if None.
+            rejected: The rejections to answer duplicates with (``Rejection.to_json()``).
+
+        Returns:
+            The batch's summary (what the loader queues and a duplicate is answered with) and
+            where its record is.
+
+        Raises:
+            JournalWriteError: The batch is not durable: do not acknowledge it.
+        """
+        record = {"batch_id": batch_id or uuid.uuid4().hex, "stream": stream, "rows": rows,
+                  "rejected": list(rejected or []),
+                  "received_at": dt.datetime.now(dt.UTC).isoformat()}
+        position = self.append(record)
+        return summary_of(record), position
 
     def append(self, record: dict[str, Any]) -> Position:
         """Write one record durably (returns after an ``fsync`` that covers it).
@@ -310,11 +360,58 @@ class Journal:
                 os.fsync(index.fileno())
             segment.path.unlink()
             _fsync_dir(self.folder)
+            self._note_oldest(segment.summaries)
+            if self._index_oldest is not None and self._index_oldest < self._horizon():
+                self._compact_index()
         except OSError as err:  # retried at the next load; the segment stays readable
             log.error("journal: cannot retire segment %s: %s", segment.path, err)
             return
-        with self._lock:
-            self._segments.pop(segment.number, None)
+        finally:
+            with self._lock:
+                if not segment.path.exists():
+                    self._segments.pop(segment.number, None)
+
+    def _horizon(self) -> dt.datetime:
+        return dt.datetime.now(dt.UTC) - self.dedup_window
+
+    def _note_oldest(self, summaries: list[dict[str, Any]]) -> None:
+        times = [t for t in map(received_at, summaries) if t is not None]
+        if times and (self._index_oldest is None or min(times) < self._index_oldest):
+            self._index_oldest = min(times)
+
+    def _compact_index(self) -> list[dict[str, Any]]:
+        """The summaries of ``batches.idx`` still in the dedup window; the file is rewritten
+        without the others (atomically: a new file, fsynced, renamed over the old one).
+
+        A summary without a time (written by an earlier version) is stamped with the time of
+        the compaction, so it expires one window later.
+        """
+        index = self.folder / _INDEX
+        if not index.exists():
+            return []
+        now = dt.datetime.now(dt.UTC)
+        kept, dropped, stamped = [], 0, False
+        for _, summary in self._scan(index, cut_tail=True):
+            moment = received_at(summary)
+            if moment is None:
+                summary = {**summary, "received_at": now.isoformat()}
+                stamped = True
+            elif moment < now - self.dedup_window:
+                dropped += 1
+                continue
+            kept.append(summary)
+        if dropped or stamped:
+            fresh = index.with_suffix(".tmp")
+            with open(fresh, "wb") as handle:
+                handle.write(b"".join(frame(s) for s in kept))
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(fresh, index)
+            _fsync_dir(self.folder)
+            log.info("journal: forgot %d batch ids older than %s", dropped, self.dedup_window)
+        self._index_oldest = None
+        self._note_oldest(kept)
+        return kept
 
     def read(self, position: Position) -> dict[str, Any]:
         """The full record at ``position`` (with its rows)."""

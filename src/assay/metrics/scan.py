@@ -89,8 +89,9 @@ def exposure_query(exposures: exp.Select, experiment: ExperimentSpec) -> exp.Que
     """One scan of the experiment's exposures: every count the trust checks need.
 
     Rows grouped by ``kind``: ``arm`` (units whose exposures in the dates all name ``variant``),
-    ``multi`` (units seen in several variants), ``outside`` (units exposed only outside the
-    dates), ``missing`` (rows without a unit id). ``exposure_rows`` counts rows inside the dates,
+    ``multi`` (units seen in several variants), ``no_variant`` (units whose exposures in the
+    dates all have a NULL variant), ``outside`` (units exposed only outside the dates),
+    ``missing`` (rows without a unit id). ``exposure_rows`` counts rows inside the dates,
     ``outside_rows`` those outside, ``all_rows`` both.
     """
     dates = _in_dates(col(TS), experiment)
@@ -114,6 +115,7 @@ def exposure_query(exposures: exp.Select, experiment: ExperimentSpec) -> exp.Que
         exp.Case()
         .when(col(UNIT).is_(exp.null()), exp.Literal.string("missing"))
         .when(col("rows").eq(exp.Literal.number(0)), exp.Literal.string("outside"))
+        .when(col(VARIANT).is_(exp.null()), exp.Literal.string("no_variant"))
         .when(col(VARIANT).eq(col(VARIANT_MAX)), exp.Literal.string("arm"))
         .else_(exp.Literal.string("multi"))
     )

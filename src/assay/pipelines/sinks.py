@@ -9,14 +9,12 @@ new sink on the same folder loads whatever the ledger does not list yet.
 
 from __future__ import annotations
 
-import datetime as dt
 import threading
-import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
-from assay.exposure.journal import Journal, summary_of
+from assay.exposure.journal import Journal
 from assay.exposure.loader import Loader
 from assay.exposure.streams import Row, Stream, exposure_stream
 from assay.exposure.validation import Rejection
@@ -82,10 +80,8 @@ class JournalRunSink:
         self._closed = False
 
     def write(self, stream: str, rows: list[dict[str, Any]]) -> None:
-        record = {"batch_id": uuid.uuid4().hex, "stream": stream, "rows": rows,
-                  "rejected": [], "received_at": dt.datetime.now(dt.UTC).isoformat()}
-        position = self.journal.append(record)  # durable before the run goes on
-        self.loader.submit(summary_of(record), position)
+        summary, position = self.journal.append_batch(stream, rows)  # durable, then go on
+        self.loader.submit(summary, position)
 
     @property
     def errors(self) -> list[str]:

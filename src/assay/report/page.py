@@ -36,6 +36,11 @@ ADVICE = {
     "duplicate_exposures": "Dedupe exposures at the source; analysis counts each unit once.",
     "exposure_dates": "Check the spec's start and end against the logged exposures.",
     "missing_unit_ids": "Fix the logger so that every exposure carries a unit id.",
+    "missing_variants": "Fix the logger so that every exposure records the variant it served.",
+    "unit_match": "Compare the source's unit column with the exposures' unit id (the same id, "
+    "its type, case and any prefix).",
+    "data_coverage": "Rerun when the sources have caught up, or end the experiment earlier so "
+    "that every unit's window is complete.",
     "sample_size": "Let the experiment run to its planned sample size before deciding.",
 }
 

@@ -22,6 +22,7 @@ from pydantic import (
 )
 
 from assay.spec.activity import DISTINCT_COUNTS, check_activity_fields
+from assay.spec.refs import parse_call
 
 _DURATION = re.compile(r"^\s*(-?\d+)\s*(d|h|m|w)\s*$")
 _UNIT_SECONDS = {"m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
@@ -38,8 +39,6 @@ def table_name(value: str | None) -> str | None:
     empty parts (they would break the SQL built from it, or reach it unquoted)."""
     if value is None:
         return None
-    from assay.dbt.artifacts import parse_call
-
     if parse_call(value) is not None:
         return value  # ref('x') / source('a', 'b'): the dbt context resolves it to a relation
     parts = value.split(".")

@@ -98,30 +98,44 @@ def load_project(path: str | Path = ".") -> Project:
     Raises:
         SpecError: With every error found, each located by file, line and field.
     """
+    project, issues = read_project(path)
+    errors = [i for i in issues if i.severity == "error"]
+    if errors or project is None:
+        raise SpecError(errors)
+    return project
+
+
+def read_project(path: str | Path = ".") -> tuple[Project | None, list[SpecIssue]]:
+    """Read the project in ``path`` as far as it loads, and every issue found on the way.
+
+    Returns:
+        The project holding every definition that loaded (None if ``assay_project.yml`` itself
+        did not), with its ``warnings`` set; and every issue, errors and warnings. A caller
+        that checks further (``assay validate``'s catalogue look-ups) can then report its own
+        findings together with these, so a user fixes a project in one pass.
+    """
     from assay.spec.validate import validate_project
 
     root = Path(path).resolve()
     issues: list[SpecIssue] = []
     project_file = root / PROJECT_FILE
     if not project_file.is_file():
-        raise SpecError(
-            [
-                SpecIssue(
-                    str(project_file),
-                    None,
-                    "",
-                    f"no {PROJECT_FILE} here; run `assay init` to create a project, "
-                    "or pass --project DIR",
-                )
-            ]
-        )
+        return None, [
+            SpecIssue(
+                str(project_file),
+                None,
+                "",
+                f"no {PROJECT_FILE} here; run `assay init` to create a project, "
+                "or pass --project DIR",
+            )
+        ]
     src = load_yaml(project_file, shown_path(project_file))
     if src.issues:  # unreadable: "expected a mapping" on top would only repeat it, unlocated
-        raise SpecError(src.issues)
+        return None, src.issues
     spec = _validate(ProjectSpec, src, (), src.data, issues)
     spec = spec and _connectable(spec, src, issues)
     if spec is None:
-        raise SpecError(issues)
+        return None, issues
     project = Project(root=root, spec=spec)
     project.where[("project", "")] = Where(src, ())
 
@@ -135,11 +149,8 @@ def load_project(path: str | Path = ".") -> Project:
 
         attach_dbt(project, issues)
     issues += validate_project(project)
-    errors = [i for i in issues if i.severity == "error"]
     project.warnings = [i for i in issues if i.severity != "error"]
-    if errors:
-        raise SpecError(errors)
-    return project
+    return project, issues
 
 
 def _connectable(spec: ProjectSpec, src: Located, issues: list[SpecIssue]

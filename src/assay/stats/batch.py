@@ -128,6 +128,9 @@ def compare_batch(
     values = compare_arrays(control.point, control.variance, treatment.point, treatment.variance,
                             df, alpha=alpha, alternative=alternative, margin=margin)
     codes = np.where(control.error == None, treatment.error, control.error)  # noqa: E711
+    finite = (np.isfinite(control.point) & np.isfinite(control.variance)
+              & np.isfinite(treatment.point) & np.isfinite(treatment.variance))
+    codes[(codes == None) & ~finite] = ErrorCode.NON_FINITE  # noqa: E711
     free = codes == None  # noqa: E711
     codes[free & ~(values["diff_se"] > 0)] = ErrorCode.ZERO_VARIANCE
     codes[(codes == None) & np.isnan(values["rel_lift"])] = ErrorCode.CONTROL_MEAN_ZERO  # noqa: E711

@@ -19,6 +19,9 @@ class ErrorCode(StrEnum):
     """An arm has fewer units than the method needs (``n < 2`` for a sample variance)."""
     ZERO_VARIANCE = "zero_variance"
     """The standard error of the comparison is zero: every unit has the same value."""
+    NON_FINITE = "non_finite"
+    """An arm's estimate or its variance is NaN or infinite: the metric's values hold NaN or
+    infinity (a float column with NaN, a division by zero in ``value``), not a constant."""
     DENOMINATOR_ZERO = "denominator_zero"
     """The denominator of a ratio metric sums to zero in an arm."""
     CONTROL_MEAN_ZERO = "control_mean_zero"

@@ -72,6 +72,8 @@ def _stack(raw: Sequence[tuple[ArmEstimate | Moments, ArmEstimate | Moments]],
     for k, (c, t) in enumerate(looks):
         bad = c.error or t.error
         n[k] = c.n + t.n
+        if bad is None and not np.all(np.isfinite([c.point, c.variance, t.point, t.variance])):
+            bad = ErrorCode.NON_FINITE
         if bad is None and not c.variance + t.variance > 0:
             bad = ErrorCode.ZERO_VARIANCE
         if bad is not None:

@@ -59,7 +59,8 @@ class Effect:
             computed from (None for an effect that could not be computed).
         error: Data problem. ``CONTROL_MEAN_ZERO`` leaves every ``diff`` field valid and only the
             ``rel_lift`` fields NaN; ``ZERO_VARIANCE`` keeps ``diff`` and ``rel_lift`` points
-            (exact) with NaN test numbers; every other code makes all numbers NaN.
+            (exact) with NaN test numbers; every other code (``NON_FINITE`` for an arm whose
+            point or variance is NaN or infinite) makes all numbers NaN.
     """
 
     diff: float
@@ -300,6 +301,9 @@ def compare(
     for arm in (control, treatment):
         if arm.error is not None:
             return failed_effect(arm.error, method, alternative)
+    if not np.all(np.isfinite([control.point, control.variance, treatment.point,
+                               treatment.variance])):
+        return failed_effect(ErrorCode.NON_FINITE, method, alternative)
     df = (
         welch_df(control.variance, control.df, treatment.variance, treatment.df)
         if test == "welch"

@@ -12,6 +12,7 @@ import json
 import uuid
 from typing import Any
 
+from assay.secrets import redact
 from assay.store.schema import RESULTS
 
 Row = dict[str, Any]
@@ -86,6 +87,7 @@ def analysis_rows(
 ) -> dict[str, list[Row]]:
     """Rows of ``analyses``, ``arms``, ``results`` and ``checks`` for one result's JSON form."""
     analysis_id = analysis_id or uuid.uuid4().hex
+    data = {**data, "sql": {k: redact(str(v)) for k, v in (data.get("sql") or {}).items()}}
     experiment = str(data["experiment"])
     versions = data.get("versions") or {}
     verdict, reasons = recommendation

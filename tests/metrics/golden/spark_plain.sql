@@ -30,6 +30,8 @@ SELECT
     THEN 'missing'
     WHEN `rows` = 0
     THEN 'outside'
+    WHEN `variant` IS NULL
+    THEN 'no_variant'
     WHEN `variant` = `variant_max`
     THEN 'arm'
     ELSE 'multi'
