@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+import statsmodels.api as sm
 from scipy import stats
 
 from assay.checks.pitfalls import (
@@ -17,6 +18,7 @@ from assay.checks.pitfalls import (
     Daily,
     Overlap,
     Stratum,
+    daily_trend,
     dilution,
     novelty,
     practical_significance,
@@ -50,27 +52,55 @@ def result(metric: str = "m", **fields: Any) -> MetricResult:
     return MetricResult(**base)
 
 
+DAYS = 14
+
+
 def units_frame(rng: np.random.Generator, cohorts: dict[str, tuple[int, int, float]],
-                lift_early: float, lift_late: float) -> pd.DataFrame:
-    """Unit-level values: per cohort (n control, n treatment, baseline); 14 days, early/late."""
+                lift_early: float, lift_late: float, *, days: int = DAYS,
+                lifts: np.ndarray | None = None) -> pd.DataFrame:
+    """Unit-level values: per cohort (n control, n treatment, baseline over the window), one
+    Poisson count per day since exposure (``d0`` ...) around a persistent per-unit level (a
+    heavy user is heavy every day); treatment's lift is ``lift_early`` on the first half of the
+    days and ``lift_late`` on the rest (or ``lifts`` per day). ``early``/``late``: the halves."""
+    if lifts is None:
+        lifts = np.where(np.arange(days) < days // 2, lift_early, lift_late)
     frames = []
     for cohort, (nc, nt, base) in cohorts.items():
         for arm, n in zip(ARMS, (nc, nt), strict=True):
+            level = rng.gamma(2.0, 0.5, n)[:, None] * base / days
             treated = arm == "treatment"
-            early = rng.poisson(base * (1 + lift_early * treated), n)
-            late = rng.poisson(base * (1 + lift_late * treated), n)
-            frames.append(pd.DataFrame({"cohort": cohort, "variant": arm, "early": early,
-                                        "late": late}))
-    return pd.concat(frames, ignore_index=True)
+            counts = rng.poisson(level * (1 + lifts * treated))
+            frame = pd.DataFrame(counts, columns=[f"d{k}" for k in range(days)])
+            frames.append(frame.assign(cohort=cohort, variant=arm))
+    frame = pd.concat(frames, ignore_index=True)
+    day = [f"d{k}" for k in range(days)]
+    return frame.assign(early=frame[day[: days // 2]].sum(axis=1),
+                        late=frame[day[days // 2: 2 * (days // 2)]].sum(axis=1),
+                        total=frame[day].sum(axis=1),
+                        z=frame[day].to_numpy() @ slope_weights(days))
 
 
-def daily_rows(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    """What activity_query returns for one daily measure (``m0``), computed with pandas."""
-    frame = frame.assign(total=frame.early + frame.late, d=frame.early - frame.late)
-    return [{"variant": variant, "cohort": cohort, "n": len(g), "active": int((g.total > 0).sum()),
-             "active_pre": 0, "m0_s": g.total.sum(), "m0_ss": (g.total**2).sum(),
-             "m0_sd": g.d.sum(), "m0_ssd": (g.d**2).sum()}
-            for (variant, cohort), g in frame.groupby(["variant", "cohort"])]
+def slope_weights(days: int) -> np.ndarray:
+    """Least-squares slope weights, written out with numpy."""
+    k = np.arange(days, dtype=float)
+    return (k - k.mean()) / ((k - k.mean()) ** 2).sum()
+
+
+def daily_rows(frame: pd.DataFrame, days: int = DAYS) -> list[dict[str, Any]]:
+    """What checks_query returns for one daily measure (``m0``), computed with pandas: an
+    ``activity`` row per arm and cohort, a ``since:<k>`` row per arm, cohort and day."""
+    rows: list[dict[str, Any]] = []
+    for (variant, cohort), g in frame.groupby(["variant", "cohort"]):
+        day = g[[f"d{k}" for k in range(days)]].to_numpy(dtype=float)
+        total, z = g.total.to_numpy(dtype=float), g.z.to_numpy(dtype=float)
+        rows.append({"dimension": "activity", "variant": variant, "cohort": cohort,
+                     "n": len(g), "active": int((total > 0).sum()), "active_pre": 0,
+                     "m0_s": total.sum(), "m0_ss": (total**2).sum(), "m0_zs": z.sum(),
+                     "m0_zss": (z**2).sum()})
+        s, ss, active = day.sum(axis=0), (day**2).sum(axis=0), (day > 0).sum(axis=0)
+        rows += [{"dimension": f"since:{k}", "variant": variant, "cohort": cohort,
+                  "n": int(active[k]), "m0_s": s[k], "m0_ss": ss[k]} for k in range(days)]
+    return rows
 
 
 def oracle_standardized(frame: pd.DataFrame, column: str) -> tuple[float, float]:
@@ -132,28 +162,75 @@ def test_a_fading_effect_is_a_novelty_and_the_test_is_calibrated() -> None:
     figures = check.figures["clicks:treatment"]
     assert figures["early_rel_lift"] == pytest.approx(0.3, abs=0.05)
     assert figures["late_rel_lift"] == pytest.approx(0.0, abs=0.05)
-    frame = frame.assign(d=frame.early - frame.late)
-    est, se = oracle_standardized(frame, "d")
+    # the slope of the daily effect, standardized over cohorts, against pandas on the units
+    est, se = oracle_standardized(frame, "z")
+    assert (figures["slope"], figures["slope_se"]) == pytest.approx((est, se), rel=1e-9)
     assert figures["p_value"] == pytest.approx(2 * stats.norm.sf(abs(est / se)), rel=1e-6)
+    assert figures["slope"] < 0 and len(figures["daily_effect"]) == 14
+    for k in (0, 13):
+        want, want_se = oracle_standardized(frame, f"d{k}")
+        assert (figures["daily_effect"][k], figures["daily_effect_se"][k]) == \
+            pytest.approx((want, want_se), rel=1e-9)
     assert check.message.startswith("the effect on clicks in treatment fades with time since "
                                     f"exposure: {figures['early_rel_lift']:+.1%} in users' first "
-                                    f"7 days, {figures['late_rel_lift']:+.1%} in the next 7")
+                                    f"7 days, {figures['late_rel_lift']:+.1%} in the next 7 "
+                                    f"(trend {figures['rel_slope']:+.1%} of a day's mean per day")
     growing = units_frame(np.random.default_rng(5), cohorts, 0.0, 0.3)
     assert novelty([Daily.from_rows("clicks", daily_rows(growing), "m0", 14)], spec()).code == \
         "primacy_effect"
 
 
+def test_the_trend_is_the_least_squares_slope_of_the_daily_effects() -> None:
+    """One cohort: the slope is statsmodels' (equally weighted) WLS slope of the daily effects
+    on the day, and its standard error statsmodels' cluster-robust one on the unit x day panel
+    (an odd window, 9 days, and a lift that rises linearly)."""
+    days = 9
+    frame = units_frame(np.random.default_rng(8), {"2026-03-01": (1500, 1200, 4.0)}, 0, 0,
+                        days=days, lifts=np.linspace(0.0, 0.4, days))
+    trend = daily_trend(Daily.from_rows("m", daily_rows(frame, days), "m0", days),
+                        "control", "treatment")
+    day = [f"d{k}" for k in range(days)]
+    means = frame.groupby("variant")[day].mean()
+    effects = (means.loc["treatment"] - means.loc["control"]).to_numpy()
+    assert [e.diff for e in trend.effects] == pytest.approx(list(effects), rel=1e-9)
+    index = sm.add_constant(np.arange(days, dtype=float))
+    wls = sm.WLS(effects, index, weights=np.ones(days)).fit()
+    assert trend.slope.diff == pytest.approx(float(wls.params[1]), rel=1e-9)
+    long = frame.reset_index(names="unit").melt(["unit", "variant"], day, "day", "y")
+    long = long.assign(k=long.day.str[1:].astype(float),
+                       t=(long.variant == "treatment").astype(float))
+    panel = sm.OLS(long.y, sm.add_constant(np.column_stack([long.t, long.k, long.t * long.k])))
+    fit = panel.fit(cov_type="cluster", cov_kwds={"groups": long.unit, "use_correction": False})
+    assert trend.slope.diff == pytest.approx(float(fit.params.iloc[3]), rel=1e-9)
+    # statsmodels' sandwich divides each arm's variance of the contrast by n, ours by n - 1
+    n = frame.variant.value_counts()
+    shrink = sum(frame[frame.variant == a].z.var(ddof=1) * (n[a] - 1) / n[a] ** 2 for a in ARMS)
+    assert float(fit.bse.iloc[3]) == pytest.approx(math.sqrt(shrink), rel=1e-9)
+    exact = math.sqrt(sum(frame[frame.variant == a].z.var(ddof=1) / n[a] for a in ARMS))
+    assert trend.slope.se == pytest.approx(exact, rel=1e-9)
+    assert trend.slope.z > 4  # the rising lift is found
+
+
 @pytest.mark.slow
-def test_the_novelty_z_is_standard_normal_without_a_trend() -> None:
+def test_the_trend_test_keeps_its_level_without_a_trend() -> None:
+    """A/A-style: a constant effect (no trend) on units with persistent levels, over three
+    cohorts of unequal mix: the slope's p-values are uniform and about 5% fall below 0.05.
+    Treating the days as independent (the per-day variances alone) would be conservative."""
     rng = np.random.default_rng(6)
-    p_values = []
+    p_values, naive = [], []
     for _ in range(400):
-        frame = units_frame(rng, {"a": (300, 200, 2.0), "b": (150, 350, 5.0)}, 0.2, 0.2)
-        check = novelty([Daily.from_rows("m", daily_rows(frame), "m0", 14)], spec())
+        frame = units_frame(rng, {"a": (300, 200, 2.0), "b": (150, 350, 5.0),
+                                  "c": (250, 250, 3.0)}, 0.2, 0.2)
+        daily = Daily.from_rows("m", daily_rows(frame), "m0", 14)
+        check = novelty([daily], spec())
         p_values.append(check.figures["m:treatment"]["p_value"])
-    # a constant effect is no trend: p-values uniform (KS), about 5% below 0.05
+        trend = daily_trend(daily, "control", "treatment")
+        w = slope_weights(14)
+        se = math.sqrt(sum(wk**2 * e.se**2 for wk, e in zip(w, trend.effects, strict=True)))
+        naive.append(2 * stats.norm.sf(abs(trend.slope.diff / se)))
     assert stats.kstest(p_values, "uniform").pvalue > 0.001
     assert abs(np.mean(np.array(p_values) < 0.05) - 0.05) < 3 * math.sqrt(0.05 * 0.95 / 400)
+    assert np.mean(np.array(naive) < 0.05) < np.mean(np.array(p_values) < 0.05)
 
 
 def test_practical_significance_needs_an_mde_and_flags_small_effects() -> None:

@@ -17,13 +17,15 @@ from typing import Any
 from sqlglot import exp
 from tests.analysis.conftest import segmented_result, shop, shop_project
 
-from assay.results import AnalysisResult, decide
+from assay.results import AnalysisResult, Check, decide
 from assay.spec.project import load_project
-from assay.store import Layout, Store
+from assay.store import Layout, Store, load_results, save_result
 from assay.store.lifecycle import start, stop
 from assay.store.migrations import LATEST_VERSION
 from assay.store.plan import current_plan
 from assay.store.rows import analysis_rows
+from assay.store.schema import ADDED_IN, TABLES, create_table
+from assay.store.sql import literal
 from assay.warehouse.base import Warehouse
 
 __all__ = ["segmented_result", "shop", "shop_project"]  # fixtures used here
@@ -141,3 +143,80 @@ def test_legacy_json_table_is_carried_forward(warehouse: Warehouse,
     assert Store(warehouse).ensure() and len(Store(warehouse).analyses("exp")) == 1
     versions = warehouse.execute("SELECT version FROM assay_schema_version").to_pylist()
     assert sorted(v["version"] for v in versions) == list(range(1, LATEST_VERSION + 1))
+
+
+def _create_as_of(warehouse: Warehouse, layout: Layout, version: int) -> None:
+    """A store exactly as schema ``version`` left it: its tables without any column a later
+    migration adds, and the migrations up to ``version`` recorded."""
+    later = {(table, c) for v, tables in ADDED_IN.items() if v > version
+             for table, names in tables.items() for c in names}
+    for table, columns in TABLES.items():
+        kept = {c: kind for c, kind in columns.items() if (table, c) not in later}
+        warehouse.execute(create_table(layout, table, warehouse.dialect, kept).sql(
+            dialect=warehouse.dialect))
+    for v in range(1, version + 1):
+        _insert_as_of(warehouse, layout, "schema_version", [{
+            "version": v, "applied_at": T0, "description": f"version {v}"}], later)
+
+
+def _insert_as_of(warehouse: Warehouse, layout: Layout, table: str,
+                  rows: list[dict[str, Any]], later: set[tuple[str, str]]) -> None:
+    columns = {c: kind for c, kind in TABLES[table].items() if (table, c) not in later}
+    values = exp.Values(expressions=[exp.Tuple(expressions=[
+        literal(row.get(c), kind) for c, kind in columns.items()]) for row in rows])
+    warehouse.execute(exp.Insert(this=exp.Schema(this=layout.ref(table), expressions=[
+        exp.to_identifier(c, quoted=True) for c in columns]), expression=values).sql(
+        dialect=warehouse.dialect))
+
+
+def test_a_version_2_store_gains_check_codes_and_remedies(
+    warehouse: Warehouse, segmented_result: AnalysisResult
+) -> None:
+    layout = Layout("lab", "v2_")
+    warehouse.execute(exp.Create(this=exp.to_identifier("lab", quoted=True), kind="SCHEMA",
+                                 exists=True).sql(dialect=warehouse.dialect))
+    _create_as_of(warehouse, layout, 2)
+    assert "code" not in (warehouse.columns("lab.v2_checks") or [])
+    later = {("checks", "code"), ("checks", "remedy")}
+    old = _rows(segmented_result)
+    for table in ("arms", "results", "checks", "analyses"):
+        _insert_as_of(warehouse, layout, table, old[table], later)
+    store = Store(warehouse, layout)
+    assert store.ensure()
+    assert {"code", "remedy"} <= set(warehouse.columns("lab.v2_checks") or [])
+    versions = warehouse.execute(exp.select("version").from_(layout.ref("schema_version")).sql(
+        dialect=warehouse.dialect)).to_pylist()
+    assert sorted(v["version"] for v in versions) == [1, 2, 3] == list(range(1, LATEST_VERSION + 1))
+    [before] = store.analyses("exp")
+    kept = store.checks(before.analysis_id)  # rows written by version 2: no code, no remedy
+    assert [(c.name, c.status) for c in kept] == [(c.name, c.status)
+                                                   for c in segmented_result.checks]
+    assert all(c.code is None and c.remedy is None for c in kept)
+    # written now, each check carries its code and remedy in their own columns
+    latest = dataclasses.replace(segmented_result, run_at="2026-12-31T23:59:59+00:00",
+                                 checks=[*segmented_result.checks, Check(
+                                     "srm_by_day", "fail", "the split changed", {"days": 3},
+                                     code="ramp_change", remedy="analyse from the change")])
+    saved = store.save_analysis(_rows(latest))
+    assert saved.created
+    stored = store.checks(saved.analysis_id)
+    assert [(c.name, c.code, c.remedy) for c in stored] == [
+        (c.name, c.code, c.remedy) for c in latest.checks]
+    assert stored[-1].code == "ramp_change" and stored[-1].remedy == "analyse from the change"
+    query = exp.select("code").from_(layout.ref("checks")).where(
+        exp.column("code", quoted=True).eq(exp.Literal.string("ramp_change")))
+    assert warehouse.execute(query.sql(dialect=warehouse.dialect)).to_pylist() == [
+        {"code": "ramp_change"}]
+
+
+def test_save_result_and_load_results_round_trip(warehouse: Warehouse,
+                                                 segmented_result: AnalysisResult) -> None:
+    """The one-call API (``save_result`` / ``load_results``), in the default and a named schema
+    (was tests/cli/test_result_records.py)."""
+    result = segmented_result
+    save_result(warehouse, result)
+    save_result(warehouse, result, schema="results")
+    [record] = load_results(warehouse, "exp")
+    assert record["spec_hash"] == result.spec_hash and int(record["units"]) == result.units
+    assert record["result"]["results"][0]["metric"] == "revenue"
+    assert load_results(warehouse, "exp", schema="results")[0]["decision"] == record["decision"]

@@ -51,7 +51,12 @@ class Cell:
 
 
 def split_rows(rows: Sequence[Row], segments: list[str]) -> list[Cell]:
-    """Group the metrics query's rows into the overall cell and one cell per segment value."""
+    """Group the metrics query's rows into the overall cell and one cell per segment value.
+
+    Cells come in a defined order, not the engine's: the overall cell, then each segment column
+    in the spec's order, its values sorted as text (a missing value last). Engines sort the
+    grouping sets' NULLs differently (Spark puts them first), so row order would differ.
+    """
     cells: dict[tuple[str | None, str | None], dict[str, Row]] = {}
     for row in rows:
         flags = [row[f"g__{s}"] for s in segments]
@@ -62,7 +67,12 @@ def split_rows(rows: Sequence[Row], segments: list[str]) -> list[Cell]:
             value = row[dim]
             key = (dim, None if value is None else str(value))
         cells.setdefault(key, {})[str(row["variant"])] = row
-    return [Cell(seg, val, arm_rows) for (seg, val), arm_rows in cells.items()]
+
+    def order(key: tuple[str | None, str | None]) -> tuple[int, bool, str]:
+        dim, value = key
+        return (-1 if dim is None else segments.index(dim), value is None, value or "")
+
+    return [Cell(seg, val, cells[(seg, val)]) for seg, val in sorted(cells, key=order)]
 
 
 def metric_moments(

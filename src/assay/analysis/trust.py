@@ -27,12 +27,16 @@ from assay.checks.pitfalls import (
     simpsons_paradox,
 )
 from assay.checks.queries import (
+    ACTIVITY,
+    DIMENSION,
+    SINCE_PREFIX,
+    UNITS,
+    VALUE,
     activity_horizon,
-    activity_query,
+    checks_query,
     daily_measure,
     overlapping,
     sources_query,
-    traffic_query,
 )
 from assay.checks.traffic import Traffic, traffic_checks
 from assay.metrics.plan import AnalysisPlan
@@ -72,21 +76,23 @@ def trust_checks(
         rows: list[dict[str, Any]] = wh.execute(sql[key]).to_pylist()
         return rows
 
-    step("checking the traffic split by day and segment, against the hash and other tests")
+    step("checking the traffic split by day, segment and hash, and breaking the primary metrics "
+         "down by day")
     compiled = compile_experiments(project.experiments)[experiment.id]
     others = overlapping(project, experiment)
-    traffic = Traffic.from_rows(run("check:traffic", traffic_query(
-        project, experiment, compiled, dialect, [o.id for o in others])))
-    checks = traffic_checks(traffic, experiment, _decided(project, experiment.id, wh))
     primaries = [(m.metric.name, measure) for m in plan.metrics
                  if m.metric.name in experiment.metrics.primary
                  and (measure := daily_measure(m)) is not None]
-    step("looking for inactive users and breaking the primary metrics down by day")
+    rows = run("check:units", checks_query(project, plan, compiled, [m for _, m in primaries],
+                                           dialect, [o.id for o in others]))
+    traffic = Traffic.from_rows(rows)
+    checks = traffic_checks(traffic, experiment, _decided(project, experiment.id, wh))
     horizons = [activity_horizon([m for m, _ in ms]) for ms in plan.by_source().values()]
-    rows = run("check:activity", activity_query(project, plan, [m for _, m in primaries],
-                                                dialect))
-    activity = Activity.from_rows(rows, max(horizons).days if horizons else 14)
-    daily = [Daily.from_rows(name, rows, f"m{i}", measure.window.end.days)
+    activity_rows = [{**r, "cohort": r[VALUE], "n": r[UNITS]} for r in rows
+                     if r[DIMENSION] == ACTIVITY or str(r[DIMENSION]).startswith(SINCE_PREFIX)]
+    activity = Activity.from_rows([r for r in activity_rows if r[DIMENSION] == ACTIVITY],
+                                  max(horizons).days if horizons else 14)
+    daily = [Daily.from_rows(name, activity_rows, f"m{i}", measure.window.end.days)
              for i, (name, measure) in enumerate(primaries) if measure.window is not None]
     coverage_sql = coverage_query(project, plan, dialect)
     coverage = SourceCoverage.from_rows(

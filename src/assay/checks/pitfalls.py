@@ -1,7 +1,7 @@
 """Checks for the seed's pitfalls that read the results and the by-day breakdowns.
 
 Pure functions: each takes figures already computed (metric results, activity counts, the
-rows of :func:`assay.checks.queries.activity_query`) and returns one :class:`Check`.
+``activity`` rows of :func:`assay.checks.queries.checks_query`) and returns one :class:`Check`.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
+from assay.checks.queries import SINCE_PREFIX
 from assay.results import Check, MetricResult
 from assay.spec.models import ExperimentSpec
 
@@ -21,8 +22,8 @@ from assay.spec.models import ExperimentSpec
 SMALL_SEGMENT_SHARE = 0.10
 #: Evidence an estimate needs (|z|) before an opposite sign counts as Simpson's paradox.
 SIMPSON_Z = 2.0
-#: A change of the effect between the window's halves is flagged below this p-value (strict:
-#: the check runs on every primary metric of every analysis).
+#: A trend of the effect with time since exposure is flagged below this p-value (strict: the
+#: check runs on every primary metric of every analysis).
 NOVELTY_P = 0.001
 #: At least this share of exposed units with no activity at all suggests diluted exposure.
 DILUTION_SHARE = 0.40
@@ -163,34 +164,111 @@ def pooled(strata: Sequence[Stratum], control: str, treatment: str) -> Standardi
 
 @dataclass(frozen=True)
 class Daily:
-    """One metric by exposure day: per stratum (day of first exposure) and arm, the units and
-    the sums of their window value (``cohorts``) and of ``d`` = first-half value minus
-    second-half value (``halves``)."""
+    """One metric by exposure day (cohort) and by day since exposure.
+
+    Attributes:
+        metric: The metric's name.
+        cohorts: Day of first exposure -> per-arm units, sums of the window value and squares.
+        trends: The same for the per-unit trend contrast ``z`` (its difference in means between
+            arms is the least-squares slope of the daily effect on the day since exposure; see
+            :func:`assay.checks.queries.activity_columns`).
+        by_day: Day of first exposure -> one stratum per day since exposure (0, 1, ...).
+        days: Days in the window.
+    """
 
     metric: str
     cohorts: dict[str, Stratum]
-    halves: dict[str, Stratum]
-    half_days: int
+    trends: dict[str, Stratum]
+    by_day: dict[str, list[Stratum]]
     days: int
+
+    @property
+    def half_days(self) -> int:
+        """Days in each half of the window the message compares."""
+        return self.days // 2
 
     @classmethod
     def from_rows(cls, metric: str, rows: Sequence[Mapping[str, Any]], prefix: str,
                   days: int) -> Daily:
-        """Read one measure's columns (``<prefix>_s`` ...) of
-        :func:`assay.checks.queries.activity_query`'s rows."""
+        """Read one measure's columns (``<prefix>_s`` ...) of the ``activity`` and ``since:<k>``
+        rows of :func:`assay.checks.queries.checks_query` (with ``cohort``: the exposure day,
+        ``n``: the units of an ``activity`` row)."""
         def num(value: Any) -> float:
             return 0.0 if value is None else float(value)
 
         cohorts: dict[str, Stratum] = {}
-        halves: dict[str, Stratum] = {}
+        trends: dict[str, Stratum] = {}
+        by_day: dict[str, list[Stratum]] = {}
+        since = []
         for row in rows:
             v, key = str(row["variant"]), str(row["cohort"])
-            for target, s, ss in ((cohorts, "s", "ss"), (halves, "sd", "ssd")):
-                st = target.setdefault(key, Stratum({}, {}, {}))
-                st.n[v] = num(row["n"])
-                st.s[v], st.ss[v] = num(row[f"{prefix}_{s}"]), num(row[f"{prefix}_{ss}"])
-        return cls(metric, dict(sorted(cohorts.items())), dict(sorted(halves.items())),
-                   days // 2, days)
+            if str(row["dimension"]).startswith(SINCE_PREFIX):
+                since.append(row)
+                continue
+            strata = by_day.setdefault(key, [Stratum({}, {}, {}) for _ in range(days)])
+            for target in (cohorts.setdefault(key, Stratum({}, {}, {})),
+                           trends.setdefault(key, Stratum({}, {}, {})), *strata):
+                target.n[v] = num(row["n"])
+            for target, part in ((cohorts[key], ""), (trends[key], "z")):
+                target.s[v] = num(row[f"{prefix}_{part}s"])
+                target.ss[v] = num(row[f"{prefix}_{part}ss"])
+        for row in since:
+            k = int(str(row["dimension"]).removeprefix(SINCE_PREFIX))
+            key, v = str(row["cohort"]), str(row["variant"])
+            if k < days and key in by_day:
+                by_day[key][k].s[v] = num(row[f"{prefix}_s"])
+                by_day[key][k].ss[v] = num(row[f"{prefix}_ss"])
+        return cls(metric, dict(sorted(cohorts.items())), dict(sorted(trends.items())),
+                   dict(sorted(by_day.items())), days)
+
+
+@dataclass(frozen=True)
+class Trend:
+    """The effect by day since exposure and the test of its linear trend.
+
+    Attributes:
+        effects: Per day since exposure, the difference of means (standardized over exposure
+            days), its standard error and the control mean it is relative to.
+        slope: Least-squares slope of the daily effect on the day (metric units per day) and
+            its standard error, from the per-unit contrast (exact under within-unit
+            correlation).
+    """
+
+    effects: list[Standardized]
+    slope: Standardized
+
+    @property
+    def p_value(self) -> float:
+        """Two-sided normal p-value of ``slope = 0``."""
+        z = self.slope.z
+        return float(2 * stats.norm.sf(abs(z))) if z == z else math.nan
+
+    @property
+    def rel_slope(self) -> float:
+        """The slope relative to the mean daily control value (share of a day's mean per day)."""
+        base = float(np.mean([e.base for e in self.effects])) if self.effects else math.nan
+        return self.slope.diff / base if base else math.nan
+
+
+def daily_trend(daily: Daily, control: str, treatment: str) -> Trend:
+    """The daily effects of ``treatment`` and the test that they trend with time since exposure.
+
+    The slope is ``sum_k w_k effect_k`` with least-squares weights ``w_k = (k - mean k) / sum
+    (k - mean k)^2``: per unit, ``z = sum_k w_k y_k``, and the slope is the arms' difference in
+    mean ``z`` (standardized over exposure days, so a mix shift across days does not pass for a
+    trend). Its variance is that of ``z`` in each arm, so a unit's correlated days are
+    accounted for; treating the days as independent would overstate it (a heavy user is heavy on
+    every day, which cancels in the slope). Equal to the slope of an ordinary (or equally
+    weighted) least-squares fit of the daily effects on the day index.
+
+    References:
+        Borenstein et al., "Introduction to Meta-Analysis" (2009), ch. 20 (meta-regression);
+        Liang, Zeger, "Longitudinal data analysis using generalized linear models", Biometrika
+        73 (1986): variances from each unit's own contrast.
+    """
+    effects = [standardized([strata[k] for strata in daily.by_day.values()], control, treatment)
+               for k in range(daily.days)]
+    return Trend(effects, standardized(list(daily.trends.values()), control, treatment))
 
 
 def simpsons_paradox(
@@ -263,38 +341,41 @@ def _mix_shift(strata: Sequence[Stratum], control: str, treatment: str) -> float
 
 
 def novelty(daily: Sequence[Daily], experiment: ExperimentSpec) -> Check:
-    """The effect in users' first half-window after exposure vs their second (a test of trend
-    with time since exposure, on two periods).
+    """The effect by day since first exposure and a test for its trend (:func:`daily_trend`).
 
-    Per unit, ``d`` = value in days ``[0, h)`` minus value in ``[h, 2h)``; the arms' mean ``d``
-    differ when the effect changes with time since exposure. Compared within exposure days
-    (standardized), so a mix shift across days does not pass for a trend.
+    The message compares the effect in users' first half-window with the second (standardized
+    over exposure days) to say whether it fades (novelty) or grows (primacy).
     """
     name = "novelty"
     control = experiment.control.name
     found, figures = [], {}
     for d in daily:
-        if d.days != 2 * d.half_days:  # an odd window's halves do not add up to its total
+        if d.days < 2:
             continue
         for t in experiment.treatments:
-            change = standardized(list(d.halves.values()), control, t.name)
-            p = float(2 * stats.norm.sf(abs(change.z))) if change.z == change.z else math.nan
+            trend = daily_trend(d, control, t.name)
+            p = trend.p_value
             early, late = _half_lifts(d, control, t.name)
             figures[f"{d.metric}:{t.name}"] = {
-                "p_value": p, "early_rel_lift": early, "late_rel_lift": late,
-                "days": [d.half_days, d.days]}
+                "p_value": p, "slope": trend.slope.diff, "slope_se": trend.slope.se,
+                "rel_slope": trend.rel_slope, "early_rel_lift": early, "late_rel_lift": late,
+                "days": [d.half_days, d.days],
+                "daily_effect": [e.diff for e in trend.effects],
+                "daily_effect_se": [e.se for e in trend.effects],
+                "daily_rel_lift": [e.rel for e in trend.effects]}
             if p < NOVELTY_P:
-                found.append((d, t.name, p, early, late))
+                found.append((d, t.name, p, early, late, trend))
     if not found:
         return Check(name, "pass", "the effects hold steady with time since exposure", figures)
-    d, variant, p, early, late = min(found, key=lambda f: f[2])
+    d, variant, p, early, late, trend = min(found, key=lambda f: f[2])
     fades = abs(early) > abs(late)
     h = d.half_days
     return Check(
         name, "warn",
         f"the effect on {d.metric} in {variant} {'fades' if fades else 'grows'} with time since "
         f"exposure: {early:+.1%} in users' first {h} days, {late:+.1%} in the next {h} "
-        f"(p = {p:.2g}): a {'novelty' if fades else 'primacy'} effect, so the long-run effect is "
+        f"(trend {trend.rel_slope:+.1%} of a day's mean per day over {d.days} days, "
+        f"p = {p:.2g}): a {'novelty' if fades else 'primacy'} effect, so the long-run effect is "
         "likely nearer the later figure",
         figures, code="novelty_effect" if fades else "primacy_effect",
         remedy="judge the change on users' later days (run longer, or analyse the second half of "
@@ -302,12 +383,15 @@ def novelty(daily: Sequence[Daily], experiment: ExperimentSpec) -> Check:
 
 
 def _half_lifts(d: Daily, control: str, treatment: str) -> tuple[float, float]:
-    """Relative lifts in each half-window, standardized over exposure days."""
+    """Relative lifts in the window's first and second half, standardized over exposure days."""
+    h = d.half_days
     out = []
-    for sign in (1.0, -1.0):
-        strata = [Stratum(c.n, {a: (c.s.get(a, 0.0) + sign * h.s.get(a, 0.0)) / 2 for a in c.n},
-                          {a: 0.0 for a in c.n})
-                  for c, h in zip(d.cohorts.values(), d.halves.values(), strict=True)]
+    for days in (range(0, h), range(h, 2 * h)):
+        strata = []
+        for by_day in d.by_day.values():
+            arms = by_day[0].n
+            strata.append(Stratum(dict(arms), {a: sum(by_day[k].s.get(a, 0.0) for k in days)
+                                               for a in arms}, {a: 0.0 for a in arms}))
         out.append(standardized(strata, control, treatment).rel)
     return out[0], out[1]
 
@@ -323,7 +407,8 @@ class Activity:
 
     @classmethod
     def from_rows(cls, rows: Sequence[Mapping[str, Any]], days: int) -> Activity:
-        """Read :func:`assay.checks.queries.activity_query`'s rows (summed over the days)."""
+        """Read the ``activity`` rows of :func:`assay.checks.queries.checks_query` (``n`` per arm
+        and exposure day), summed over the days."""
         units: dict[str, int] = {}
         active: dict[str, int] = {}
         before: dict[str, int] = {}

@@ -3,12 +3,16 @@
 Each query starts from the same exposures and units as the analysis (``metrics.scan``), so the
 checks count exactly the units the results describe, and returns a few rows per arm:
 
-* :func:`traffic_query`: units per arm by day of first exposure, by each segment value, by the
-  arm assay's hash gives them, and by their arm in overlapping experiments; all exposure rows
-  per calendar day (the data watermark);
-* :func:`activity_query`: per arm and exposure day, units with any event in the metrics'
-  sources after and before exposure, and the primary metrics' sums over their window and its
-  halves: one pass over each source.
+* :func:`checks_query`, one statement: units per arm by day of first exposure, by each segment
+  value, by the arm assay's hash gives them, and by their arm in overlapping experiments; all
+  exposure rows per calendar day (the data watermark); and per arm and exposure day, units with
+  any event in the metrics' sources after and before exposure, and the primary metrics' sums
+  over their window and each of its days (one pass over each source);
+* :func:`sources_query`: each metric source's rows and latest event (the fingerprint).
+
+The checks' statement reads each metric source once more than the metrics statement: in CPU it
+costs about 0.8x the metrics statement on the 1M-unit benchmark and 1.3x on the demo's
+``recs_carousel`` (``benchmarks/README.md``, "Cost of the checks").
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from assay.assign.hashing import BUCKETS, layer_salt, traffic_salt
 from assay.assign.sql import bucket_expression
 from assay.metrics.plan import AnalysisPlan, Measure, MetricPlan
 from assay.metrics.scan import (
-    _EPOCH_MICROS,
+    EPOCH_MICROS,
     T0,
     T0_US,
     TS,
@@ -39,9 +43,12 @@ from assay.spec.project import Project
 from assay.spec.sqlcheck import parse_expression
 
 DIMENSION, VALUE, UNITS = "dimension", "value", "units"
-#: Dimension names in :func:`traffic_query`'s rows.
+#: Dimension names in :func:`checks_query`'s rows.
 DAY, ROWS_DAY, ASSIGNED, GATED_OUT = "day", "rows_day", "assigned", "gated_out"
 WATERMARK = "watermark"
+ACTIVITY = "activity"
+SINCE_PREFIX = "since:"
+DAY_SINCE = "day_since"
 OVERLAP_PREFIX = "overlap:"
 SEGMENT_PREFIX = "segment:"
 SECONDS_PER_DAY = 86400
@@ -57,6 +64,11 @@ def _date_text(expression: exp.Expr) -> exp.Expr:
 
 def _count() -> exp.Expr:
     return exp.Count(this=exp.Star())
+
+
+def _units() -> exp.Expr:
+    """``units``: the rows counted, typed alike in every branch of the union."""
+    return alias(exp.cast(_count(), exp.DataType.Type.BIGINT), UNITS)
 
 
 def _with(query: exp.Query, ctes: list[tuple[str, exp.Query]]) -> exp.Query:
@@ -78,11 +90,12 @@ def _base(
     return [("e", exposures_of(project, experiment)), ("units", units_query(experiment, dialect))]
 
 
-def traffic_query(
+def traffic_selects(
     project: Project, experiment: ExperimentSpec, compiled: CompiledExperiment, dialect: str,
-    others: list[str] | None = None,
-) -> exp.Query:
-    """Rows ``(dimension, value, variant, units)`` for the traffic checks.
+    others: list[str] | None, ctes: list[tuple[str, exp.Query]],
+) -> list[exp.Select]:
+    """Rows ``(dimension, value, variant, units)`` for the traffic checks, over the ``e`` and
+    ``units`` CTEs (``ctes`` gains the one they need for ``others``).
 
     ``day``: analysed units by the day of their first exposure; ``segment:<col>``: by segment
     value; ``assigned`` / ``gated_out``: by the variant assay's hash gives the unit (value; NULL
@@ -95,7 +108,7 @@ def traffic_query(
         alias(exp.Literal.string(DAY), DIMENSION),
         alias(_date_text(col(T0)), VALUE),
         col(VARIANT),
-        alias(_count(), UNITS),
+        _units(),
     ).from_("units").group_by(exp.Literal.number(2), col(VARIANT))
     selects = [day]
     for segment in experiment.segments:
@@ -104,7 +117,7 @@ def traffic_query(
                 alias(exp.Literal.string(SEGMENT_PREFIX + segment), DIMENSION),
                 alias(_text(col(segment)), VALUE),
                 col(VARIANT),
-                alias(_count(), UNITS),
+                _units(),
             ).from_("units").group_by(exp.Literal.number(2), col(VARIANT))
         )
     gate = exp.Case().when(_admitted(compiled, dialect), exp.Literal.string(ASSIGNED))
@@ -113,7 +126,7 @@ def traffic_query(
             alias(gate.else_(exp.Literal.string(GATED_OUT)), DIMENSION),
             alias(_hashed_variant(compiled, dialect), VALUE),
             col(VARIANT),
-            alias(_count(), UNITS),
+            _units(),
         ).from_("units").group_by(exp.Literal.number(1), exp.Literal.number(2), col(VARIANT))
     )
     selects.append(
@@ -121,7 +134,7 @@ def traffic_query(
             alias(exp.Literal.string(ROWS_DAY), DIMENSION),
             alias(_date_text(col(TS)), VALUE),
             alias(exp.cast(exp.null(), exp.DataType.Type.TEXT), VARIANT),
-            alias(_count(), UNITS),
+            _units(),
         ).from_("e").where(col(TS).is_(exp.null()).not_()).group_by(exp.Literal.number(2))
     )
     selects.append(
@@ -129,10 +142,9 @@ def traffic_query(
             alias(exp.Literal.string(WATERMARK), DIMENSION),
             alias(_text(exp.Max(this=col(TS))), VALUE),
             alias(exp.cast(exp.null(), exp.DataType.Type.TEXT), VARIANT),
-            alias(_count(), UNITS),
+            _units(),
         ).from_("e")
     )
-    ctes = _base(project, experiment, dialect)
     if others:
         ctes.append(("o", _other_arms(project, others, dialect)))
         selects.append(
@@ -141,14 +153,14 @@ def traffic_query(
                                 expression=col("other", "o")), DIMENSION),
                 alias(col("other_variant", "o"), VALUE),
                 col(VARIANT, "u"),
-                alias(_count(), UNITS),
+                _units(),
             )
             .from_(exp.to_table("units").as_("u", quoted=True))
             .join(exp.to_table("o").as_("o", quoted=True),
                   on=col(UNIT, "o").eq(col(UNIT, "u")), join_type="inner")
             .group_by(exp.Literal.number(1), exp.Literal.number(2), exp.Literal.number(3))
         )
-    return _with(_union(selects), ctes)
+    return selects
 
 
 def sources_query(plan: AnalysisPlan, dialect: str) -> exp.Query | None:
@@ -220,64 +232,145 @@ def activity_horizon(measures: list[Measure]) -> dt.timedelta:
     return max(ends, default=dt.timedelta(days=14))
 
 
-def activity_query(
-    project: Project, plan: AnalysisPlan, daily: list[Measure], dialect: str
+def checks_query(
+    project: Project, plan: AnalysisPlan, compiled: CompiledExperiment, daily: list[Measure],
+    dialect: str, others: list[str] | None = None,
 ) -> exp.Query:
-    """Rows ``(variant, cohort, n, active, active_pre, <m>_s, <m>_ss, <m>_sd, <m>_ssd ...)``.
+    """Every row the pitfall checks read, in one statement (one pass over the exposures and
+    each metric source; the units are computed once and shared).
 
-    Per arm and day of first exposure (``cohort``): units, those with any event in any of the
-    metrics' sources in the window after exposure (``active``) and in as long a period before
-    it (``active_pre``); and for each measure of ``daily`` (named ``m0``, ``m1`` ...) the sum and
-    sum of squares of its per-unit value (``s``, ``ss``) and of ``d`` = value in the window's
-    first half minus value in its second half (``sd``, ``ssd``). One pass over each source.
+    Rows ``(dimension, value, variant, units, <activity columns>)``: the traffic rows of
+    :func:`traffic_selects` (activity columns NULL); one ``activity`` row per arm and day of
+    first exposure (``value``: that day, ``units``: its units); and one ``since:<k>`` row per
+    arm, day of first exposure and day ``k`` since exposure inside the daily measures' windows
+    (``units``: those active on day ``k``). :func:`activity_columns` says the columns.
     """
     experiment = plan.experiment
+    columns = activity_columns(daily)
     ctes = _base(project, experiment, dialect)
+    selects = traffic_selects(project, experiment, compiled, dialect, others, ctes)
+    rows = [_padded(select, columns, {}) for select in selects]
     names = {m: f"m{i}" for i, m in enumerate(daily)}
     sources = {source: [m for m, _ in measures] for source, measures in plan.by_source().items()}
     for measure in daily:
         sources.setdefault(measure.source, [measure])
+    acts = []
+    for i, (source, measures) in enumerate(sources.items()):
+        mine = {m: names[m] for m in daily if m.source == source}
+        ctes += _source_activity(source, experiment, activity_horizon(measures), mine, dialect,
+                                 f"act{i}")
+        acts.append((f"act{i}", list(mine.values())))
+        if mine:
+            rows.append(_since_rows(f"act{i}_days", mine, columns))
+    ctes.append(("per_unit", _per_unit(acts)))
+    rows.append(_activity_rows(list(names.values()), columns))
+    return _with(_union(rows), ctes)
+
+
+def activity_columns(daily: list[Measure]) -> dict[str, str]:
+    """The activity columns of :func:`checks_query`'s rows and their types.
+
+    ``active`` / ``active_pre``: units with any event in a metric source in the window after
+    exposure / as long a period before it. Per measure of ``daily`` (named ``m0``, ``m1`` ...):
+    the sums of its per-unit window value and its square (``<m>_s``, ``<m>_ss``; on a
+    ``since:<k>`` row, of its value on day ``k``), and of the trend contrast ``z`` and its
+    square (``<m>_zs``, ``<m>_zss``).
+
+    ``z`` = sum over the window's days ``k`` of ``(k - mean k) y_k / sum (k - mean k)^2``: its
+    difference in means between arms is the least-squares slope of the daily effect on the day
+    since exposure, and its per-unit variance gives that slope an exact standard error (a
+    unit's days are correlated; the per-day variances alone would ignore that).
+    """
+    out = {"active": "BIGINT", "active_pre": "BIGINT"}
+    for i, _ in enumerate(daily):
+        out |= {f"m{i}_{part}": "DOUBLE" for part in ("s", "ss", "zs", "zss")}
+    return out
+
+
+def _padded(select: exp.Select, columns: dict[str, str], values: dict[str, exp.Expr]) -> exp.Select:
+    """``select`` with every activity column appended: ``values``' or a typed NULL."""
+    return select.select(*(alias(exp.cast(values.get(name, exp.null()), kind), name)
+                           for name, kind in columns.items()))
+
+
+def _days(measure: Measure) -> int:
+    assert measure.window is not None
+    return measure.window.end.days
+
+
+def trend_weights(days: int) -> list[float]:
+    """Least-squares slope weights over days ``0 .. days - 1``: ``(k - mean) / sum (k -
+    mean)^2``."""
+    mean = (days - 1) / 2
+    sxx = sum((k - mean) ** 2 for k in range(days))
+    return [(k - mean) / sxx for k in range(days)]
+
+
+def _per_unit(acts: list[tuple[str, list[str]]]) -> exp.Select:
+    """Each analysed unit's arm, exposure day, activity flags and daily measures' values."""
     zero = exp.Literal.number(0)
     query = exp.select(col(UNIT, "u"), col(VARIANT, "u"),
                        alias(_date_text(col(T0, "u")), "cohort")).from_(
         exp.to_table("units").as_("u", quoted=True))
     post: list[exp.Expr] = []
     pre: list[exp.Expr] = []
-    for i, (source, measures) in enumerate(sources.items()):
-        name = f"act{i}"
-        mine = [m for m in daily if m.source == source]
-        ctes.append((name, _source_activity(source, experiment, activity_horizon(measures),
-                                            {m: names[m] for m in mine}, dialect)))
+    for name, measures in acts:
         query = query.join(exp.to_table(name).as_(name, quoted=True),
                            on=col(UNIT, name).eq(col(UNIT, "u")), join_type="left")
         post.append(exp.Coalesce(this=col("post", name), expressions=[zero.copy()]))
         pre.append(exp.Coalesce(this=col("pre", name), expressions=[zero.copy()]))
-        for m in mine:
-            total = exp.Coalesce(this=col(f"{names[m]}_total", name), expressions=[zero.copy()])
-            early = exp.Coalesce(this=col(f"{names[m]}_early", name), expressions=[zero.copy()])
-            late = exp.Coalesce(this=col(f"{names[m]}_late", name), expressions=[zero.copy()])
-            query = query.select(alias(total, f"{names[m]}_y"),
-                                 alias(exp.Sub(this=early, expression=late), f"{names[m]}_d"))
+        for m in measures:
+            for part in ("y", "z"):
+                value = exp.Coalesce(this=col(f"{m}_{part}", name), expressions=[zero.copy()])
+                query = query.select(alias(value, f"{m}_{part}"))
     for flags, label in ((post, "post"), (pre, "pre")):
         any_flag = _add(flags) if flags else zero.copy()
         query = query.select(alias(exp.Case().when(any_flag > zero.copy(), exp.Literal.number(1))
                                    .else_(zero.copy()), label))
-    ctes.append(("per_unit", query))
+    return query
 
-    def squares(name: str) -> exp.Expr:
-        return exp.Sum(this=exp.Mul(this=col(name), expression=col(name)))
 
-    final = exp.select(
-        col(VARIANT), col("cohort"), alias(_count(), "n"),
-        alias(exp.Sum(this=col("post")), "active"), alias(exp.Sum(this=col("pre")), "active_pre"),
-    ).from_("per_unit").group_by(col(VARIANT), col("cohort")).order_by(col(VARIANT),
-                                                                       col("cohort"))
-    for m in daily:
-        n = names[m]
-        final = final.select(
-            alias(exp.Sum(this=col(f"{n}_y")), f"{n}_s"), alias(squares(f"{n}_y"), f"{n}_ss"),
-            alias(exp.Sum(this=col(f"{n}_d")), f"{n}_sd"), alias(squares(f"{n}_d"), f"{n}_ssd"))
-    return _with(final, ctes)
+def _constant(value: float) -> exp.Expr:
+    return exp.cast(exp.Literal.number(repr(value)), exp.DataType.Type.DOUBLE)
+
+
+def _sums(name: str, squared: bool = False) -> exp.Expr:
+    this: exp.Expr = col(name)
+    if squared:
+        this = exp.Mul(this=col(name), expression=col(name))
+    return exp.Sum(this=this)
+
+
+def _activity_rows(measures: list[str], columns: dict[str, str]) -> exp.Select:
+    """``per_unit`` summed per arm and exposure day."""
+    values: dict[str, exp.Expr] = {"active": _sums("post"), "active_pre": _sums("pre")}
+    for m in measures:
+        for part, source in (("", "y"), ("z", "z")):
+            values[f"{m}_{part}s"] = _sums(f"{m}_{source}")
+            values[f"{m}_{part}ss"] = _sums(f"{m}_{source}", squared=True)
+    select = exp.select(
+        alias(exp.Literal.string(ACTIVITY), DIMENSION), alias(col("cohort"), VALUE),
+        col(VARIANT), _units())
+    return _padded(select, columns, values).from_("per_unit").group_by(col(VARIANT),
+                                                                        col("cohort"))
+
+
+def _since_rows(table: str, daily: dict[Measure, str], columns: dict[str, str]) -> exp.Select:
+    """Per day since exposure, arm and exposure day: the daily measures' sums and squares."""
+    days = max(_days(m) for m in daily)
+    day = col(DAY_SINCE)
+    select = exp.select(
+        alias(exp.DPipe(this=exp.Literal.string(SINCE_PREFIX), expression=_text(day)), DIMENSION),
+        alias(col("cohort"), VALUE), col(VARIANT), _units())
+    values: dict[str, exp.Expr] = {}
+    for name in daily.values():
+        values[f"{name}_s"] = _sums(f"{name}_y")
+        values[f"{name}_ss"] = _sums(f"{name}_y", squared=True)
+    select = _padded(select, columns, values)
+    in_window = exp.and_(day.copy() >= exp.Literal.number(0),
+                         day.copy() < exp.Literal.number(days))
+    return (select.from_(table).where(in_window)
+            .group_by(exp.Literal.number(1), exp.Literal.number(2), exp.Literal.number(3)))
 
 
 def _add(values: list[exp.Expr]) -> exp.Expr:
@@ -289,27 +382,30 @@ def _add(values: list[exp.Expr]) -> exp.Expr:
 
 def _source_activity(
     source: Source, experiment: ExperimentSpec, horizon: dt.timedelta,
-    daily: dict[Measure, str], dialect: str,
-) -> exp.Select:
-    """Per unit: any event after / before exposure, and each daily measure's window sums.
+    daily: dict[Measure, str], dialect: str, name: str,
+) -> list[tuple[str, exp.Query]]:
+    """CTE ``<name>``: per unit, any event after and before exposure (``post``, ``pre``) and
+    each daily measure's window sum (``<m>_y``) and trend contrast (``<m>_z``); with daily
+    measures it reads ``<name>_days``: per unit and day since exposure (``-1``: the ``horizon``
+    before it; the days of the daily measures' windows; their longest window: the rest of the
+    horizon) the daily measures' sums. Without, the flags come straight from the events.
 
     As in the metrics' source scan, each event's offset from ``t0`` is computed once (integer
     microseconds where the engine has a cheap epoch function) and windows compare offsets.
     """
     ts = col(source.timestamp, "s")
-    micros = _EPOCH_MICROS.get(dialect)
+    micros = EPOCH_MICROS.get(dialect)
     rel: exp.Expr = (exp.Sub(this=exp.func(micros, ts.copy()), expression=col(T0_US, "u"))
                      if micros else ts.copy())
-    columns: list[exp.Expr] = [col(UNIT, "u"), alias(rel, "__rel")]
-    if not micros:
-        columns.append(col(T0, "u"))
-    for measure, name in daily.items():
+    columns: list[exp.Expr] = [col(UNIT, "u"), col(VARIANT, "u"), col(T0, "u"),
+                               alias(rel, "__rel")]
+    for measure, m in daily.items():
         value: exp.Expr = exp.Literal.number(1)
         if measure.value is not None and measure.aggregation == "sum":
             value = exp.cast(parse_expression(measure.value, dialect), exp.DataType.Type.DOUBLE)
         if measure.filter is not None:
             value = exp.Case().when(exp.paren(parse_expression(measure.filter, dialect)), value)
-        columns.append(alias(value, f"{name}__v"))
+        columns.append(alias(value, f"{m}__v"))
     events = (
         exp.select(*columns)
         .from_(exp.to_table("units").as_("u", quoted=True))
@@ -322,29 +418,52 @@ def _source_activity(
     if end is not None:
         events = events.where(ts.copy() < _timestamp(end + horizon))
 
-    def since(delta: dt.timedelta) -> exp.Expr:  # the event is at least ``delta`` after t0
+    def before(delta: dt.timedelta) -> exp.Expr:  # the event is less than ``delta`` after t0
         if micros:
-            return col("__rel") >= exp.Literal.number(_micros(delta))
-        return col("__rel") >= _plus(col(T0), delta)
+            return col("__rel") < exp.Literal.number(_micros(delta))
+        return col("__rel") < _plus(col(T0), delta)
 
     one, zero = exp.Literal.number(1), exp.Literal.number(0)
-    post = exp.and_(since(dt.timedelta(0)), exp.not_(since(horizon)))
-    pre = exp.and_(since(-horizon), exp.not_(since(dt.timedelta(0))))
-    query = exp.select(
+    if not daily:  # activity flags only: one aggregate per unit, straight from the events
+        def flag(lo: dt.timedelta, hi: dt.timedelta) -> exp.Expr:
+            inside = exp.and_(exp.not_(before(lo)), before(hi))
+            return exp.Max(this=exp.Case().when(inside, one.copy()).else_(zero.copy()))
+
+        return [(name, exp.select(
+            col(UNIT), alias(flag(dt.timedelta(0), horizon), "post"),
+            alias(flag(-horizon, dt.timedelta(0)), "pre"),
+        ).from_(events.subquery("ev")).group_by(col(UNIT)))]
+    days = max(_days(m) for m in daily)
+    bounds = [-horizon, dt.timedelta(0)]
+    bounds += [dt.timedelta(days=k + 1) for k in range(days) if dt.timedelta(days=k + 1) < horizon]
+    day = exp.Case().when(before(bounds[0]), exp.null())
+    for k, bound in enumerate(bounds[1:]):
+        day = day.when(before(bound), exp.Literal.number(k - 1))
+    day = day.when(before(horizon), exp.Literal.number(len(bounds) - 2))
+    per_day = exp.select(
+        col(UNIT), alias(exp.Min(this=col(VARIANT)), VARIANT),
+        alias(_date_text(exp.Min(this=col(T0))), "cohort"), col(DAY_SINCE),
+        *(alias(exp.Sum(this=col(f"{m}__v")), f"{m}_y") for m in daily.values()),
+    ).from_(exp.select("*", alias(day, DAY_SINCE)).from_(events.subquery("ev")).subquery("ev"))
+    per_day = per_day.where(col(DAY_SINCE).is_(exp.null()).not_()).group_by(col(UNIT),
+                                                                             col(DAY_SINCE))
+    on = col(DAY_SINCE)
+    per_unit = exp.select(
         col(UNIT),
-        alias(exp.Max(this=exp.Case().when(post, one).else_(zero)), "post"),
-        alias(exp.Max(this=exp.Case().when(pre, one.copy()).else_(zero.copy())), "pre"),
-    ).from_(events.subquery("ev")).group_by(col(UNIT))
-    for measure, name in daily.items():
-        assert measure.window is not None
-        half = dt.timedelta(days=measure.window.end.days // 2)
-        parts = {"total": (dt.timedelta(0), measure.window.end),
-                 "early": (dt.timedelta(0), half), "late": (half, 2 * half)}
-        for part, (lo, hi) in parts.items():
-            inside = exp.and_(since(lo), exp.not_(since(hi)))
-            query = query.select(alias(exp.Sum(this=exp.Case().when(inside, col(f"{name}__v"))),
-                                       f"{name}_{part}"))
-    return query
+        alias(exp.Max(this=exp.Case().when(on >= zero, one).else_(zero)), "post"),
+        alias(exp.Max(this=exp.Case().when(on.copy() < zero.copy(), one.copy())
+                      .else_(zero.copy())), "pre"),
+    ).from_(f"{name}_days").group_by(col(UNIT))
+    for measure, m in daily.items():
+        inside = exp.and_(on.copy() >= zero.copy(),
+                          on.copy() < exp.Literal.number(_days(measure)))
+        weight = exp.Case()
+        for k, w in enumerate(trend_weights(_days(measure))):
+            weight = weight.when(on.copy().eq(exp.Literal.number(k)), _constant(w))
+        per_unit = per_unit.select(
+            alias(exp.Sum(this=exp.Case().when(inside, col(f"{m}_y"))), f"{m}_y"),
+            alias(exp.Sum(this=exp.Mul(this=col(f"{m}_y"), expression=weight)), f"{m}_z"))
+    return [(f"{name}_days", per_day), (name, per_unit)]
 
 
 def _micros(delta: dt.timedelta) -> int:

@@ -1,7 +1,7 @@
 """Checks on who was exposed: the split by segment and by day, the hash, the stop criteria.
 
 Each check is a pure function of :class:`Traffic` (the rows of
-:func:`assay.checks.queries.traffic_query`) and the spec, returning one :class:`Check` with a
+:func:`assay.checks.queries.traffic_selects`) and the spec, returning one :class:`Check` with a
 sentence a product manager understands and what to do about it.
 """
 
@@ -70,7 +70,7 @@ class Traffic:
 
     @classmethod
     def from_rows(cls, rows: Sequence[Mapping[str, Any]]) -> Traffic:
-        """Read :func:`assay.checks.queries.traffic_query`'s rows."""
+        """Read the traffic rows of :func:`assay.checks.queries.checks_query` (others ignored)."""
         days: dict[str, Counts] = defaultdict(dict)
         segments: dict[str, dict[str, Counts]] = defaultdict(lambda: defaultdict(dict))
         assignment: dict[tuple[bool, str | None, str], int] = {}

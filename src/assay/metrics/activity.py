@@ -25,7 +25,7 @@ from sqlglot import exp
 from assay.metrics.kinds import unit_columns
 from assay.metrics.plan import ActivityPlan, Measure
 from assay.metrics.scan import (
-    _EPOCH_MICROS,
+    EPOCH_MICROS,
     T0,
     UNIT,
     _aggregate,
@@ -65,7 +65,7 @@ def retention_ctes(
     window = step.window
     assert window is not None  # the spec requires one
     joined, _, filters = _joined_events(experiment, step.source, [(step, "")], dialect)
-    relative = dialect in _EPOCH_MICROS
+    relative = dialect in EPOCH_MICROS
     after = col("__rel") > exp.Literal.number(0) if relative else col("__ts") > col(T0)
     returns = (
         exp.select(col(UNIT), alias(exp.Count(this=exp.Star()), "hits"))
@@ -95,7 +95,7 @@ def participation_ctes(
     window = step.window
     assert window is not None  # the spec requires one
     joined, _, filters = _joined_events(experiment, step.source, [(step, "")], dialect)
-    relative = dialect in _EPOCH_MICROS
+    relative = dialect in EPOCH_MICROS
     slots = range(window.start // _DAY, window.end // _DAY)
     flags = []
     for d in slots:

@@ -464,6 +464,13 @@ def _metric_statistics(plan: AnalysisPlan, metric: MetricPlan) -> list[exp.Expr]
     return out
 
 
+def metric_statistics(plan: AnalysisPlan, metric: MetricPlan) -> list[exp.Expr]:
+    """One metric's sufficient-statistic aggregates over ``per_unit`` (count, sums, cross-product
+    sums, shifts), named as :mod:`assay.stats.moments` reads them: for queries that group
+    ``per_unit`` their own way (the A/A replay groups by split)."""
+    return _metric_statistics(plan, metric)
+
+
 def _constant(value: float) -> exp.Expr:
     return exp.cast(exp.Literal.number(repr(value)), exp.DataType.Type.DOUBLE)
 

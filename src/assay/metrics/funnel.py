@@ -13,7 +13,7 @@ from sqlglot import exp
 
 from assay.metrics.kinds import unit_columns
 from assay.metrics.plan import ActivityPlan
-from assay.metrics.scan import _EPOCH_MICROS, UNIT, _in_window, _joined_events, alias, col
+from assay.metrics.scan import EPOCH_MICROS, UNIT, _in_window, _joined_events, alias, col
 from assay.spec.models import ExperimentSpec
 from assay.spec.project import Project
 
@@ -27,7 +27,7 @@ def funnel_ctes(
     ctes: list[tuple[str, exp.Query]] = []
     for k, step in enumerate(activity.steps):
         joined, _, filters = _joined_events(experiment, step.source, [(step, "")], dialect)
-        relative = dialect in _EPOCH_MICROS
+        relative = dialect in EPOCH_MICROS
         events = (
             exp.select(col(UNIT), alias(col("__ts"), "ts"))
             .from_(joined.subquery("j"))

@@ -16,7 +16,7 @@ from sqlglot import exp
 
 from assay.assign.hashing import BUCKETS
 from assay.assign.sql import bucket_expression
-from assay.metrics.compile import _metric_statistics, per_unit_ctes
+from assay.metrics.compile import metric_statistics, per_unit_ctes
 from assay.metrics.plan import AnalysisPlan, plan_experiment
 from assay.metrics.scan import TS, UNIT, VARIANT, alias, col, relation
 from assay.spec.models import ExperimentSpec
@@ -97,7 +97,7 @@ def compile_replay(
         .join(values, join_type="cross")
     )
     query = (
-        exp.select(col(SPLIT), col(VARIANT), *_metric_statistics(plan, metric_plan))
+        exp.select(col(SPLIT), col(VARIANT), *metric_statistics(plan, metric_plan))
         .from_(hashed.subquery("h"))
         .group_by(col(SPLIT), col(VARIANT))
         .order_by(col(SPLIT), col(VARIANT))

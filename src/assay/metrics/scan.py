@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 
 from sqlglot import exp
 
@@ -33,6 +34,8 @@ _EPOCH_MICROS = {
     "databricks": "UNIX_MICROS",
     "bigquery": "UNIX_MICROS",
 }
+#: Dialect -> its timestamp to epoch microseconds function (absent: compare timestamps).
+EPOCH_MICROS: Mapping[str, str] = _EPOCH_MICROS
 # Dialects without ARG_MIN/MIN_BY take the segment value at first exposure another way.
 _NO_ARG_MIN = {"postgres"}
 

@@ -140,5 +140,6 @@ MIGRATIONS: list[Migration] = [
     Migration(1, "typed tables; the assay_results JSON table carried forward", _v1_typed_tables),
     Migration(2, "results: rel_lift_method, statistic, df, cuped_theta, arm_figures_json",
               _add_columns(2)),
+    Migration(3, "checks: code, remedy", _add_columns(3)),
 ]
 LATEST_VERSION = MIGRATIONS[-1].version

@@ -116,13 +116,19 @@ class ResultRecord:
 
 @dataclass(frozen=True)
 class CheckRecord:
-    """One trust check's verdict in a stored analysis."""
+    """One trust check's verdict in a stored analysis.
+
+    ``code`` (what the check found, e.g. ``srm_segment``) and ``remedy`` (what to do) are None
+    for a passing check without them, and for rows stored before schema version 3.
+    """
 
     analysis_id: str
     name: str
     status: str
     message: str
     figures: dict[str, Any]
+    code: str | None = None
+    remedy: str | None = None
 
 
 @dataclass(frozen=True)

@@ -123,7 +123,8 @@ def analysis_rows(
     results = [result_row(r, {**keys, "position": i}) for i, r in enumerate(
         [*data.get("results", []), *data.get("segments", [])])]
     checks = [{**keys, "position": i, "name": c.get("name"), "status": c.get("status"),
-               "message": c.get("message"), "figures_json": canonical(c.get("figures") or {})}
+               "message": c.get("message"), "figures_json": canonical(c.get("figures") or {}),
+               "code": c.get("code"), "remedy": c.get("remedy")}
               for i, c in enumerate(data.get("checks", []))]
     return {"analyses": [analysis], "arms": arms, "results": results, "checks": checks}
 

@@ -146,6 +146,7 @@ RESULTS: Columns = {
 # Columns each migration after the first adds (table -> columns); version 1 creates the rest.
 ADDED_IN: dict[int, dict[str, tuple[str, ...]]] = {
     2: {"results": ("rel_lift_method", "statistic", "df", "cuped_theta", "arm_figures_json")},
+    3: {"checks": ("code", "remedy")},
 }
 
 CHECKS: Columns = {
@@ -156,6 +157,9 @@ CHECKS: Columns = {
     "status": "TEXT",
     "message": "TEXT",
     "figures_json": "TEXT",
+    # schema version 3
+    "code": "TEXT",
+    "remedy": "TEXT",
 }
 
 DECISIONS: Columns = {

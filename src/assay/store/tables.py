@@ -130,7 +130,8 @@ class Store:
         query = sql.select(self.layout, "checks", {"analysis_id": analysis_id},
                            order_by=["position"])
         return [CheckRecord(r["analysis_id"], r["name"], r["status"], r["message"],
-                            loads(r["figures_json"], {})) for r in sql.rows(self.wh, query)]
+                            loads(r["figures_json"], {}), r.get("code"), r.get("remedy"))
+                for r in sql.rows(self.wh, query)]
 
     def decisions(self, experiment_id: str | None = None) -> list[DecisionRecord]:
         """Human decisions, oldest first (all experiments, or one)."""
