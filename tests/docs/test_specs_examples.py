@@ -75,3 +75,26 @@ def test_the_stratify_by_example_runs_post_stratified(tmp_path: Path) -> None:
     result = analyze(project, "exp", warehouse=wh)
     assert [r.metric for r in result.results] == ["spend", "ordered"]
     assert all("post-stratified on plan (3)" in r.method for r in result.results)
+
+
+def test_the_activity_example_runs(tmp_path: Path) -> None:
+    """The funnel, retention and participation example analyses a warehouse as written."""
+    from contextlib import closing
+
+    from tests.metrics.activity_data import build_tables, write_project
+
+    from assay.analysis import analyze
+    from assay.spec import load_project
+    from assay.warehouse.duckdb import DuckDBWarehouse
+
+    [block] = [b for b in BLOCKS if "kind: funnel" in b]
+    project = load_project(write_project(tmp_path, block))
+    with closing(DuckDBWarehouse(":memory:")) as wh:
+        for name, table in build_tables(300).items():
+            wh.write_table(name, table, mode="replace")
+        result = analyze(project, "exp", warehouse=wh)
+    assert [(r.metric, r.kind) for r in result.results] == [
+        ("checkout.view", "funnel"), ("checkout.cart", "funnel"), ("checkout.purchase", "funnel"),
+        ("checkout.view_to_cart", "funnel"), ("checkout.cart_to_purchase", "funnel"),
+        ("returned", "retention"), ("active_days", "participation")]
+    assert all(r.p_value is not None and 0 <= r.p_value <= 1 for r in result.results)

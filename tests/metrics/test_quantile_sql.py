@@ -51,3 +51,18 @@ def test_quantile_metrics_stay_out_of_the_moments_statement(project: Project) ->
     compiled = compile_analysis(project, "exp", dialect="duckdb")
     assert [m.metric.name for m in compiled.plan.metrics] == ["requests"]
     assert "ROW_NUMBER" not in compiled.statements()["metrics"]
+
+
+@pytest.mark.parametrize("dialect", DIALECTS)
+def test_segmented_quantile_sql_matches_golden_file(project: Project, dialect: str) -> None:
+    plan = compile_analysis(project, "exp", dialect=dialect).plan
+    statements = {q.metric.name: compile_quantiles(project, "exp", q, dialect, "region")
+                  .sql(dialect, pretty=True) for q in plan.quantiles}
+    text = "\n\n".join(f"-- {name} by region\n{sql};" for name, sql in statements.items())
+    for sql in statements.values():
+        assert sqlglot.parse_one(sql, read=dialect) is not None
+    path = GOLDEN / f"quantiles_segmented_{dialect}.sql"
+    if os.environ.get("ASSAY_UPDATE_GOLDEN"):
+        path.write_text(text + "\n", encoding="utf-8")
+    assert path.exists(), f"no golden file; run with ASSAY_UPDATE_GOLDEN=1 to create {path}"
+    assert text + "\n" == path.read_text(encoding="utf-8")

@@ -14,6 +14,7 @@ from sqlglot import exp
 
 from assay.errors import SpecError, SpecIssue
 from assay.metrics.plan import AnalysisPlan
+from assay.spec.activity import APPROX_DISTINCT_DIALECTS
 from assay.spec.errors import did_you_mean
 from assay.spec.models import ExperimentSpec, MetricSpec, Source
 from assay.spec.project import Project, Where
@@ -40,9 +41,12 @@ def preflight(project: Project, plan: AnalysisPlan, warehouse: Warehouse) -> Non
     catalogue = Catalogue(warehouse)
     measures = [m for metric in plan.metrics for m in metric.variables.values()]
     measures += [q.measure for q in plan.quantiles]
+    measures += [step for a in plan.activities for step in a.steps]
     metrics = [project.metrics[m.metric.name] for m in plan.metrics]
     metrics += [project.metrics[q.metric.name] for q in plan.quantiles]
-    issues = _exposure_issues(project, [plan.experiment], catalogue)
+    metrics += [project.metrics[a.metric.name] for a in plan.activities]
+    issues = _sketch_issues(project, plan, warehouse.dialect)
+    issues += _exposure_issues(project, [plan.experiment], catalogue)
     issues += _sources_issues(project, [m.source for m in measures], catalogue)
     issues += _metrics_issues(project, metrics, catalogue)
     issues += _covariate_columns(project, plan, catalogue.columns)
@@ -61,6 +65,8 @@ def catalogue_issues(project: Project, warehouse: Warehouse) -> list[SpecIssue]:
     catalogue = Catalogue(warehouse)
     sources = list(project.spec.sources.values())
     sources += [m.source for m in project.metrics.values() if isinstance(m.source, Source)]
+    sources += [s.source for m in project.metrics.values() for s in m.steps or []
+                if isinstance(s.source, Source)]
     issues = _exposure_issues(project, list(project.experiments.values()), catalogue)
     issues += _sources_issues(project, sources, catalogue)
     issues += _metrics_issues(project, list(project.metrics.values()), catalogue)
@@ -185,14 +191,17 @@ def _metrics_issues(
     """Columns of ``value`` and ``filter`` missing from the source, once per definition (a
     ratio's parts are checked as the metrics they are)."""
     parts: dict[str, MetricSpec] = {}
+    issues: list[SpecIssue] = []
     for metric in metrics:
+        if metric.kind == "funnel":
+            issues += _step_issues(project, metric, catalogue)
+            continue
         if metric.kind != "ratio":
             parts[metric.name] = metric
             continue
         for name in (metric.numerator, metric.denominator):
             if name in project.metrics:
                 parts[name] = project.metrics[name]
-    issues: list[SpecIssue] = []
     for part in parts.values():
         if isinstance(part.source, str) and part.source not in project.spec.sources:
             continue  # an unknown source is reported by the spec checks
@@ -217,3 +226,42 @@ def _metrics_issues(
                         hint=did_you_mean(name, found),
                     ))
     return issues
+
+
+def _step_issues(project: Project, metric: MetricSpec, catalogue: Catalogue) -> list[SpecIssue]:
+    """Columns a funnel step's filter names that its source's table lacks."""
+    issues: list[SpecIssue] = []
+    where = project.where[("metric", metric.name)]
+    for i, step in enumerate(metric.steps or []):
+        named = step.source or metric.source
+        if named is None or (isinstance(named, str) and named not in project.spec.sources):
+            continue  # an unknown source is reported by the spec checks
+        source = project.source_of(metric.model_copy(update={"source": named}))
+        found = None if source.table is None else catalogue.columns(source.table)
+        if step.filter is None or found is None:
+            continue
+        try:
+            columns = parse_expression(step.filter, project.dialect).find_all(exp.Column)
+        except ValueError:
+            continue  # reported by the spec checks
+        for name in dict.fromkeys(c.name for c in columns):
+            if name not in found:
+                issues.append(where.issue(("steps", i, "filter"),
+                                          f"column `{name}` is not in `{source.table}`",
+                                          hint=did_you_mean(name, found)))
+    return issues
+
+
+def _sketch_issues(project: Project, plan: AnalysisPlan, dialect: str) -> list[SpecIssue]:
+    """``approx_count_distinct`` metrics on an engine without a built-in sketch."""
+    if dialect in APPROX_DISTINCT_DIALECTS:
+        return []
+    read = [m.metric.name for m in plan.metrics] + [q.metric.name for q in plan.quantiles]
+    read += [part for m in plan.metrics for part in (m.metric.numerator, m.metric.denominator)
+             if part is not None]
+    names = {name for name in read if name in project.metrics
+             and project.metrics[name].aggregation == "approx_count_distinct"}
+    return [project.where[("metric", name)].issue(
+        ("aggregation",), f"the {dialect} warehouse has no built-in approximate distinct count",
+        hint="use `count_distinct` (exact); `approx_count_distinct` runs on "
+             + ", ".join(APPROX_DISTINCT_DIALECTS)) for name in sorted(names)]

@@ -8,6 +8,7 @@ import json
 import math
 import platform
 from collections.abc import Callable
+from dataclasses import replace
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,7 @@ from assay.checks import ExposureCounts, exposure_checks, result_checks
 from assay.dbt.provenance import dbt_nodes, drift_checks
 from assay.metrics.bootstrap import compile_replicates
 from assay.metrics.compile import CompiledAnalysis
+from assay.metrics.kinds import compile_activity, merge_rows, relabel, with_activities
 from assay.metrics.plan import AnalysisPlan
 from assay.metrics.quantiles import compile_quantiles
 from assay.metrics.ranks import compile_rank_sums
@@ -92,6 +94,9 @@ def _run(project: Project, compiled: CompiledAnalysis, wh: Warehouse, step: Step
     if "metrics" in sql and any(counts.units.get(v, 0) for v in declared):
         step(f"computing {len(plan.metrics)} metrics in the warehouse")
         rows = wh.execute(sql["metrics"]).to_pylist()
+    rows = merge_rows(rows, _activity_rows(project, compiled, counts.units, wh, step, sql),
+                      experiment.segments)
+    compared = with_activities(plan)  # every comparison the engine reads, activity kinds' too
     step("running statistics")
     cells = split_rows(rows, experiment.segments) if rows else [Cell(None, None, {})]
     overall = next((c for c in cells if c.segment is None), Cell(None, None, {}))
@@ -102,18 +107,20 @@ def _run(project: Project, compiled: CompiledAnalysis, wh: Warehouse, step: Step
         experiment,
         units,
         _earlier_looks(project, experiment, spec, wh),
-        (len(plan.metrics) + len(plan.quantiles)) * len(experiment.treatments),
+        (len(compared.metrics) + len(plan.quantiles)) * len(experiment.treatments),
     )
     strata = [c for c in cells if c.segment and c.segment == experiment.stratify_by]
-    comparisons = compare_metrics(plan, overall, nulls, design, strata)
+    comparisons = relabel(compare_metrics(compared, overall, nulls, design, strata), plan)
     comparisons += _quantile_comparisons(project, compiled, counts.units, wh, step, sql, design)
     results = adjust(
         _in_spec_order(comparisons, experiment), experiment.correction, experiment.alpha
     )
     results = sequential_significance(results, experiment)
     segment_comparisons = [
-        r for c in cells if c.segment is not None for r in compare_metrics(plan, c, {})
+        r for c in cells if c.segment is not None
+        for r in relabel(compare_metrics(compared, c, {}), plan)
     ]
+    segment_comparisons += _quantile_segments(project, compiled, counts.units, wh, step, sql)
     segment_results = adjust(segment_comparisons, experiment.correction, experiment.alpha)
     rank_tests = _rank_tests(project, experiment, wh, step, sql) if rows else []
     bootstrap = _bootstrap(project, experiment, wh, step, sql) if rows else []
@@ -173,10 +180,65 @@ def _quantile_comparisons(
     return out
 
 
+def _activity_rows(
+    project: Project,
+    compiled: CompiledAnalysis,
+    units: dict[str, int],
+    wh: Warehouse,
+    step: Step,
+    sql: dict[str, str],
+) -> list[dict[str, Any]]:
+    """The per-arm rows of each funnel, retention and participation metric's statement."""
+    experiment = compiled.plan.experiment
+    rows: list[dict[str, Any]] = []
+    if not any(units.get(v.name, 0) for v in experiment.variants):
+        return rows
+    for activity in compiled.plan.activities:
+        name = activity.metric.name
+        step(f"following {name} ({activity.metric.kind}) in the warehouse")
+        query = compile_activity(project, experiment.id, activity, wh.dialect)
+        sql[f"{activity.metric.kind}:{name}"] = query.sql(dialect=wh.dialect, pretty=True)
+        rows = merge_rows(rows, wh.execute(sql[f"{activity.metric.kind}:{name}"]).to_pylist(),
+                          experiment.segments)
+    return rows
+
+
+def _quantile_segments(
+    project: Project,
+    compiled: CompiledAnalysis,
+    units: dict[str, int],
+    wh: Warehouse,
+    step: Step,
+    sql: dict[str, str],
+) -> list[Comparison]:
+    """Each quantile metric in each segment value: one statement per metric and segment."""
+    experiment = compiled.plan.experiment
+    out: list[Comparison] = []
+    if not any(units.get(v.name, 0) for v in experiment.variants):
+        return out
+    for quantile in compiled.plan.quantiles:
+        name = quantile.metric.name
+        for segment in experiment.segments:
+            step(f"ranking {name} by {segment}")
+            query = compile_quantiles(project, experiment.id, quantile, wh.dialect, segment)
+            sql[f"quantiles:{name}:{segment}"] = query.sql(dialect=wh.dialect, pretty=True)
+            cells: dict[str | None, list[dict[str, Any]]] = {}
+            for row in wh.execute(sql[f"quantiles:{name}:{segment}"]).to_pylist():
+                value = row[segment]
+                cells.setdefault(None if value is None else str(value), []).append(row)
+            for value, rows in cells.items():
+                out += [replace(c, result=replace(c.result, segment=segment,
+                                                  segment_value=value))
+                        for c in compare_quantile_metric(quantile, experiment, rows)]
+    return out
+
+
 def _in_spec_order(comparisons: list[Comparison], experiment: ExperimentSpec) -> list[Comparison]:
     """Comparisons by the metric's place in the spec (stable within a metric)."""
     order = {name: i for i, (name, _) in enumerate(experiment.metrics.all())}
-    return sorted(comparisons, key=lambda c: order.get(c.result.metric, len(order)))
+    # a funnel's comparisons are named `<funnel>.<step>`: they keep the funnel's place
+    return sorted(comparisons,
+                  key=lambda c: order.get(c.result.metric.partition(".")[0], len(order)))
 
 
 def _earlier_looks(
@@ -360,6 +422,7 @@ def _null_counts(plan: AnalysisPlan, cell: Cell) -> dict[str, int]:
 def spec_hash(project: Project, plan: AnalysisPlan) -> str:
     """SHA-256 of everything in the spec that shapes this analysis (stable across runs)."""
     names = {m.metric.name for m in plan.metrics} | {q.metric.name for q in plan.quantiles}
+    names |= {a.metric.name for a in plan.activities}
     for m in plan.metrics:
         names |= {m.metric.numerator or "", m.metric.denominator or ""} - {""}
     payload = {

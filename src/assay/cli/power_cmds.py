@@ -190,9 +190,9 @@ def _from_history(project: Path, metric: str, start: datetime, days: int,
 
     loaded = load_project(project)
     kind = loaded.metrics[metric].kind
-    if kind == "quantile":
+    if kind not in ("mean", "proportion", "ratio"):
         _fail(f"{metric}: power from history needs a mean, proportion or ratio metric; "
-              "a quantile metric's power is not planned from moments")
+              f"a {kind} metric's power is not planned from moments")
     moments = metric_history(loaded, metric, start, days, population=population)
     if moments.n == 0:
         where = (f"with an event in source `{population}`" if population is not None
@@ -236,9 +236,9 @@ def _from_archive(project: Path, metric: str, mde: float | None,
     quantiles = archive.abs_lift_quantiles
     median = quantiles["q50"]
     kind = loaded.metrics[metric].kind
-    if kind == "quantile":
+    if kind not in ("mean", "proportion", "ratio"):
         _fail(f"{metric}: a plan from the archive needs a mean, proportion or ratio metric; "
-              "a quantile metric's power is not planned from moments")
+              f"a {kind} metric's power is not planned from moments")
     baseline = float(np.median([e.baseline for e in archive.effects]))
     std = float(np.median([e.std for e in archive.effects]))
     notes = list(archive.notes)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
+from assay.spec.activity import ACTIVITY_KINDS
 from assay.spec.models import Capping, ExperimentSpec, MetricSpec, Source, Window
 from assay.spec.project import Project
 
@@ -33,7 +34,8 @@ class Measure:
     @property
     def fills_zero(self) -> bool:
         """Units without events get 0 (sum, count, any) rather than no value (avg, max, min)."""
-        return self.aggregation in ("sum", "count", "count_distinct", "any")
+        return self.aggregation in ("sum", "count", "count_distinct", "approx_count_distinct",
+                                    "any")
 
     @property
     def zero_without_events(self) -> bool:
@@ -100,6 +102,27 @@ class QuantilePlan:
     measure: Measure
 
 
+@dataclass(frozen=True)
+class ActivityPlan:
+    """A funnel, retention or participation metric: computed by its own statement
+    (:mod:`assay.metrics.kinds`) into the moments of the comparisons it reads.
+
+    Attributes:
+        metric: The definition.
+        role: ``primary``, ``secondary`` or ``guardrail``.
+        index: Position in the experiment.
+        steps: The qualifying events (``any`` in the window): a funnel's steps in order, or
+            the one activity a retention or participation metric looks for.
+        names: A name per step (a funnel's step names; the metric's own otherwise).
+    """
+
+    metric: MetricSpec
+    role: str
+    index: int
+    steps: tuple[Measure, ...]
+    names: tuple[str, ...]
+
+
 @dataclass
 class AnalysisPlan:
     """Every moment-based metric's plan plus the distinct measures, grouped by source, and
@@ -109,6 +132,7 @@ class AnalysisPlan:
     metrics: list[MetricPlan]
     measures: dict[Measure, str] = field(default_factory=dict)
     quantiles: list[QuantilePlan] = field(default_factory=list)
+    activities: list[ActivityPlan] = field(default_factory=list)
     shifts: dict[Measure, float] = field(default_factory=dict)
 
     def shift(self, measure: Measure) -> float:
@@ -144,6 +168,9 @@ def plan_experiment(project: Project, experiment: ExperimentSpec) -> AnalysisPla
         if metric.kind == "quantile":
             measure = quantile_measure(project, metric)
             plan.quantiles.append(QuantilePlan(metric, role, index, measure))
+            continue
+        if metric.kind in ACTIVITY_KINDS:
+            plan.activities.append(activity_plan(project, metric, role, index))
             continue
         variables = _variables(project, metric, experiment.cuped)
         labels = _add_covariates(project, experiment, metric, variables)
@@ -203,6 +230,21 @@ def quantile_measure(project: Project, metric: MetricSpec) -> Measure:
     return Measure(
         project.source_of(metric), value, metric.filter, aggregation, metric.window, None
     )
+
+
+def activity_plan(project: Project, metric: MetricSpec, role: str, index: int) -> ActivityPlan:
+    """The events an activity metric looks for: per funnel step (each step's source, or the
+    funnel's), or the metric's own source and filter."""
+    if metric.kind != "funnel":
+        step = Measure(project.source_of(metric), None, metric.filter, "any", metric.window)
+        return ActivityPlan(metric, role, index, (step,), (metric.name,))
+    steps = []
+    for step_spec in metric.steps or []:
+        carrier = metric.model_copy(update={"source": step_spec.source or metric.source})
+        steps.append(Measure(project.source_of(carrier), None, step_spec.filter, "any",
+                             metric.window))
+    return ActivityPlan(metric, role, index, tuple(steps),
+                        tuple(s.name for s in metric.steps or []))
 
 
 def _measure(project: Project, metric: MetricSpec, window: Window | None) -> Measure:

@@ -38,19 +38,30 @@ COLUMNS = ("q", "q_lo", "q_hi")
 
 
 def compile_quantiles(
-    project: Project, experiment_id: str, quantile: QuantilePlan, dialect: str | None = None
+    project: Project,
+    experiment_id: str,
+    quantile: QuantilePlan,
+    dialect: str | None = None,
+    segment: str | None = None,
 ) -> exp.Query:
-    """The order statistics of one quantile metric, one row per arm (see the module)."""
+    """The order statistics of one quantile metric, one row per arm (see the module).
+
+    With ``segment`` (one of the experiment's segments): one row per arm and value of it (in
+    the segment's column; NULL is a value of its own), each cell ranked on its own.
+    """
     dialect = dialect or project.dialect
     experiment = project.experiment(experiment_id).model_copy(
-        update={"metrics": MetricRefs(primary=[quantile.metric.name]), "segments": []}
+        update={"metrics": MetricRefs(primary=[quantile.metric.name]),
+                "segments": [] if segment is None else [segment]}
     )
+    keys = [VARIANT] if segment is None else [VARIANT, segment]
     exposures = exposures_of(project, experiment)
     measure = quantile.measure
     ctes: list[tuple[str, exp.Query]]
     if measure.aggregation == "event":
+        events = source_events(experiment, measure, dialect)
         ctes = [("e", exposures), ("units", units_query(experiment, dialect)),
-                ("vals", source_events(experiment, measure, dialect))]
+                ("vals", events if segment is None else _with_segment(events, segment))]
     else:
         unit_plan = AnalysisPlan(
             experiment,
@@ -59,28 +70,49 @@ def compile_quantiles(
         )
         value = col("a0")
         vals = (
-            exp.select(col(UNIT), col(VARIANT), alias(value, VALUE))
+            exp.select(col(UNIT), *(col(k) for k in keys), alias(value, VALUE))
             .from_("per_unit")
             .where(value.copy().is_(exp.null()).not_())
         )
         ctes = [*per_unit_ctes(project, unit_plan, exposures, dialect), ("vals", vals)]
     nu = quantile.metric.quantile or 0.5
-    ctes += [("ranks", _ranks(nu)), ("ranked", _ranked()), ("picked", _picked())]
+    ctes += [("ranks", _ranks(nu, keys)), ("ranked", _ranked(keys)),
+             ("picked", _picked(keys))]
     if measure.aggregation == "event":
-        ctes += [("clusters", _clusters()), ("cluster_stats", _cluster_stats())]
+        ctes += [("clusters", _clusters(keys)), ("cluster_stats", _cluster_stats(keys))]
         final = (
-            exp.select(col(VARIANT, "p"), col(N_VALUES, "p"), *(col(c, "p") for c in COLUMNS),
-                       *_cluster_columns())
+            exp.select(*(col(k, "p") for k in keys), col(N_VALUES, "p"),
+                       *(col(c, "p") for c in COLUMNS), *_cluster_columns())
             .from_(exp.to_table("picked").as_("p", quoted=True))
             .join(exp.to_table("cluster_stats").as_("c", quoted=True),
-                  on=col(VARIANT, "c").eq(col(VARIANT, "p")), join_type="left")
+                  on=_same(keys, "c", "p"), join_type="left")
         )
     else:
-        final = exp.select(col(VARIANT), col(N_VALUES), *(col(c) for c in COLUMNS)).from_("picked")
-    query: exp.Query = final.order_by(col(VARIANT))
+        final = exp.select(*(col(k) for k in keys), col(N_VALUES),
+                           *(col(c) for c in COLUMNS)).from_("picked")
+    query: exp.Query = final.order_by(*(col(k) for k in keys))
     for name, cte in ctes:
         query = query.with_(name, cte)
     return query
+
+
+def _same(keys: list[str], left: str, right: str) -> exp.Expr:
+    """``left`` and ``right`` agree on every key (NULL segment values agree with each other)."""
+    first, *others = keys
+    out: exp.Expr = col(first, left).eq(col(first, right))
+    for key in others:
+        out = exp.and_(out, exp.NullSafeEQ(this=col(key, left), expression=col(key, right)))
+    return out
+
+
+def _with_segment(events: exp.Select, segment: str) -> exp.Select:
+    """Qualifying events with their unit's segment value (from ``units``)."""
+    return (
+        exp.select(col(UNIT, "ev"), col(VARIANT, "ev"), col(segment, "su"), col(VALUE, "ev"))
+        .from_(events.subquery("ev"))
+        .join(exp.to_table("units").as_("su", quoted=True),
+              on=col(UNIT, "su").eq(col(UNIT, "ev")), join_type="inner")
+    )
 
 
 def _double(value: exp.Expr | float) -> exp.Expr:
@@ -88,7 +120,7 @@ def _double(value: exp.Expr | float) -> exp.Expr:
     return exp.cast(this, exp.DataType.Type.DOUBLE)
 
 
-def _ranks(nu: float) -> exp.Select:
+def _ranks(nu: float, keys: list[str]) -> exp.Select:
     """Per arm: ``n`` and the 1-based ranks ``k``, ``k_lo``, ``k_hi`` (clipped to ``[1, n]``)."""
     n = col(N_VALUES)
     nd = _double(n.copy())
@@ -100,12 +132,12 @@ def _ranks(nu: float) -> exp.Select:
         "k_hi": exp.Add(this=centre.copy(), expression=spread.copy()),
     }
     counts = (
-        exp.select(col(VARIANT), alias(exp.Count(this=exp.Star()), N_VALUES))
+        exp.select(*(col(k) for k in keys), alias(exp.Count(this=exp.Star()), N_VALUES))
         .from_("vals")
-        .group_by(col(VARIANT))
+        .group_by(*(col(k) for k in keys))
     )
     ceilings = exp.select(
-        col(VARIANT),
+        *(col(k) for k in keys),
         col(N_VALUES),
         *(alias(exp.cast(exp.Ceil(this=v), exp.DataType.Type.BIGINT), f"{k}_raw")
           for k, v in raw.items()),
@@ -122,17 +154,17 @@ def _ranks(nu: float) -> exp.Select:
         )
 
     return exp.select(
-        col(VARIANT), col(N_VALUES), *(alias(clipped(k), k) for k in raw)
+        *(col(k) for k in keys), col(N_VALUES), *(alias(clipped(k), k) for k in raw)
     ).from_(ceilings.subquery("ceilings"))
 
 
-def _ranked() -> exp.Select:
+def _ranked(keys: list[str]) -> exp.Select:
     order = exp.Order(expressions=[exp.Ordered(this=col(VALUE))])
-    number = exp.Window(this=exp.RowNumber(), partition_by=[col(VARIANT)], order=order)
-    return exp.select(col(VARIANT), col(VALUE), alias(number, "r")).from_("vals")
+    number = exp.Window(this=exp.RowNumber(), partition_by=[col(k) for k in keys], order=order)
+    return exp.select(*(col(k) for k in keys), col(VALUE), alias(number, "r")).from_("vals")
 
 
-def _picked() -> exp.Select:
+def _picked(keys: list[str]) -> exp.Select:
     """The values at ranks ``k``, ``k_lo``, ``k_hi`` per arm."""
 
     def at(rank: str) -> exp.Expr:
@@ -141,7 +173,7 @@ def _picked() -> exp.Select:
 
     return (
         exp.select(
-            col(VARIANT, "k"),
+            *(col(k, "k") for k in keys),
             col(N_VALUES, "k"),
             alias(at("k"), "q"),
             alias(at("k_lo"), "q_lo"),
@@ -149,40 +181,41 @@ def _picked() -> exp.Select:
         )
         .from_(exp.to_table("ranked").as_("x", quoted=True))
         .join(exp.to_table("ranks").as_("k", quoted=True),
-              on=col(VARIANT, "k").eq(col(VARIANT, "x")), join_type="inner")
-        .group_by(col(VARIANT, "k"), col(N_VALUES, "k"))
+              on=_same(keys, "k", "x"), join_type="inner")
+        .group_by(*(col(k, "k") for k in keys), col(N_VALUES, "k"))
     )
 
 
-def _clusters() -> exp.Select:
+def _clusters(keys: list[str]) -> exp.Select:
     """Per unit: its events ``m`` and those at or below its arm's quantile ``s``."""
     below = exp.Case().when(
         exp.LTE(this=col(VALUE, "e"), expression=col("q", "p")), exp.Literal.number(1)
     ).else_(exp.Literal.number(0))
     return (
         exp.select(
-            col(VARIANT, "e"),
+            *(col(k, "e") for k in keys),
             col(UNIT, "e"),
             alias(exp.cast(exp.Count(this=exp.Star()), exp.DataType.Type.DOUBLE), "m"),
             alias(exp.cast(exp.Sum(this=below), exp.DataType.Type.DOUBLE), "s"),
         )
         .from_(exp.to_table("vals").as_("e", quoted=True))
         .join(exp.to_table("picked").as_("p", quoted=True),
-              on=col(VARIANT, "p").eq(col(VARIANT, "e")), join_type="inner")
-        .group_by(col(VARIANT, "e"), col(UNIT, "e"))
+              on=_same(keys, "p", "e"), join_type="inner")
+        .group_by(*(col(k, "e") for k in keys), col(UNIT, "e"))
     )
 
 
-def _cluster_stats() -> exp.Select:
+def _cluster_stats(keys: list[str]) -> exp.Select:
     sums = [alias(exp.Sum(this=col(v)), sum_column(v)) for v in ("m", "s")]
     cross = [
         alias(exp.Sum(this=exp.Mul(this=col(a), expression=col(b))), cross_column(a, b))
         for a, b in (("m", "m"), ("m", "s"), ("s", "s"))
     ]
     return (
-        exp.select(col(VARIANT), alias(exp.Count(this=exp.Star()), N_COLUMN), *sums, *cross)
+        exp.select(*(col(k) for k in keys), alias(exp.Count(this=exp.Star()), N_COLUMN), *sums,
+                   *cross)
         .from_("clusters")
-        .group_by(col(VARIANT))
+        .group_by(*(col(k) for k in keys))
     )
 
 

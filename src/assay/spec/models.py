@@ -21,6 +21,7 @@ from pydantic import (
     model_validator,
 )
 
+from assay.spec.activity import DISTINCT_COUNTS, check_activity_fields
 from assay.spec.refs import parse_call
 
 _DURATION = re.compile(r"^\s*(-?\d+)\s*(d|h|m|w)\s*$")
@@ -194,9 +195,19 @@ class Covariate(Strict):
         return str(self.attribute or self.prediction)
 
 
-Aggregation = Literal["sum", "count", "count_distinct", "avg", "max", "min"]
-MetricKind = Literal["mean", "proportion", "ratio", "quantile"]
+Aggregation = Literal["sum", "count", "count_distinct", "approx_count_distinct", "avg", "max",
+                      "min"]
+MetricKind = Literal["mean", "proportion", "ratio", "quantile", "funnel", "retention",
+                     "participation"]
 QuantileOf = Literal["unit", "event"]
+
+
+class FunnelStep(Strict):
+    """One step of a funnel: the qualifying events of a source (default: the funnel's)."""
+
+    name: Annotated[str, Field(pattern=IDENTIFIER)]
+    source: Source | str | None = None
+    filter: str | None = Field(None, description="SQL boolean per event")
 
 
 class MetricSpec(Strict):
@@ -229,6 +240,14 @@ class MetricSpec(Strict):
     quantile_of: QuantileOf = Field(
         "unit", description="Quantile metrics: of per-unit values or of every event's value."
     )
+    steps: list[FunnelStep] | None = Field(
+        None, description="Funnel metrics: the ordered steps (docs/specs.md, Funnel metrics)."
+    )
+
+    @model_validator(mode="after")
+    def _activity_fields(self) -> MetricSpec:
+        check_activity_fields(self)
+        return self
 
     @model_validator(mode="after")
     def _quantile_fields(self) -> MetricSpec:
@@ -265,13 +284,14 @@ class MetricSpec(Strict):
             if self.source is not None or self.value is not None:
                 raise ValueError("a ratio metric takes its source from its numerator/denominator")
         else:
-            if self.source is None:
+            stepped = self.kind == "funnel" and self.steps and all(s.source for s in self.steps)
+            if self.source is None and not stepped:
                 raise ValueError(f"a {self.kind} metric needs a `source`")
             if self.numerator or self.denominator:
                 raise ValueError("`numerator`/`denominator` belong to ratio metrics")
-        if self.aggregation == "count_distinct" and self.value is None:
-            raise ValueError("`count_distinct` counts the distinct values of `value` per unit "
-                             "(e.g. value: item_id); give a `value`")
+        if self.aggregation in DISTINCT_COUNTS and self.value is None:
+            raise ValueError(f"`{self.aggregation}` counts the distinct values of `value` per "
+                             "unit (e.g. value: item_id); give a `value`")
         if self.pre_window is not None and self.pre_window.end > dt.timedelta(0):
             raise ValueError(
                 "`pre_window` must end at or before the first exposure (e.g. [-28d, 0d])"

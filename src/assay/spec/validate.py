@@ -11,9 +11,10 @@ from functools import partial
 from typing import TYPE_CHECKING
 
 from assay.errors import SpecIssue
+from assay.spec.activity import ACTIVITY_KINDS, APPROX_DISTINCT_DIALECTS
 from assay.spec.covariates import covariate_issues
 from assay.spec.errors import did_you_mean
-from assay.spec.models import ExperimentSpec, Source
+from assay.spec.models import ExperimentSpec, MetricSpec, Source
 from assay.spec.sqlcheck import parse_expression, parse_query
 
 if TYPE_CHECKING:
@@ -82,7 +83,7 @@ def _check_sources(project: Project) -> list[SpecIssue]:
 
 
 def _source_issues(
-    project: Project, source: Source, where: Where, loc: tuple[str, ...]
+    project: Project, source: Source, where: Where, loc: tuple[str | int, ...]
 ) -> list[SpecIssue]:
     if source.sql is None:
         return []
@@ -110,12 +111,20 @@ def _check_metrics(project: Project) -> list[SpecIssue]:
             )
         elif isinstance(metric.source, Source):
             issues += _source_issues(project, metric.source, where, ("source",))
+        issues += _step_issues(project, metric, where)
         for part in ("value", "filter"):
             text = getattr(metric, part)
             if text is not None:
                 issues += _sql_issue(
                     partial(parse_expression, text, project.dialect), where, (part,)
                 )
+        if (metric.aggregation == "approx_count_distinct"
+                and project.dialect not in APPROX_DISTINCT_DIALECTS):
+            issues.append(where.issue(
+                ("aggregation",),
+                f"the {project.dialect} warehouse has no built-in approximate distinct count",
+                hint="use `count_distinct` (exact); `approx_count_distinct` runs on "
+                     + ", ".join(APPROX_DISTINCT_DIALECTS)))
         if metric.kind == "proportion" and metric.aggregation != "sum":
             issues.append(
                 where.issue(
@@ -137,7 +146,7 @@ def _check_metrics(project: Project) -> list[SpecIssue]:
                             (part,), f"unknown metric `{ref}`", hint=did_you_mean(ref, names)
                         )
                     )
-                elif target.kind in ("ratio", "quantile"):
+                elif target.kind in ("ratio", "quantile", *ACTIVITY_KINDS):
                     issues.append(
                         where.issue(
                             (part,),
@@ -154,6 +163,23 @@ def _check_metrics(project: Project) -> list[SpecIssue]:
                             "counts so that units add up",
                         )
                     )
+    return issues
+
+
+def _step_issues(project: Project, metric: MetricSpec, where: Where) -> list[SpecIssue]:
+    """A funnel's steps: each names a known source (or inherits the funnel's) and a filter
+    that parses."""
+    issues: list[SpecIssue] = []
+    known = sorted(project.spec.sources)
+    for i, step in enumerate(metric.steps or []):
+        if isinstance(step.source, str) and step.source not in project.spec.sources:
+            issues.append(where.issue(("steps", i, "source"), f"unknown source `{step.source}`",
+                                      hint=did_you_mean(step.source, known)))
+        elif isinstance(step.source, Source):
+            issues += _source_issues(project, step.source, where, ("steps", i, "source"))
+        if step.filter is not None:
+            issues += _sql_issue(partial(parse_expression, step.filter, project.dialect),
+                                 where, ("steps", i, "filter"))
     return issues
 
 
@@ -233,6 +259,14 @@ def _method_issues(
                         "from order statistics in the warehouse",
                     )
                 )
+            elif target is not None and target.kind in ACTIVITY_KINDS:
+                issues.append(
+                    where.issue(
+                        (method, i),
+                        f"`{ref}` is a {target.kind} metric; {method.replace('_', ' ')} "
+                        "are for mean and proportion metrics",
+                    )
+                )
             elif method == "rank_tests" and target is not None and target.kind == "ratio":
                 issues.append(
                     where.issue(
@@ -263,7 +297,9 @@ def _has_pre_window(project: Project, name: str) -> bool:
     return all(p is not None and p.pre_window is not None for p in parts)
 
 
-def _sql_issue(parse: Callable[[], object], where: Where, loc: tuple[str, ...]) -> list[SpecIssue]:
+def _sql_issue(
+    parse: Callable[[], object], where: Where, loc: tuple[str | int, ...]
+) -> list[SpecIssue]:
     try:
         parse()
     except ValueError as err:

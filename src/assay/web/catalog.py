@@ -132,8 +132,9 @@ class Catalog:
                 if data is None:
                     continue
                 result = result_from_dict(data)
+                # a funnel's comparisons are `<funnel>.<step>`
                 out += [Effect(record.experiment_id, r) for r in result.results
-                        if r.metric == metric]
+                        if r.metric.partition(".")[0] == metric]
         return out
 
     def variants(self, experiment_id: str) -> list[str]:
