@@ -14,7 +14,7 @@ REPLAY_FAIL_P = 0.001
 
 def replay_verdict(p_values: NDArray[np.float64], alpha: float, metric: str,
                    cluster: str | None = None) -> Check:
-    """Binomial test of the share of splits with ``p < alpha`` against ``alpha``, and a
+    """Binomial test of the share of splits with ``p <= alpha`` against ``alpha``, and a
     Kolmogorov-Smirnov test of the p-values against the uniform distribution.
 
     The splits are independent re-randomisations of the same units (one salt each), so the
@@ -29,7 +29,7 @@ def replay_verdict(p_values: NDArray[np.float64], alpha: float, metric: str,
     if tested.size == 0:
         return Check(name, "fail", f"no A/A split of {metric} could be tested", {},
                      code="no_splits", remedy="check the period and the population have units")
-    hits = int((tested < alpha).sum())
+    hits = int((tested <= alpha).sum())  # the one significance rule (stats.multiple)
     rate = hits / tested.size
     binom = stats.binomtest(hits, tested.size, alpha)
     low, high = binom.proportion_ci(0.95, method="wilson")
