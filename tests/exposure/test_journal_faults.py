@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from faults import small_disk
+from tests.engines import unavailable
 
 from assay.errors import AssayError
 from assay.exposure.collector import Collector
@@ -29,7 +30,7 @@ def _ids(folder: Path) -> list[str]:
 def test_a_write_on_a_full_disk_is_refused_and_leaves_no_torn_record(tmp_path: Path) -> None:
     with small_disk(tmp_path / "disk", 256 * 1024) as disk:
         if disk.kind != "tmpfs":  # the subprocess fault suite covers the RLIMIT fallback
-            pytest.skip("mounting a tmpfs needs root (test_faults covers RLIMIT_FSIZE)")
+            unavailable("mounting a tmpfs needs root (test_faults covers RLIMIT_FSIZE)")
         journal = Journal(disk.path)
         acked, refused = [], []
         for i in range(120):  # ~4 KB each: the disk fills after about 60

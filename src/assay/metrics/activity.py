@@ -29,11 +29,11 @@ from assay.metrics.scan import (
     T0,
     UNIT,
     _aggregate,
-    _in_window,
-    _joined_events,
     _shift,
     alias,
     col,
+    in_window,
+    joined_events,
     relation,
 )
 from assay.spec.models import ExperimentSpec, Window
@@ -64,13 +64,13 @@ def retention_ctes(
     step = activity.steps[0]
     window = step.window
     assert window is not None  # the spec requires one
-    joined, _, filters = _joined_events(experiment, step.source, [(step, "")], dialect)
+    joined, _, filters = joined_events(experiment, step.source, [(step, "")], dialect)
     relative = dialect in EPOCH_MICROS
     after = col("__rel") > exp.Literal.number(0) if relative else col("__ts") > col(T0)
     returns = (
         exp.select(col(UNIT), alias(exp.Count(this=exp.Star()), "hits"))
         .from_(joined.subquery("j"))
-        .where(exp.and_(_in_window(step, filters, experiment, relative), after))
+        .where(exp.and_(in_window(step, filters, experiment, relative), after))
         .group_by(col(UNIT))
     )
     returned = exp.Case().when(
@@ -94,14 +94,14 @@ def participation_ctes(
     step = activity.steps[0]
     window = step.window
     assert window is not None  # the spec requires one
-    joined, _, filters = _joined_events(experiment, step.source, [(step, "")], dialect)
+    joined, _, filters = joined_events(experiment, step.source, [(step, "")], dialect)
     relative = dialect in EPOCH_MICROS
     slots = range(window.start // _DAY, window.end // _DAY)
     flags = []
     for d in slots:
         day = Window(start=d * _DAY, end=(d + 1) * _DAY)
         slot = Measure(step.source, None, step.filter, "any", day)
-        condition = _in_window(slot, filters, experiment, relative)
+        condition = in_window(slot, filters, experiment, relative)
         flags.append(alias(_aggregate("any", condition, None), f"d{d}"))
     days = exp.select(col(UNIT), *flags).from_(joined.subquery("j")).group_by(col(UNIT))
     observed: list[exp.Expr] = []

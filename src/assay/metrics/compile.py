@@ -177,8 +177,8 @@ def _metrics_query(
         ctes += _per_unit_ctes(plan, measures, names, dialect)
         query = exp.select(*_statistics(plan, pooled, measures)).from_("per_unit")
         if not local:
-            return _with(_grouped(query, experiment), ctes)
-        ctes.append(("stats_pooled", _grouped(query, experiment)))
+            return _with(grouped(query, experiment), ctes)
+        ctes.append(("stats_pooled", grouped(query, experiment)))
     ctes.append(("arms", _arms()))
     final = _meet(plan, local, names, pooled=bool(pooled))
     return _with(final, ctes)
@@ -421,7 +421,7 @@ def _statistics(
     then the count of NULL values of each of ``measures``."""
     out: list[exp.Expr] = []
     for metric in metrics:
-        out += _metric_statistics(plan, metric)
+        out += metric_statistics(plan, metric)
     for measure, name in measures.items():
         if plan.counts_nulls(measure):
             out.append(alias(exp.Sum(this=col(f"{name}__nulls")), f"{name}__nulls"))
@@ -429,11 +429,13 @@ def _statistics(
 
 
 def _statistic_names(plan: AnalysisPlan, metric: MetricPlan) -> list[str]:
-    return [e.alias for e in _metric_statistics(plan, metric)]
+    return [e.alias for e in metric_statistics(plan, metric)]
 
 
-def _metric_statistics(plan: AnalysisPlan, metric: MetricPlan) -> list[exp.Expr]:
-    """Unit count, (shifted) sums and cross-product sums, and the shifts as constants."""
+def metric_statistics(plan: AnalysisPlan, metric: MetricPlan) -> list[exp.Expr]:
+    """One metric's sufficient-statistic aggregates over ``per_unit`` (count, shifted sums and
+    cross-product sums, the shifts as constants), named as :mod:`assay.stats.moments` reads
+    them; public for queries that group ``per_unit`` their own way (the A/A replay, by split)."""
     outcome = metric.variables[metric.outcome]
     present = None if outcome.fills_zero else col(plan.measures[outcome]).is_(exp.null()).not_()
     values: dict[str, exp.Expr] = {}
@@ -463,13 +465,6 @@ def _metric_statistics(plan: AnalysisPlan, metric: MetricPlan) -> list[exp.Expr]
         if plan.shift(m)
     ]
     return out
-
-
-def metric_statistics(plan: AnalysisPlan, metric: MetricPlan) -> list[exp.Expr]:
-    """One metric's sufficient-statistic aggregates over ``per_unit`` (count, sums, cross-product
-    sums, shifts), named as :mod:`assay.stats.moments` reads them: for queries that group
-    ``per_unit`` their own way (the A/A replay groups by split)."""
-    return _metric_statistics(plan, metric)
 
 
 def _constant(value: float) -> exp.Expr:
@@ -509,7 +504,8 @@ def _operand(value: exp.Expr) -> exp.Expr:
     return value.copy() if isinstance(value, exp.Column) else exp.paren(value.copy())
 
 
-def _grouped(query: exp.Select, experiment: ExperimentSpec) -> exp.Query:
+def grouped(query: exp.Select, experiment: ExperimentSpec) -> exp.Query:
+    """``query`` grouped by variant, and by each segment as GROUPING SETS (with their flags)."""
     keys = [col(VARIANT), *(col(s) for s in experiment.segments)]
     flags = [alias(exp.Grouping(expressions=[col(s)]), f"g__{s}") for s in experiment.segments]
     statistics = query.expressions

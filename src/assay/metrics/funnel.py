@@ -13,7 +13,7 @@ from sqlglot import exp
 
 from assay.metrics.kinds import unit_columns
 from assay.metrics.plan import ActivityPlan
-from assay.metrics.scan import EPOCH_MICROS, UNIT, _in_window, _joined_events, alias, col
+from assay.metrics.scan import EPOCH_MICROS, UNIT, alias, col, in_window, joined_events
 from assay.spec.models import ExperimentSpec
 from assay.spec.project import Project
 
@@ -26,12 +26,12 @@ def funnel_ctes(
     """``first0 .. first<K-1>`` (first time each step was reached) and ``per_unit``."""
     ctes: list[tuple[str, exp.Query]] = []
     for k, step in enumerate(activity.steps):
-        joined, _, filters = _joined_events(experiment, step.source, [(step, "")], dialect)
+        joined, _, filters = joined_events(experiment, step.source, [(step, "")], dialect)
         relative = dialect in EPOCH_MICROS
         events = (
             exp.select(col(UNIT), alias(col("__ts"), "ts"))
             .from_(joined.subquery("j"))
-            .where(_in_window(step, filters, experiment, relative))
+            .where(in_window(step, filters, experiment, relative))
         )
         first = exp.select(col(UNIT, "s"), alias(exp.Min(this=col("ts", "s")), FIRST)).from_(
             events.subquery("s")

@@ -23,7 +23,7 @@ from typing import Any
 
 from sqlglot import exp
 
-from assay.metrics.compile import _grouped
+from assay.metrics.compile import grouped
 from assay.metrics.plan import ActivityPlan, AnalysisPlan, MetricPlan
 from assay.metrics.scan import UNIT, VARIANT, alias, col, exposures_of, units_query
 from assay.spec.models import MetricRefs
@@ -85,7 +85,7 @@ def compile_activity(
     statistics: list[exp.Expr] = []
     for plan, columns in comparison_plans(activity):
         statistics += _moments(plan, columns)
-    query = _grouped(exp.select(*statistics).from_("per_unit"), experiment)
+    query = grouped(exp.select(*statistics).from_("per_unit"), experiment)
     for name, cte in ctes:
         query = query.with_(name, cte)
     return query

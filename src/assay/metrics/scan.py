@@ -28,14 +28,13 @@ VARIANT_MAX, T0, T0_US = "variant_max", "t0", "t0_us"
 # Dialect differences, as data.
 # Engines with a cheap timestamp -> epoch microseconds function: windows become integer
 # offsets from t0 (exact durations), measured 2x faster than timestamp + interval comparisons.
-_EPOCH_MICROS = {
+#: Dialect -> its timestamp to epoch microseconds function (absent: compare timestamps).
+EPOCH_MICROS: Mapping[str, str] = {
     "duckdb": "EPOCH_US",
     "spark": "UNIX_MICROS",
     "databricks": "UNIX_MICROS",
     "bigquery": "UNIX_MICROS",
 }
-#: Dialect -> its timestamp to epoch microseconds function (absent: compare timestamps).
-EPOCH_MICROS: Mapping[str, str] = _EPOCH_MICROS
 # Dialects without ARG_MIN/MIN_BY take the segment value at first exposure another way.
 _NO_ARG_MIN = {"postgres"}
 
@@ -171,7 +170,7 @@ def units_query(experiment: ExperimentSpec, dialect: str) -> exp.Query:
     dates = _in_dates(col(TS), experiment)
     if dates is not None:
         per_unit = per_unit.where(dates)
-    micros = _EPOCH_MICROS.get(dialect)
+    micros = EPOCH_MICROS.get(dialect)
     t0_us = [alias(exp.func(micros, col(T0)), T0_US)] if micros else []
     return (
         exp.select(
@@ -261,12 +260,12 @@ def source_scan(
     is a ``FILTER``ed aggregate over the same pass.
     """
     experiment = plan.experiment
-    joined, values, filters = _joined_events(experiment, source, measures, dialect)
-    micros = _EPOCH_MICROS.get(dialect)
+    joined, values, filters = joined_events(experiment, source, measures, dialect)
+    micros = EPOCH_MICROS.get(dialect)
     aggregates: list[exp.Expr] = []
     for measure, name in measures:
         value = col(values[measure.value]) if measure.value is not None else None
-        condition = _in_window(measure, filters, experiment, micros is not None)
+        condition = in_window(measure, filters, experiment, micros is not None)
         aggregates.append(alias(_aggregate(measure.aggregation, condition, value), name))
         if value is not None and plan.counts_nulls(measure):
             nulls = exp.and_(condition.copy(), value.copy().is_(exp.null()))
@@ -284,9 +283,9 @@ def source_events(experiment: ExperimentSpec, measure: Measure, dialect: str) ->
     The same scan, join and window test as :func:`source_scan`, without the per-unit
     aggregation (event-level quantiles need the events themselves).
     """
-    joined, values, filters = _joined_events(experiment, measure.source, [(measure, "")], dialect)
+    joined, values, filters = joined_events(experiment, measure.source, [(measure, "")], dialect)
     value = col(values[measure.value or ""])
-    condition = _in_window(measure, filters, experiment, dialect in _EPOCH_MICROS)
+    condition = in_window(measure, filters, experiment, dialect in EPOCH_MICROS)
     names = [v.name for v in experiment.variants]
     return (
         exp.select(col(UNIT), alias(_variant_name(names), VARIANT), alias(value, "v"))
@@ -295,7 +294,7 @@ def source_events(experiment: ExperimentSpec, measure: Measure, dialect: str) ->
     )
 
 
-def _joined_events(
+def joined_events(
     experiment: ExperimentSpec,
     source: Source,
     measures: list[tuple[Measure, str]],
@@ -319,7 +318,7 @@ def _joined_events(
     in_range = _scan_range(experiment, [m for m, _ in measures])
     if in_range is not None:
         rows = exp.select("*").from_(rows.subquery("r")).where(in_range)
-    micros = _EPOCH_MICROS.get(dialect)
+    micros = EPOCH_MICROS.get(dialect)
     carried = T0_US if micros else T0
     offset: list[exp.Expr] = []
     if micros:
@@ -343,7 +342,7 @@ def _joined_events(
     return joined, values, filters
 
 
-def _in_window(
+def in_window(
     measure: Measure, filters: dict[str, str], experiment: ExperimentSpec, relative: bool
 ) -> exp.Expr:
     """The event qualifies: its filter holds and it falls in the measure's window."""
