@@ -348,6 +348,18 @@ def _effect(
     return compare(*pair, alpha=alpha, test=test, lift_interval=lift)
 
 
+def effect_fields(effect: Effect) -> dict[str, Any]:
+    """The :class:`MetricResult` fields an effect fills, before any correction (the adjusted
+    p-value is the raw one and nothing is significant until :func:`adjust`)."""
+    return {
+        "diff": effect.diff, "diff_se": effect.diff_se, "diff_ci": effect.diff_ci,
+        "rel_lift": effect.rel_lift, "rel_lift_ci": effect.rel_lift_ci,
+        "rel_lift_method": effect.rel_lift_method,
+        "p_value": effect.p_value, "p_value_adjusted": effect.p_value, "significant": False,
+        "error": None if effect.error is None else str(effect.error),
+    }
+
+
 def _result(
     metric: MetricPlan,
     experiment: ExperimentSpec,
@@ -377,22 +389,13 @@ def _result(
         n_treatment=arms[treatment].n,
         mean_control=raw_c.point,
         mean_treatment=raw_t.point,
-        diff=effect.diff,
-        diff_se=effect.diff_se,
-        diff_ci=effect.diff_ci,
-        rel_lift=effect.rel_lift,
-        rel_lift_ci=effect.rel_lift_ci,
-        p_value=effect.p_value,
-        p_value_adjusted=effect.p_value,
-        significant=False,
         method=method,
         cuped_variance_reduction=reduction,
-        error=None if effect.error is None else str(effect.error),
         higher_is_better=metric.metric.higher_is_better,
         segment=cell.segment,
         segment_value=cell.segment_value,
         null_values=nulls,
-        rel_lift_method=effect.rel_lift_method,
+        **effect_fields(effect),
     )
 
 
@@ -426,19 +429,10 @@ def compare_quantile_metric(
             n_treatment=pair[1].n,
             mean_control=c.quantile,
             mean_treatment=t.quantile,
-            diff=effect.diff,
-            diff_se=effect.diff_se,
-            diff_ci=effect.diff_ci,
-            rel_lift=effect.rel_lift,
-            rel_lift_ci=effect.rel_lift_ci,
-            p_value=effect.p_value,
-            p_value_adjusted=effect.p_value,
-            significant=False,
             method=effect.method,
             cuped_variance_reduction=None,
-            error=None if effect.error is None else str(effect.error),
             higher_is_better=metric.higher_is_better,
-            rel_lift_method=effect.rel_lift_method,
+            **effect_fields(effect),
             statistic=effect.statistic,
             df=_finite_df(effect.df),
             arm_figures={
