@@ -126,3 +126,26 @@ def test_the_scalar_and_batch_comparisons_agree_on_non_finite() -> None:
                           ArmArrays(a[2], a[3], np.full(4, 100.0), np.full(4, 99.0), none.copy()))
     assert scalar == list(batch.error) == expected
     assert np.isnan(batch.values["diff"][1]) and np.isnan(batch.values["p_value"][2])
+
+
+@pytest.mark.parametrize(("source", "ts", "days"), [("orders", "created_at", 14),
+                                                    ("sessions", "started_at", 7)])
+def test_coverage_figures_match_pandas(shop: Shop, segmented_result: AnalysisResult,
+                                       source: str, ts: str, days: int) -> None:
+    """The coverage row of each source, recomputed from the raw rows: the share of analysed
+    units with an event from the longest window before exposure to the longest window after it,
+    and the fingerprint's events and latest event up to the end plus that window."""
+    from tests.analysis.oracle import analysed_units
+
+    units = analysed_units(shop, ("control", "treatment"))
+    events = getattr(shop, source).to_pandas()
+    joined = events.merge(units[["t0"]], left_on="user_id", right_index=True)
+    horizon = dt.timedelta(days=days)
+    near = joined[(joined[ts] >= joined.t0 - horizon) & (joined[ts] < joined.t0 + horizon)]
+    share = near.user_id.nunique() / len(units)
+    figures = _check(segmented_result, "unit_match").figures["matched_share"]
+    assert figures[source] == pytest.approx(share, abs=1e-5)
+    read = events[events[ts] < END + horizon]
+    stored = segmented_result.fingerprint["sources"][source]
+    assert stored["rows"] == len(read)
+    assert dt.datetime.fromisoformat(stored["last"]) == read[ts].max().to_pydatetime()

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from assay.assign.engine import compile_experiments
-from assay.checks.coverage import SourceCoverage, coverage_query, data_coverage, unit_match
+from assay.checks.coverage import SourceCoverage, data_coverage, unit_match
 from assay.checks.pitfalls import (
     Activity,
     Daily,
@@ -36,7 +36,6 @@ from assay.checks.queries import (
     checks_query,
     daily_measure,
     overlapping,
-    sources_query,
 )
 from assay.checks.traffic import Traffic, traffic_checks
 from assay.metrics.plan import AnalysisPlan
@@ -94,9 +93,7 @@ def trust_checks(
                                   max(horizons).days if horizons else 14)
     daily = [Daily.from_rows(name, activity_rows, f"m{i}", measure.window.end.days)
              for i, (name, measure) in enumerate(primaries) if measure.window is not None]
-    coverage_sql = coverage_query(project, plan, dialect)
-    coverage = SourceCoverage.from_rows(
-        run("check:coverage", coverage_sql) if coverage_sql is not None else [])
+    coverage = SourceCoverage.from_rows(rows)
     same_salt = {o.id: o.hash_salt == experiment.hash_salt for o in others}
     overlaps = [Overlap(o, same_salt[o], table) for o, table in traffic.overlaps.items()]
     overlaps += [Overlap(o, True, {}) for o, same in same_salt.items()
@@ -112,24 +109,18 @@ def trust_checks(
         data_coverage(coverage, experiment, traffic.watermark),
     ]
     fingerprint = {"spec_hash": spec_hash, "units": units,
-                   **_fingerprint(plan, sql, traffic, dialect, run)}
+                   **_fingerprint(sql, traffic, coverage)}
     previous = _previous(project, experiment.id, fingerprint, wh)
     checks.append(reproducibility(fingerprint, results, previous))
     return Trust(checks, fingerprint)
 
 
-def _fingerprint(
-    plan: AnalysisPlan, sql: dict[str, str], traffic: Traffic, dialect: str,
-    run: Callable[[str, Any], list[dict[str, Any]]],
-) -> dict[str, Any]:
+def _fingerprint(sql: dict[str, str], traffic: Traffic,
+                 coverage: Sequence[SourceCoverage]) -> dict[str, Any]:
     """SQL hash, data watermarks and row counts (the caller adds the spec hash and units)."""
     analysis_sql = {k: v for k, v in sql.items() if not k.startswith("check:")}
     text = json.dumps(analysis_sql, sort_keys=True)
-    sources: dict[str, Any] = {}
-    statement = sources_query(plan, dialect)
-    if statement is not None:
-        for row in run("check:sources", statement):
-            sources[str(row["source"])] = {"rows": int(row["rows"]), "last": row["last"]}
+    sources = {c.source: {"rows": c.events, "last": c.last_text} for c in coverage}
     return {
         "sql_hash": hashlib.sha256(text.encode("utf-8")).hexdigest(),
         "exposure_rows": traffic.rows,

@@ -1,10 +1,12 @@
 """Do the metric sources cover the experiment? Unit ids that match, and data that reaches the end.
 
-Two ways a metric reads as "no effect" when the data cannot show one, each caught from one row per
-source (:func:`coverage_query`):
+Two ways a metric reads as "no effect" when the data cannot show one, each caught from the
+``source:<label>`` row of each metric source in the checks' statement
+(:func:`assay.checks.queries.checks_query`):
 
-* ``unit_match``: not one analysed unit has an event in a source, though the source has events
-  in the range the analysis reads: the unit ids do not join (another id column, a prefix, a
+* ``unit_match``: not one analysed unit has an event in a source (from the longest window before
+  its exposure to the longest window after it), though the source has events in the range the
+  analysis reads: the unit ids do not join (another id column, a prefix, a
   type or case difference), and every metric of that source is zero in every arm;
 * ``data_coverage``: a source's latest event falls before the end of the metrics' windows (the
   experiment's end plus the longest window; for an experiment without an end, its latest
@@ -14,85 +16,22 @@ source (:func:`coverage_query`):
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlglot import exp
-
-from assay.checks.queries import activity_horizon
-from assay.metrics.plan import AnalysisPlan
-from assay.metrics.scan import UNIT, alias, col, exposures_of, relation, units_query
+from assay.checks.queries import COVERAGE_PREFIX, DIMENSION, UNITS, VALUE
 from assay.results import Check
-from assay.spec.models import ExperimentSpec, Source
-from assay.spec.project import Project
+from assay.spec.models import ExperimentSpec
 
 #: How far before the windows' end a source's latest event may fall before the check warns
 #: (a sparse source's last event of the day need not be at midnight).
 SLACK = dt.timedelta(days=1)
 
 
-def _timestamp(moment: dt.datetime) -> exp.Expr:
-    return exp.cast(exp.Literal.string(moment.isoformat(sep=" ")), exp.DataType.Type.TIMESTAMP)
-
-
-def coverage_query(project: Project, plan: AnalysisPlan, dialect: str) -> exp.Query | None:
-    """Rows ``(source, horizon_days, units, matched, events, last)``, one per metric source.
-
-    ``units``: analysed units; ``matched``: those with an event in the source; ``events`` and
-    ``last``: the source's events and latest event time (text), all over the range the
-    analysis reads (up to the experiment's end plus the source's longest window).
-    """
-    experiment = plan.experiment
-    selects = [
-        _source_row(source, f"sql{i}", activity_horizon([m for m, _ in measures]), experiment,
-                    dialect)
-        for i, (source, measures) in enumerate(plan.by_source().items())
-    ]
-    if not selects:
-        return None
-    query: exp.Query = selects[0]
-    for select in selects[1:]:
-        query = exp.union(query, select, distinct=False)
-    return query.with_("e", exposures_of(project, experiment)).with_(
-        "units", units_query(experiment, dialect))
-
-
-def _source_row(source: Source, label: str, horizon: dt.timedelta, experiment: ExperimentSpec,
-                dialect: str) -> exp.Select:
-    ts = col(source.timestamp, "s")
-    end = experiment.end_at()
-    ids = _scan(source, dialect, end, horizon, alias(col(source.unit, "s"), "__unit")).distinct()
-    totals = _scan(source, dialect, end, horizon, alias(exp.Count(this=exp.Star()), "events"),
-                   alias(exp.Max(this=ts), "last"))
-    return (
-        exp.select(
-            alias(exp.Literal.string(source.table or label), "source"),
-            alias(exp.Literal.number(horizon.days), "horizon_days"),
-            alias(exp.Count(this=col(UNIT, "u")), "units"),
-            alias(exp.Count(this=col("__unit", "m")), "matched"),
-            alias(exp.Max(this=col("events", "t")), "events"),
-            alias(exp.cast(exp.Max(this=col("last", "t")), exp.DataType.Type.TEXT), "last"),
-        )
-        .from_(exp.to_table("units").as_("u", quoted=True))
-        .join(ids.subquery("m", copy=False), on=col("__unit", "m").eq(col(UNIT, "u")),
-              join_type="left")
-        .join(totals.subquery("t", copy=False), join_type="cross")
-    )
-
-
-def _scan(source: Source, dialect: str, end: dt.datetime | None, horizon: dt.timedelta,
-          *columns: exp.Expr) -> exp.Select:
-    """``columns`` of the source's events up to the experiment's end plus ``horizon``."""
-    query = exp.select(*columns).from_(relation(source.table, source.sql, dialect, "s"))
-    if end is None:
-        return query
-    return query.where(col(source.timestamp, "s") < _timestamp(end + horizon))
-
-
 @dataclass(frozen=True)
 class SourceCoverage:
-    """One row of :func:`coverage_query`."""
+    """One metric source's coverage (its ``source:<label>`` row)."""
 
     source: str
     horizon: dt.timedelta
@@ -100,13 +39,17 @@ class SourceCoverage:
     matched: int
     events: int
     last: dt.datetime | None
+    #: ``last`` as the engine wrote it (the fingerprint keeps it verbatim).
+    last_text: str | None = None
 
     @classmethod
-    def from_rows(cls, rows: Sequence[dict[str, Any]]) -> list[SourceCoverage]:
-        """Read the query's rows."""
-        return [cls(str(r["source"]), dt.timedelta(days=int(r["horizon_days"])),
-                    int(r["units"] or 0), int(r["matched"] or 0), int(r["events"] or 0),
-                    _moment(r["last"])) for r in rows]
+    def from_rows(cls, rows: Sequence[Mapping[str, Any]]) -> list[SourceCoverage]:
+        """Read the ``source:<label>`` rows of the checks' statement (others ignored)."""
+        return [cls(str(r[DIMENSION]).removeprefix(COVERAGE_PREFIX),
+                    dt.timedelta(days=int(r[VALUE])), int(r[UNITS] or 0),
+                    int(r["matched"] or 0), int(r["events"] or 0), _moment(r["last"]),
+                    None if r["last"] is None else str(r["last"]))
+                for r in rows if str(r[DIMENSION]).startswith(COVERAGE_PREFIX)]
 
 
 def _moment(text: object) -> dt.datetime | None:

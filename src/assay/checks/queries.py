@@ -3,16 +3,16 @@
 Each query starts from the same exposures and units as the analysis (``metrics.scan``), so the
 checks count exactly the units the results describe, and returns a few rows per arm:
 
-* :func:`checks_query`, one statement: units per arm by day of first exposure, by each segment
-  value, by the arm assay's hash gives them, and by their arm in overlapping experiments; all
-  exposure rows per calendar day (the data watermark); and per arm and exposure day, units with
-  any event in the metrics' sources after and before exposure, and the primary metrics' sums
-  over their window and each of its days (one pass over each source);
-* :func:`sources_query`: each metric source's rows and latest event (the fingerprint).
+:func:`checks_query`, one statement: units per arm by day of first exposure, by each segment
+value, by the arm assay's hash gives them, and by their arm in overlapping experiments; all
+exposure rows per calendar day (the data watermark); per arm and exposure day, units with any
+event in the metrics' sources after and before exposure, and the primary metrics' sums over
+their window and each of its days; and per source, the analysed units with an event in it, its
+events and its latest event (the coverage checks and the fingerprint).
 
-The checks' statement reads each metric source once more than the metrics statement: in CPU it
-costs about 0.8x the metrics statement on the 1M-unit benchmark and 1.3x on the demo's
-``recs_carousel`` (``benchmarks/README.md``, "Cost of the checks").
+It reads each metric source once joined to the units (the activity pass) and once alone (a count
+and a maximum of the timestamp): one joined pass more than the metrics statement
+(``benchmarks/README.md``, "Cost of the checks").
 """
 
 from __future__ import annotations
@@ -47,6 +47,7 @@ DIMENSION, VALUE, UNITS = "dimension", "value", "units"
 DAY, ROWS_DAY, ASSIGNED, GATED_OUT = "day", "rows_day", "assigned", "gated_out"
 WATERMARK = "watermark"
 ACTIVITY = "activity"
+COVERAGE_PREFIX = "source:"
 SINCE_PREFIX = "since:"
 DAY_SINCE = "day_since"
 OVERLAP_PREFIX = "overlap:"
@@ -163,26 +164,6 @@ def traffic_selects(
     return selects
 
 
-def sources_query(plan: AnalysisPlan, dialect: str) -> exp.Query | None:
-    """Rows ``(source, rows, last)``: each metric source's rows and latest event time (the
-    data watermark of the fingerprint), over the time range the analysis can read."""
-    selects = []
-    experiment = plan.experiment
-    for i, (source, measures) in enumerate(plan.by_source().items()):
-        ts = col(source.timestamp, "s")
-        horizon = activity_horizon([m for m, _ in measures])
-        query = exp.select(
-            alias(exp.Literal.string(source.table or f"sql{i}"), "source"),
-            alias(_count(), "rows"),
-            alias(_text(exp.Max(this=ts)), "last"),
-        ).from_(relation(source.table, source.sql, dialect, "s"))
-        end = experiment.end_at()
-        if end is not None:
-            query = query.where(ts.copy() < _timestamp(end + horizon))
-        selects.append(query)
-    return _union(selects) if selects else None
-
-
 def _hashed_variant(compiled: CompiledExperiment, dialect: str) -> exp.Expr:
     """The arm the variant hash (or a forced assignment) gives ``unit_id``; NULL for none."""
     unit = col(UNIT)
@@ -243,7 +224,8 @@ def checks_query(
     :func:`traffic_selects` (activity columns NULL); one ``activity`` row per arm and day of
     first exposure (``value``: that day, ``units``: its units); and one ``since:<k>`` row per
     arm, day of first exposure and day ``k`` since exposure inside the daily measures' windows
-    (``units``: those active on day ``k``). :func:`activity_columns` says the columns.
+    (``units``: those active on day ``k``); and one ``source:<label>`` row per metric source
+    (:func:`_coverage_row`). :func:`activity_columns` says the columns.
     """
     experiment = plan.experiment
     columns = activity_columns(daily)
@@ -262,26 +244,66 @@ def checks_query(
         acts.append((f"act{i}", list(mine.values())))
         if mine:
             rows.append(_since_rows(f"act{i}_days", mine, columns))
+        rows.append(_coverage_row(source, source_label(source, i), activity_horizon(measures),
+                                  f"act{i}", experiment, dialect, columns))
     ctes.append(("per_unit", _per_unit(acts)))
     rows.append(_activity_rows(list(names.values()), columns))
     return _with(_union(rows), ctes)
+
+
+def source_label(source: Source, index: int) -> str:
+    """How the checks and the fingerprint name a source: its table, else ``sql<index>``."""
+    return source.table or f"sql{index}"
+
+
+def _coverage_row(source: Source, label: str, horizon: dt.timedelta, activity: str,
+                  experiment: ExperimentSpec, dialect: str, columns: dict[str, str]) -> exp.Select:
+    """Row ``source:<label>``: ``value`` the horizon in days, ``units`` the analysed units,
+    ``matched`` those with an event from ``horizon`` before to ``horizon`` after their exposure
+    (from the activity pass), ``events`` and ``last`` the source's events and latest event time
+    up to the experiment's end plus ``horizon`` (the range the analysis reads)."""
+    ts = col(source.timestamp, "s")
+    totals = exp.select(alias(_count(), "events"), alias(exp.Max(this=ts), "last")).from_(
+        relation(source.table, source.sql, dialect, "s"))
+    end = experiment.end_at()
+    if end is not None:
+        totals = totals.where(ts.copy() < _timestamp(end + horizon))
+    one = exp.Literal.number(1)
+    active = exp.or_(col("post", activity).eq(one), col("pre", activity).eq(one.copy()))
+    matched = exp.select(alias(_count(), "matched")).from_(activity).where(active)
+    select = exp.select(
+        alias(exp.Literal.string(COVERAGE_PREFIX + label), DIMENSION),
+        alias(_text(exp.Literal.number(horizon.days)), VALUE),
+        alias(exp.cast(exp.null(), exp.DataType.Type.TEXT), VARIANT),
+        alias(exp.cast(exp.Subquery(this=exp.select(_count()).from_("units")),
+                       exp.DataType.Type.BIGINT), UNITS),
+    )
+    values: dict[str, exp.Expr] = {
+        "matched": col("matched", "m"), "events": col("events", "t"),
+        "last": _text(col("last", "t")),
+    }
+    return (_padded(select, columns, values)
+            .from_(matched.subquery("m"))
+            .join(totals.subquery("t"), join_type="cross"))
 
 
 def activity_columns(daily: list[Measure]) -> dict[str, str]:
     """The activity columns of :func:`checks_query`'s rows and their types.
 
     ``active`` / ``active_pre``: units with any event in a metric source in the window after
-    exposure / as long a period before it. Per measure of ``daily`` (named ``m0``, ``m1`` ...):
-    the sums of its per-unit window value and its square (``<m>_s``, ``<m>_ss``; on a
-    ``since:<k>`` row, of its value on day ``k``), and of the trend contrast ``z`` and its
-    square (``<m>_zs``, ``<m>_zss``).
+    exposure / as long a period before it. ``matched``, ``events``, ``last``: the coverage of
+    one source (on its ``source:<label>`` row, :func:`_coverage_row`). Per measure of
+    ``daily`` (named ``m0``, ``m1`` ...): the sums of its per-unit window value and its square
+    (``<m>_s``, ``<m>_ss``; on a ``since:<k>`` row, of its value on day ``k``), and of the
+    trend contrast ``z`` and its square (``<m>_zs``, ``<m>_zss``).
 
     ``z`` = sum over the window's days ``k`` of ``(k - mean k) y_k / sum (k - mean k)^2``: its
     difference in means between arms is the least-squares slope of the daily effect on the day
     since exposure, and its per-unit variance gives that slope an exact standard error (a
     unit's days are correlated; the per-day variances alone would ignore that).
     """
-    out = {"active": "BIGINT", "active_pre": "BIGINT"}
+    out = {"active": "BIGINT", "active_pre": "BIGINT",
+           "matched": "BIGINT", "events": "BIGINT", "last": "TEXT"}
     for i, _ in enumerate(daily):
         out |= {f"m{i}_{part}": "DOUBLE" for part in ("s", "ss", "zs", "zss")}
     return out
