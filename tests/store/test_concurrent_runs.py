@@ -39,6 +39,9 @@ def _assert_stored_once(runs: list[subprocess.CompletedProcess[str]], analyses: 
 
 
 def test_two_runs_on_one_duckdb_file(demo: Path) -> None:
+    # the second waits for the first to let go of the file; on a loaded machine the first
+    # can hold it longer than the 10 s default, which would fail the run, not the test's claim
+    set_key(demo / "assay_project.yml", "warehouse", "duckdb:///warehouse.duckdb?lock_wait=300")
     runs = _two_runs(demo)
     _assert_stored_once(runs, count(demo, "analyses"), count(demo, "results"),
                         count(demo, "checks"))

@@ -64,6 +64,29 @@ def test_a_locked_file_is_a_clear_error_after_a_bounded_wait(tmp_path: Path) -> 
         holder.wait(30)
 
 
+def test_the_url_sets_the_lock_wait(tmp_path: Path) -> None:
+    from assay.errors import AssayError
+    from assay.warehouse import connect
+
+    path = tmp_path / "wh.duckdb"
+    DuckDBWarehouse(path).close()
+    holder = _hold(path)
+    try:
+        began = time.monotonic()
+        with pytest.raises(WarehouseError, match=r"waited 0\.5 s"):
+            connect("duckdb:///wh.duckdb?lock_wait=0.5", base_dir=tmp_path)
+        assert 0.4 < time.monotonic() - began < 9  # not the 10 s default
+    finally:
+        assert holder.stdin is not None
+        holder.stdin.close()
+        holder.wait(30)
+    connect("duckdb:///wh.duckdb?lock_wait=0", base_dir=tmp_path).close()
+    for bad, message in (("lock_wait=soon", "number of seconds"), ("lock_wait=-1", "from 0"),
+                         ("lock_wait=nan", "number of seconds"), ("timeout=5", "unknown")):
+        with pytest.raises(AssayError, match=message):
+            connect(f"duckdb:///wh.duckdb?{bad}", base_dir=tmp_path)
+
+
 def test_readers_share_a_file(tmp_path: Path) -> None:
     path = tmp_path / "wh.duckdb"
     with_data = DuckDBWarehouse(path)

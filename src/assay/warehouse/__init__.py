@@ -1,13 +1,16 @@
 """Warehouse backends behind one small protocol, opened from a connection URL.
 
-``duckdb:///relative/path.duckdb``, ``duckdb:////abs/path.duckdb``, ``duckdb://:memory:``,
+``duckdb:///relative/path.duckdb``, ``duckdb:////abs/path.duckdb``, ``duckdb://:memory:``
+(``?lock_wait=60``: seconds to wait for a file another process holds),
 ``postgresql://user@host:port/db``, ``spark://local[2]`` (PySpark, local mode),
 ``spark://host:7077`` (a standalone cluster), ``sc://host:15002/;token_env=VAR`` (Spark Connect).
 """
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
+from urllib.parse import parse_qs
 
 from assay.errors import AssayError
 from assay.secrets import redact, remember_url
@@ -60,6 +63,28 @@ def require_dialect(dialect: str) -> str:
     return dialect.lower()
 
 
+def _duckdb_options(path: str) -> tuple[str, float]:
+    """Split ``file.duckdb?lock_wait=60`` into the path and its ``lock_wait``: seconds to wait
+    for another process that holds the file (default ``LOCK_WAIT_SECONDS``, 10)."""
+    from assay.warehouse.duckdb import LOCK_WAIT_SECONDS
+
+    path, _, query = path.partition("?")
+    lock_wait = LOCK_WAIT_SECONDS
+    for key, values in parse_qs(query, keep_blank_values=True).items():
+        if key != "lock_wait":
+            raise AssayError(f"unknown DuckDB URL option {redact(key)[:40]!r}; the one there is "
+                             "is lock_wait (seconds to wait for a file another process holds)")
+        try:
+            seconds = float(values[-1])
+        except ValueError:
+            seconds = math.nan
+        if not (math.isfinite(seconds) and 0 <= seconds <= 86400):
+            raise AssayError(f"lock_wait must be a number of seconds from 0 to 86400, not "
+                             f"{redact(values[-1])[:40]!r}")
+        lock_wait = seconds
+    return path, lock_wait
+
+
 def connect(url: str, *, base_dir: str | Path | None = None, read_only: bool = False) -> Warehouse:
     """Open the warehouse a URL names.
 
@@ -77,12 +102,13 @@ def connect(url: str, *, base_dir: str | Path | None = None, read_only: bool = F
         from assay.warehouse.duckdb import DuckDBWarehouse
 
         path = rest[1:] if rest.startswith("/") else rest
+        path, lock_wait = _duckdb_options(path)
         if path in ("", ":memory:"):
             return DuckDBWarehouse(":memory:")
         resolved = Path(path)
         if not resolved.is_absolute() and base_dir is not None:
             resolved = Path(base_dir) / resolved
-        return DuckDBWarehouse(resolved, read_only=read_only)
+        return DuckDBWarehouse(resolved, read_only=read_only, lock_wait=lock_wait)
     if scheme in ("postgres", "postgresql"):
         try:
             from assay.warehouse.postgres import PostgresWarehouse
