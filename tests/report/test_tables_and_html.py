@@ -11,6 +11,7 @@ import re
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from markupsafe import escape as html_escape
 
 from assay.report import charts
 from assay.report.html import render_html, render_notebook
@@ -74,6 +75,17 @@ def test_report_escapes_every_user_string(demo_results: dict[str, AnalysisResult
     for html in (render_html(result), render_notebook(result)):
         assert "<script" not in html
         assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+
+
+def test_a_check_shows_its_own_remedy(demo_results: dict[str, AnalysisResult]) -> None:
+    result = demo_results["recs_carousel"]
+    tripped = [c for c in result.checks if c.status != "pass" and c.remedy]
+    assert len(tripped) >= 5  # the demo experiment built to trip the pitfall checks
+    html = render_html(result)
+    for c in tripped:
+        row = re.search(rf'<tr data-check="{c.name}".*?</tr>', html, re.S)
+        assert row is not None, c.name
+        assert str(html_escape(c.remedy)) in row.group(0), c.name
 
 
 def test_report_is_self_contained(demo_results: dict[str, AnalysisResult]) -> None:

@@ -24,7 +24,8 @@ if TYPE_CHECKING:
     from assay.spec.models import ExperimentSpec
     from assay.store.records import DecisionRecord, ExperimentRecord, PlanRecord
 
-#: What to do when a check does not pass (a check may carry its own in ``figures["action"]``).
+#: What to do when a check does not pass, for checks that carry no ``remedy`` of their own
+#: (results stored by earlier builds; some put theirs in ``figures["action"]``).
 ADVICE = {
     "srm": "Do not read the lifts: find why one arm lost or gained units (assignment, "
     "logging, bots, a redirect) and fix it before analysing again.",
@@ -196,10 +197,11 @@ def _row(r: MetricResult, scale: charts.Scale) -> Row:
 
 
 def check_row(check: Check) -> CheckRow:
-    """A check with what to do about it (nothing when it passed)."""
+    """A check with what to do about it (nothing when it passed): its own remedy, else the
+    advice for its name."""
     action = None
     if check.status != "pass":
-        own = check.figures.get("action")
+        own = check.remedy or check.figures.get("action")
         action = str(own) if own else ADVICE.get(check.name)
     return CheckRow(check.name, check.status, check.message, action)
 
