@@ -87,6 +87,7 @@ def _run(project: Project, compiled: CompiledAnalysis, wh: Warehouse, step: Step
     plan = compiled.plan
     experiment = plan.experiment
     sql = compiled.statements()
+    kinds = extra_statements(project, compiled, wh.dialect)
     step("counting exposures")
     counts = _exposure_counts(wh.execute(sql["exposures"]))
     declared = [v.name for v in experiment.variants]
@@ -94,7 +95,7 @@ def _run(project: Project, compiled: CompiledAnalysis, wh: Warehouse, step: Step
     if "metrics" in sql and any(counts.units.get(v, 0) for v in declared):
         step(f"computing {len(plan.metrics)} metrics in the warehouse")
         rows = wh.execute(sql["metrics"]).to_pylist()
-    rows = merge_rows(rows, _activity_rows(project, compiled, counts.units, wh, step, sql),
+    rows = merge_rows(rows, _activity_rows(kinds, compiled, counts.units, wh, step, sql),
                       experiment.segments)
     compared = with_activities(plan)  # every comparison the engine reads, activity kinds' too
     step("running statistics")
@@ -111,7 +112,7 @@ def _run(project: Project, compiled: CompiledAnalysis, wh: Warehouse, step: Step
     )
     strata = [c for c in cells if c.segment and c.segment == experiment.stratify_by]
     comparisons = relabel(compare_metrics(compared, overall, nulls, design, strata), plan)
-    comparisons += _quantile_comparisons(project, compiled, counts.units, wh, step, sql, design)
+    comparisons += _quantile_comparisons(kinds, compiled, counts.units, wh, step, sql, design)
     results = adjust(
         _in_spec_order(comparisons, experiment), experiment.correction, experiment.alpha
     )
@@ -120,10 +121,10 @@ def _run(project: Project, compiled: CompiledAnalysis, wh: Warehouse, step: Step
         r for c in cells if c.segment is not None
         for r in relabel(compare_metrics(compared, c, {}), plan)
     ]
-    segment_comparisons += _quantile_segments(project, compiled, counts.units, wh, step, sql)
+    segment_comparisons += _quantile_segments(kinds, compiled, counts.units, wh, step, sql)
     segment_results = adjust(segment_comparisons, experiment.correction, experiment.alpha)
-    rank_tests = _rank_tests(project, experiment, wh, step, sql) if rows else []
-    bootstrap = _bootstrap(project, experiment, wh, step, sql) if rows else []
+    rank_tests = _rank_tests(kinds, experiment, wh, step, sql) if rows else []
+    bootstrap = _bootstrap(kinds, experiment, wh, step, sql) if rows else []
     checks = exposure_checks(counts, experiment) + result_checks(
         results, experiment, units, covariate_balance(plan, overall)
     )
@@ -157,7 +158,7 @@ def _run(project: Project, compiled: CompiledAnalysis, wh: Warehouse, step: Step
 
 
 def _quantile_comparisons(
-    project: Project,
+    kinds: dict[str, Any],
     compiled: CompiledAnalysis,
     units: dict[str, int],
     wh: Warehouse,
@@ -173,15 +174,42 @@ def _quantile_comparisons(
         rows: list[dict[str, Any]] = []
         if any(units.get(v.name, 0) for v in experiment.variants):
             step(f"ranking {name} for its p{100 * (quantile.metric.quantile or 0):g}")
-            query = compile_quantiles(project, experiment.id, quantile, wh.dialect)
-            sql[f"quantiles:{name}"] = query.sql(dialect=wh.dialect, pretty=True)
+            sql[f"quantiles:{name}"] = kinds[f"quantiles:{name}"].sql(dialect=wh.dialect,
+                                                                       pretty=True)
             rows = wh.execute(sql[f"quantiles:{name}"]).to_pylist()
         out += compare_quantile_metric(quantile, experiment, rows, design)
     return out
 
 
+def extra_statements(
+    project: Project, compiled: CompiledAnalysis, dialect: str
+) -> dict[str, Any]:
+    """The statements an analysis runs besides the exposures and metrics ones (the quantile and
+    activity metrics', the rank sums and bootstrap replicates the spec asks for), by the name a
+    result keeps each under (``funnel:<metric>``, ``quantiles:<metric>``,
+    ``quantiles:<metric>:<segment>``, ``rank_sums:<metric>``, ``bootstrap:<metric>``), in the
+    order it runs them; SQLGlot expressions, nothing executed."""
+    experiment = compiled.plan.experiment
+    out: dict[str, Any] = {}
+    for activity in compiled.plan.activities:
+        out[f"{activity.metric.kind}:{activity.metric.name}"] = compile_activity(
+            project, experiment.id, activity, dialect)
+    for quantile in compiled.plan.quantiles:
+        name = quantile.metric.name
+        out[f"quantiles:{name}"] = compile_quantiles(project, experiment.id, quantile, dialect)
+        for segment in experiment.segments:
+            out[f"quantiles:{name}:{segment}"] = compile_quantiles(
+                project, experiment.id, quantile, dialect, segment)
+    for metric in experiment.rank_tests:
+        out[f"rank_sums:{metric}"] = compile_rank_sums(project, experiment.id, metric, dialect)
+    for metric in experiment.bootstrap:
+        out[f"bootstrap:{metric}"] = compile_replicates(
+            project, experiment.id, metric, experiment.bootstrap_replicates, dialect)
+    return out
+
+
 def _activity_rows(
-    project: Project,
+    kinds: dict[str, Any],
     compiled: CompiledAnalysis,
     units: dict[str, int],
     wh: Warehouse,
@@ -196,15 +224,15 @@ def _activity_rows(
     for activity in compiled.plan.activities:
         name = activity.metric.name
         step(f"following {name} ({activity.metric.kind}) in the warehouse")
-        query = compile_activity(project, experiment.id, activity, wh.dialect)
-        sql[f"{activity.metric.kind}:{name}"] = query.sql(dialect=wh.dialect, pretty=True)
+        key = f"{activity.metric.kind}:{name}"
+        sql[key] = kinds[key].sql(dialect=wh.dialect, pretty=True)
         rows = merge_rows(rows, wh.execute(sql[f"{activity.metric.kind}:{name}"]).to_pylist(),
                           experiment.segments)
     return rows
 
 
 def _quantile_segments(
-    project: Project,
+    kinds: dict[str, Any],
     compiled: CompiledAnalysis,
     units: dict[str, int],
     wh: Warehouse,
@@ -220,8 +248,8 @@ def _quantile_segments(
         name = quantile.metric.name
         for segment in experiment.segments:
             step(f"ranking {name} by {segment}")
-            query = compile_quantiles(project, experiment.id, quantile, wh.dialect, segment)
-            sql[f"quantiles:{name}:{segment}"] = query.sql(dialect=wh.dialect, pretty=True)
+            key = f"quantiles:{name}:{segment}"
+            sql[key] = kinds[key].sql(dialect=wh.dialect, pretty=True)
             cells: dict[str | None, list[dict[str, Any]]] = {}
             for row in wh.execute(sql[f"quantiles:{name}:{segment}"]).to_pylist():
                 value = row[segment]
@@ -254,14 +282,15 @@ def _earlier_looks(
 
 
 def _rank_tests(
-    project: Project, experiment: ExperimentSpec, wh: Warehouse, step: Step, sql: dict[str, str]
+    kinds: dict[str, Any], experiment: ExperimentSpec, wh: Warehouse, step: Step,
+    sql: dict[str, str],
 ) -> list[RankTest]:
     """Mann-Whitney per listed metric x treatment, from rank sums computed in the warehouse."""
     out = []
     for metric in experiment.rank_tests:
         step(f"ranking {metric} in the warehouse")
-        query = compile_rank_sums(project, experiment.id, metric, wh.dialect)
-        sql[f"rank_sums:{metric}"] = query.sql(dialect=wh.dialect, pretty=True)
+        sql[f"rank_sums:{metric}"] = kinds[f"rank_sums:{metric}"].sql(dialect=wh.dialect,
+                                                                       pretty=True)
         row = {
             k: float(v or 0)
             for k, v in wh.execute(sql[f"rank_sums:{metric}"]).to_pylist()[0].items()
@@ -285,15 +314,16 @@ def _rank_tests(
 
 
 def _bootstrap(
-    project: Project, experiment: ExperimentSpec, wh: Warehouse, step: Step, sql: dict[str, str]
+    kinds: dict[str, Any], experiment: ExperimentSpec, wh: Warehouse, step: Step,
+    sql: dict[str, str],
 ) -> list[BootstrapInterval]:
     """Percentile intervals per listed metric x treatment from in-warehouse replicate sums."""
     out = []
     reps = experiment.bootstrap_replicates
     for metric in experiment.bootstrap:
         step(f"bootstrapping {metric} ({reps} replicates) in the warehouse")
-        query = compile_replicates(project, experiment.id, metric, reps, wh.dialect)
-        sql[f"bootstrap:{metric}"] = query.sql(dialect=wh.dialect, pretty=True)
+        sql[f"bootstrap:{metric}"] = kinds[f"bootstrap:{metric}"].sql(dialect=wh.dialect,
+                                                                       pretty=True)
         arms = _replicates(wh.execute(sql[f"bootstrap:{metric}"]).to_pylist(), reps)
         control = experiment.control.name
         out += [

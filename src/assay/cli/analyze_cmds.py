@@ -219,6 +219,10 @@ def sql_cmd(
 ) -> None:
     """Print the SQL an analysis runs, exactly as the warehouse will see it.
 
+    Every statement, named as the result keeps it: `exposures`, `metrics`, and those of
+    quantile and activity metrics and of the rank tests and bootstrap the spec asks for (the
+    trust checks' own `check:*` statements are in `assay analyze --format json`).
+
     The metrics statement centres measures whose values sit far from 0 (timestamps, cents) on
     constants a small probe per source picks in the warehouse, as `assay analyze` does: the
     probes run when the project's warehouse is reachable, and a header comment names the
@@ -241,11 +245,15 @@ def sql_cmd(
             assignment_sql(loaded, experiment, target, units=units_table, unit_column=unit_column)
         )
         return
+    from assay.analysis.run import extra_statements
     from assay.secrets import redact
 
     compiled, header = _analysis_sql(loaded, experiment, target, offline=offline)
     typer.echo("\n".join(header) + "\n")
-    for name, text in compiled.statements().items():
+    statements = compiled.statements()
+    statements |= {name: query.sql(dialect=target, pretty=True)
+                   for name, query in extra_statements(loaded, compiled, target).items()}
+    for name, text in statements.items():
         typer.echo(f"-- {name}\n{redact(text)};\n")  # a credential in a source's sql: masked
 
 
