@@ -37,6 +37,7 @@ from assay.metrics.scan import (
     exposures_of,
     relation,
     units_query,
+    with_ctes,
 )
 from assay.spec.models import ExperimentSpec, Source
 from assay.spec.project import Project
@@ -70,12 +71,6 @@ def _count() -> exp.Expr:
 def _units() -> exp.Expr:
     """``units``: the rows counted, typed alike in every branch of the union."""
     return alias(exp.cast(_count(), exp.DataType.Type.BIGINT), UNITS)
-
-
-def _with(query: exp.Query, ctes: list[tuple[str, exp.Query]]) -> exp.Query:
-    for name, cte in ctes:
-        query = query.with_(name, cte)
-    return query
 
 
 def _union(selects: list[exp.Select]) -> exp.Query:
@@ -248,7 +243,7 @@ def checks_query(
                                   f"act{i}", experiment, dialect, columns))
     ctes.append(("per_unit", _per_unit(acts)))
     rows.append(_activity_rows(list(names.values()), columns))
-    return _with(_union(rows), ctes)
+    return with_ctes(_union(rows), ctes)
 
 
 def source_label(source: Source, index: int) -> str:

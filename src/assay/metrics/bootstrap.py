@@ -17,7 +17,7 @@ from sqlglot import exp
 from assay.assign.sql import bucket_expression
 from assay.metrics.compile import per_unit_ctes
 from assay.metrics.plan import plan_experiment
-from assay.metrics.scan import UNIT, VARIANT, col, exposures_of
+from assay.metrics.scan import UNIT, VARIANT, col, exposures_of, with_ctes
 from assay.spec.models import MetricRefs
 from assay.spec.project import Project
 from assay.stats.nonparametric import POISSON1_CDF
@@ -98,6 +98,5 @@ def compile_replicates(
         .group_by(col(VARIANT), col(REPLICATE))
         .order_by(col(VARIANT), col(REPLICATE))
     )
-    for name, cte in per_unit_ctes(project, plan, exposures_of(project, experiment), dialect):
-        query = query.with_(name, cte)
-    return query.with_("weighted", weighted)
+    ctes = per_unit_ctes(project, plan, exposures_of(project, experiment), dialect)
+    return with_ctes(query, [*ctes, ("weighted", weighted)])

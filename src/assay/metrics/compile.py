@@ -38,6 +38,7 @@ from assay.metrics.scan import (
     shift_probe,
     source_scan,
     units_query,
+    with_ctes,
 )
 from assay.spec.models import ExperimentSpec, Source
 from assay.spec.project import Project
@@ -177,17 +178,11 @@ def _metrics_query(
         ctes += _per_unit_ctes(plan, measures, names, dialect)
         query = exp.select(*_statistics(plan, pooled, measures)).from_("per_unit")
         if not local:
-            return _with(grouped(query, experiment), ctes)
+            return with_ctes(grouped(query, experiment), ctes)
         ctes.append(("stats_pooled", grouped(query, experiment)))
     ctes.append(("arms", _arms()))
     final = _meet(plan, local, names, pooled=bool(pooled))
-    return _with(final, ctes)
-
-
-def _with(query: exp.Query, ctes: list[tuple[str, exp.Query]]) -> exp.Query:
-    for name, cte in ctes:
-        query = query.with_(name, cte)
-    return query
+    return with_ctes(final, ctes)
 
 
 def _source_local(plan: AnalysisPlan) -> dict[int, Source]:

@@ -25,7 +25,7 @@ from sqlglot import exp
 
 from assay.metrics.compile import grouped
 from assay.metrics.plan import ActivityPlan, AnalysisPlan, MetricPlan
-from assay.metrics.scan import UNIT, VARIANT, alias, col, exposures_of, units_query
+from assay.metrics.scan import UNIT, VARIANT, alias, col, exposures_of, units_query, with_ctes
 from assay.spec.models import MetricRefs
 from assay.spec.project import Project
 from assay.stats.moments import N_COLUMN, cross_column, sum_column
@@ -85,10 +85,7 @@ def compile_activity(
     statistics: list[exp.Expr] = []
     for plan, columns in comparison_plans(activity):
         statistics += _moments(plan, columns)
-    query = grouped(exp.select(*statistics).from_("per_unit"), experiment)
-    for name, cte in ctes:
-        query = query.with_(name, cte)
-    return query
+    return with_ctes(grouped(exp.select(*statistics).from_("per_unit"), experiment), ctes)
 
 
 def _moments(plan: MetricPlan, columns: dict[str, str]) -> list[exp.Expr]:

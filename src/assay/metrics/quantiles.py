@@ -26,6 +26,7 @@ from assay.metrics.scan import (
     exposures_of,
     source_events,
     units_query,
+    with_ctes,
 )
 from assay.spec.models import MetricRefs
 from assay.spec.project import Project
@@ -90,10 +91,7 @@ def compile_quantiles(
     else:
         final = exp.select(*(col(k) for k in keys), col(N_VALUES),
                            *(col(c) for c in COLUMNS)).from_("picked")
-    query: exp.Query = final.order_by(*(col(k) for k in keys))
-    for name, cte in ctes:
-        query = query.with_(name, cte)
-    return query
+    return with_ctes(final.order_by(*(col(k) for k in keys)), ctes)
 
 
 def _same(keys: list[str], left: str, right: str) -> exp.Expr:

@@ -11,7 +11,7 @@ from sqlglot import exp
 
 from assay.metrics.compile import per_unit_ctes
 from assay.metrics.plan import plan_experiment
-from assay.metrics.scan import col, exposures_of
+from assay.metrics.scan import col, exposures_of, with_ctes
 from assay.spec.models import MetricRefs
 from assay.spec.project import Project
 
@@ -81,10 +81,9 @@ def compile_rank_sums(
             ),
             exp.alias_(exp.Sum(this=exp.Sub(this=cube, expression=_pair(i))), f"t{i}", quoted=True),
         ]
-    query = exp.select(*final).from_("ranked")
-    for name, cte in per_unit_ctes(project, plan, exposures_of(project, experiment), dialect):
-        query = query.with_(name, cte)
-    return query.with_("counts", counts).with_("ranked", ranked.from_("counts"))
+    ctes = per_unit_ctes(project, plan, exposures_of(project, experiment), dialect)
+    return with_ctes(exp.select(*final).from_("ranked"),
+                     [*ctes, ("counts", counts), ("ranked", ranked.from_("counts"))])
 
 
 def _pair(i: int) -> exp.Expr:

@@ -18,7 +18,7 @@ from assay.assign.hashing import BUCKETS
 from assay.assign.sql import bucket_expression
 from assay.metrics.compile import metric_statistics, per_unit_ctes
 from assay.metrics.plan import AnalysisPlan, plan_experiment
-from assay.metrics.scan import TS, UNIT, VARIANT, alias, col, relation
+from assay.metrics.scan import TS, UNIT, VARIANT, alias, col, relation, with_ctes
 from assay.spec.models import ExperimentSpec
 from assay.spec.project import Project
 from assay.spec.sqlcheck import parse_expression
@@ -102,6 +102,4 @@ def compile_replay(
         .group_by(col(SPLIT), col(VARIANT))
         .order_by(col(SPLIT), col(VARIANT))
     )
-    for name, cte in ctes:
-        query = query.with_(name, cte)
-    return query, plan
+    return with_ctes(query, ctes), plan
