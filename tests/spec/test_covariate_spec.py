@@ -93,3 +93,29 @@ def test_a_covariate_column_missing_from_its_table_is_located(tmp_path: Path) ->
                for i in issues), issues
     assert any("covariates[3].prediction: column `predicted_revenu` is not in `predictions`"
                in i and "did you mean `predicted_revenue`" in i for i in issues), issues
+
+
+def test_validate_reports_covariate_columns_of_every_metric(tmp_path: Path) -> None:
+    """`assay validate` checks the covariate columns too (not only `assay analyze`), with the
+    other table problems, for metrics no experiment uses as well."""
+    from tests.metrics.covariates_data import build_shop, write_project
+    from typer.testing import CliRunner
+
+    from assay.cli import app
+    from assay.warehouse.duckdb import DuckDBWarehouse
+
+    metrics = METRICS.replace("{attribute: tenure_days}", "{attribute: tenure_dayz}") + (
+        "  - name: unused\n    source: orders\n    value: amount\n    window: [0d, 7d]\n"
+        "    covariates: [{attribute: signup_channel}]\n")
+    root = write_project(tmp_path, metrics)
+    shop = build_shop(n_units=200)
+    wh = DuckDBWarehouse(root / "warehouse.duckdb")
+    for name in ("exposures", "orders", "sessions", "predictions"):
+        wh.write_table(name, getattr(shop, name), mode="replace")
+    wh.close()
+    done = CliRunner().invoke(app, ["validate", "-p", str(root)])
+    assert done.exit_code == 2, done.output
+    assert (f"shop.yml:{_line(metrics, 'tenure_dayz')}: metrics[0].covariates[1].attribute: "
+            "column `tenure_dayz` is not in `exposures`") in done.output
+    assert "covariates[0].attribute: column `signup_channel` is not in `exposures`" in \
+        done.output

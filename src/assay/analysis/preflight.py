@@ -49,7 +49,8 @@ def preflight(project: Project, plan: AnalysisPlan, warehouse: Warehouse) -> Non
     issues += _exposure_issues(project, [plan.experiment], catalogue)
     issues += _sources_issues(project, [m.source for m in measures], catalogue)
     issues += _metrics_issues(project, metrics, catalogue)
-    issues += _covariate_columns(project, plan, catalogue.columns)
+    issues += _covariate_columns(project, [plan.experiment],
+                                 [m.metric for m in plan.metrics], catalogue.columns)
     if issues:
         raise SpecError(list(dict.fromkeys(issues)))
 
@@ -70,6 +71,8 @@ def catalogue_issues(project: Project, warehouse: Warehouse) -> list[SpecIssue]:
     issues = _exposure_issues(project, list(project.experiments.values()), catalogue)
     issues += _sources_issues(project, sources, catalogue)
     issues += _metrics_issues(project, list(project.metrics.values()), catalogue)
+    issues += _covariate_columns(project, project.experiments.values(),
+                                 project.metrics.values(), catalogue.columns)
     return list(dict.fromkeys(issues))
 
 
@@ -118,14 +121,14 @@ def _sources_issues(
 
 
 def _covariate_columns(
-    project: Project, plan: AnalysisPlan, columns: Callable[[str], list[str] | None]
+    project: Project, experiments: Iterable[ExperimentSpec], metrics: Iterable[MetricSpec],
+    columns: Callable[[str], list[str] | None],
 ) -> list[SpecIssue]:
-    """Each ``attribute``/``prediction`` covariate's column is in its table (the exposure
-    table, or its source's), located at the covariate."""
-    experiment = plan.experiment
-    places = [(project.where[("experiment", experiment.id)], experiment.covariates)]
-    places += [(project.where[("metric", m.metric.name)], m.metric.covariates)
-               for m in plan.metrics if m.metric.name in project.metrics]
+    """Each ``attribute``/``prediction`` covariate of ``experiments`` and ``metrics`` names a
+    column of its table (the exposure table, or its source's), located at the covariate."""
+    places = [(project.where[("experiment", e.id)], e.covariates) for e in experiments]
+    places += [(project.where[("metric", m.name)], m.covariates)
+               for m in metrics if m.name in project.metrics]
     issues: list[SpecIssue] = []
     for where, covariates in places:
         for i, covariate in enumerate(covariates):
