@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from assay.checks.wording import p_is
 from assay.results import Check, Status
 from assay.spec.models import ExperimentSpec
 from assay.stats.srm import srm_test
@@ -94,7 +95,7 @@ def _srm(counts: ExposureCounts, experiment: ExperimentSpec) -> Check:
         return Check(
             "srm",
             "fail",
-            f"sample ratio mismatch (p = {result.p_value:.2g} < "
+            f"sample ratio mismatch ({p_is(result.p_value)}, below "
             f"{SRM_FAIL_P}): observed {_shares(shares)} vs intended "
             f"{_shares(weights)}; the assignment or the exposure logging is biased, so "
             "metric results cannot be trusted",

@@ -15,6 +15,7 @@ import numpy as np
 from scipy import stats
 
 from assay.checks.queries import SINCE_PREFIX
+from assay.checks.wording import p_is
 from assay.results import Check, MetricResult
 from assay.spec.models import ExperimentSpec
 
@@ -375,7 +376,7 @@ def novelty(daily: Sequence[Daily], experiment: ExperimentSpec) -> Check:
         f"the effect on {d.metric} in {variant} {'fades' if fades else 'grows'} with time since "
         f"exposure: {early:+.1%} in users' first {h} days, {late:+.1%} in the next {h} "
         f"(trend {trend.rel_slope:+.1%} of a day's mean per day over {d.days} days, "
-        f"p = {p:.2g}): a {'novelty' if fades else 'primacy'} effect, so the long-run effect is "
+        f"{p_is(p)}): a {'novelty' if fades else 'primacy'} effect, so the long-run effect is "
         "likely nearer the later figure",
         figures, code="novelty_effect" if fades else "primacy_effect",
         remedy="judge the change on users' later days (run longer, or analyse the second half of "
@@ -484,7 +485,7 @@ def salt_reuse(overlaps: Sequence[Overlap], alpha: float = 1e-3) -> Check:
     return Check(
         name, "fail",
         f"this experiment {cause} {o.other}, which ran at the same time: of the {n:,} users in "
-        f"both, {agree:.0%} got the same-named arm (p = {p:.2g}), so each experiment's effect "
+        f"both, {agree:.0%} got the same-named arm ({p_is(p)}), so each experiment's effect "
         "leaks into the other's comparison",
         figures, code="salt_reuse" if o.same_salt else "correlated_assignment",
         remedy="give every experiment its own salt (the default, its id: remove `salt:`) and "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from assay.checks.wording import p_is
 from assay.results import Check, MetricResult
 from assay.spec.models import ExperimentSpec
 from assay.stats.codes import difference_stands
@@ -134,8 +135,11 @@ def _pre_period_balance(balance: list[tuple[str, float]]) -> Check:
             "pre_period_balance",
             "warn",
             f"arms already differed before exposure on "
-            f"{metric} (p = {p_value:.2g}); suspect the assignment or a carry-over "
+            f"{metric} ({p_is(p_value)}); suspect the assignment or a carry-over "
             "from an earlier experiment",
             figures,
+            remedy="check the assignment (the SRM and hash checks) and whether an earlier "
+                   "experiment on the same users changed this metric; CUPED corrects a chance "
+                   "imbalance, not a biased assignment",
         )
     return Check("pre_period_balance", "pass", "arms were balanced before exposure", figures)

@@ -29,6 +29,7 @@ from assay.checks.queries import (
     VALUE,
     WATERMARK,
 )
+from assay.checks.wording import p_is
 from assay.metrics.scan import VARIANT
 from assay.results import Check, Status
 from assay.spec.models import ExperimentSpec
@@ -161,7 +162,7 @@ def srm_by_dimension(traffic: Traffic, experiment: ExperimentSpec) -> Check:
                    "does not follow assay's assignment shifts every segment")
     named = [(d, v, c, p) for (d, v, c), p in off if d in localized]
     listed = "; ".join(f"{d} = {v} ({control} {_share_text(c, control)} of its users vs "
-                       f"{intended} intended, p = {p:.2g})" for d, v, c, p in named)
+                       f"{intended} intended, {p_is(p)})" for d, v, c, p in named)
     where = " and ".join(f"{d} = {v}" for d, v, _, _ in named)
     short = _short_arm(named[0][2], weights)
     figures["off"] = [{"segment": d, "value": v} for d, v, _, _ in named]
@@ -221,7 +222,7 @@ def srm_by_day(traffic: Traffic, experiment: ExperimentSpec) -> Check:
             name, "fail",
             f"the traffic split changed during the experiment: {control} got "
             f"{before[0] / before.sum():.0%} of users up to {days[k - 1]} and "
-            f"{after[0] / after.sum():.0%} from {days[k]} (p = {p_change:.2g}); a ramp-up or a "
+            f"{after[0] / after.sum():.0%} from {days[k]} ({p_is(p_change)}); a ramp-up or a "
             "configuration change moved the allocation mid-test, so early and late users are "
             "mixed differently in each arm",
             figures, code="ramp_change",
@@ -239,7 +240,7 @@ def srm_by_day(traffic: Traffic, experiment: ExperimentSpec) -> Check:
             remedy="compare the logged arms with assay's hash (the assignment check) and the "
                    "split by segment to find where exposures are lost")
     return Check(name, "pass", f"the traffic split held steady over {len(days)} days "
-                 f"(p = {p_change:.2g})", figures)
+                 f"({p_is(p_change)})", figures)
 
 
 def _change_point(table: np.ndarray) -> int:
