@@ -144,3 +144,12 @@ def test_nice_ticks_cover_the_range(low: float, span: float) -> None:
     assert 2 <= len(ticks) <= 12
     steps = [b - a for a, b in itertools.pairwise(ticks)]
     assert all(s == pytest.approx(steps[0], rel=1e-6) for s in steps)
+
+
+def test_the_plan_panel_writes_values_as_the_spec_does() -> None:
+    from assay.report.page import plan_pairs
+
+    pairs = dict(plan_pairs({"cuped": True, "traffic": 0.8, "segments": ["platform", "country"],
+                             "variants": [{"name": "control", "weight": 50, "control": True}]}))
+    assert pairs == {"cuped": "true", "traffic": "0.8", "segments": "platform, country",
+                     "variants": "control (50, control)"}

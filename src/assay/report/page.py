@@ -333,7 +333,10 @@ def plan_pairs(design: dict[str, Any]) -> list[tuple[str, str]]:
 
 
 def text(value: Any) -> str:
-    """A spec value as one line of text (variants as ``name (weight, control)``)."""
+    """A spec value as one line of text (variants as ``name (weight, control)``, booleans as
+    the spec writes them)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
     if isinstance(value, list):
         return ", ".join(text(v) for v in value)
     if isinstance(value, dict):
