@@ -119,3 +119,19 @@ def test_validate_reports_covariate_columns_of_every_metric(tmp_path: Path) -> N
             "column `tenure_dayz` is not in `exposures`") in done.output
     assert "covariates[0].attribute: column `signup_channel` is not in `exposures`" in \
         done.output
+
+
+def test_an_experiment_that_fails_to_load_still_has_its_metric_names_checked(
+    tmp_path: Path,
+) -> None:
+    """Every problem at once: a malformed covariate does not hide an unknown metric beside it,
+    nor one under `metrics:`."""
+    experiment = EXPERIMENT.replace("secondary: [converted]", "secondary: [convrted]") + (
+        "covariates:\n  - sesions\n  - {attribute: \"bad col\"}\n")
+    issues = _issues(tmp_path, METRICS, experiment)
+    at = {needle: _line(experiment, needle) for needle in ("convrted", "sesions", "bad col")}
+    assert any(f"exp.yml:{at['bad col']}: covariates[1].attribute" in i for i in issues), issues
+    assert any(f"exp.yml:{at['sesions']}: covariates[0].metric: unknown metric `sesions`" in i
+               and "did you mean `sessions`" in i for i in issues), issues
+    assert any(f"exp.yml:{at['convrted']}: metrics.secondary[0]: unknown metric `convrted`"
+               in i and "did you mean `converted`" in i for i in issues), issues

@@ -77,9 +77,9 @@ def _metric_issues(project: Project, covariate: Covariate, where: Where,
         return []
     target = project.metrics.get(ref)
     if target is None:
-        return [where.issue((*loc, "metric"), f"unknown metric `{ref}`",
-                            hint=did_you_mean(ref, sorted(project.metrics))
-                            or f"metrics defined: {', '.join(sorted(project.metrics))}")]
+        from assay.spec.validate import unknown_metric
+
+        return [unknown_metric(project, where, (*loc, "metric"), ref)]
     if target.kind not in ("mean", "proportion"):
         return [where.issue((*loc, "metric"), f"`{ref}` is a {target.kind} metric; a "
                             "covariate is a per-unit value (a mean or proportion metric)")]

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
@@ -54,6 +54,9 @@ class Project:
         metrics_unreadable: A metrics file could not be parsed, so which metrics exist is
             unknown and references to metrics are not checked.
         dbt: The dbt project the metrics and ``ref()`` tables come from, if any.
+        unloaded: Experiment files that failed to validate (already reported), each with its
+            raw mapping: their metric references are still checked, so that every problem is
+            reported at once.
     """
 
     root: Path
@@ -65,6 +68,7 @@ class Project:
     broken: set[str] = field(default_factory=set)
     metrics_unreadable: bool = False
     dbt: DbtContext | None = None
+    unloaded: list[tuple[Where, dict[str, Any]]] = field(default_factory=list)
 
     @property
     def dialect(self) -> str:
@@ -234,6 +238,8 @@ def _load_experiment(project: Project, file: Path, issues: list[SpecIssue]) -> N
     if experiment is not None:
         project.experiments[experiment.id] = experiment
         project.where[("experiment", experiment.id)] = Where(src, ())
+    else:
+        project.unloaded.append((Where(src, ()), data))
 
 
 def _validate(

@@ -32,6 +32,7 @@ def validate_project(project: Project) -> list[SpecIssue]:
     issues += _check_experiments(project)
     issues += _check_assignment(project)
     issues += covariate_issues(project)
+    issues += _unloaded_references(project)
     return issues
 
 
@@ -188,7 +189,7 @@ def _check_experiments(project: Project) -> list[SpecIssue]:
     names = sorted(project.metrics)
     for exp_id, experiment in project.experiments.items():
         where = project.where[("experiment", exp_id)]
-        issues += _role_issues(project, experiment, where, names)
+        issues += _role_issues(project, experiment, where)
         issues += _method_issues(project, experiment, where, names)
         if not experiment.metrics.all():
             issues.append(
@@ -207,9 +208,7 @@ def _check_experiments(project: Project) -> list[SpecIssue]:
     return issues
 
 
-def _role_issues(
-    project: Project, experiment: ExperimentSpec, where: Where, names: list[str]
-) -> list[SpecIssue]:
+def _role_issues(project: Project, experiment: ExperimentSpec, where: Where) -> list[SpecIssue]:
     """Unknown metrics under ``metrics:``, and CUPED asked of a metric without a pre-period."""
     issues: list[SpecIssue] = []
     for role in ("primary", "secondary", "guardrails"):
@@ -217,14 +216,7 @@ def _role_issues(
             if _unverifiable(project, ref):
                 continue
             if ref not in project.metrics:
-                issues.append(
-                    where.issue(
-                        ("metrics", role, i),
-                        f"unknown metric `{ref}`",
-                        hint=did_you_mean(ref, names)
-                        or f"metrics defined: {', '.join(names) or 'none'}",
-                    )
-                )
+                issues.append(unknown_metric(project, where, ("metrics", role, i), ref))
             elif experiment.cuped and not _has_pre_window(project, ref):
                 issues.append(
                     where.issue(
@@ -275,6 +267,38 @@ def _method_issues(
                         "compare per-unit values, which a ratio of sums has not",
                     )
                 )
+    return issues
+
+
+def unknown_metric(project: Project, where: Where, loc: tuple[str | int, ...],
+                   ref: str) -> SpecIssue:
+    """``unknown metric `ref```, with a did-you-mean or the metrics there are."""
+    names = sorted(project.metrics)
+    return where.issue(loc, f"unknown metric `{ref}`", hint=did_you_mean(ref, names)
+                       or f"metrics defined: {', '.join(names) or 'none'}")
+
+
+def _unloaded_references(project: Project) -> list[SpecIssue]:
+    """Unknown metrics named by experiment files that failed to validate: under ``metrics:``
+    and ``covariates:``, read from the raw mapping (the other problems of those files are
+    reported already)."""
+    issues: list[SpecIssue] = []
+    for where, data in project.unloaded:
+        roles = data.get("metrics")
+        refs: list[tuple[tuple[str | int, ...], object]] = []
+        if isinstance(roles, dict):
+            for role in ("primary", "secondary", "guardrails"):
+                listed = roles.get(role)
+                if isinstance(listed, list):
+                    refs += [(("metrics", role, i), ref) for i, ref in enumerate(listed)]
+        covariates = data.get("covariates")
+        if isinstance(covariates, list):
+            for i, entry in enumerate(covariates):
+                ref = entry.get("metric") if isinstance(entry, dict) else entry
+                refs.append((("covariates", i, "metric"), ref))
+        issues += [unknown_metric(project, where, loc, ref) for loc, ref in refs
+                   if isinstance(ref, str) and ref not in project.metrics
+                   and not _unverifiable(project, ref)]
     return issues
 
 
