@@ -37,6 +37,8 @@ from assay.warehouse.base import Warehouse, first_line
 
 log = logging.getLogger("assay.collector")
 LEDGER = "assay_collector_batches"
+LEDGER_CHUNK = 500
+"""Batch ids asked about per ledger query when the loader connects."""
 DEAD_LETTERS = "assay_collector_dead_letters"
 TRANSACTIONAL = ("duckdb", "postgres")
 
@@ -156,7 +158,9 @@ class Loader:
             if warehouse.name not in TRANSACTIONAL:
                 raise AssayError(f"the collector loads into {', '.join(TRANSACTIONAL)}; "
                                  f"{warehouse.name} has no multi-statement transactions")
-            loaded = self._read_ledger(warehouse)
+            with self._cond:
+                waiting = list(self._pending)
+            loaded = self._read_ledger(warehouse, waiting)
         except BaseException:
             _close(warehouse)
             raise
@@ -210,14 +214,21 @@ class Loader:
                 rows += pending.rows
             return group
 
-    def _read_ledger(self, warehouse: Warehouse) -> set[str]:
-        query = exp.select(exp.column("batch_id", quoted=True)).from_(
-            exp.to_table(LEDGER, dialect=warehouse.dialect))
-        try:
-            table = warehouse.execute(query.sql(warehouse.dialect))
-        except MissingTableError:  # first start: no batch loaded yet
-            return set()
-        return set(table.column(0).to_pylist())
+    def _read_ledger(self, warehouse: Warehouse, batch_ids: list[str]) -> set[str]:
+        """Which of ``batch_ids`` the ledger holds: asked about those ids alone, a chunk at a
+        time, so a ledger of years of batches is not read into memory at each connect."""
+        loaded: set[str] = set()
+        for start in range(0, len(batch_ids), LEDGER_CHUNK):
+            ids = [exp.Literal.string(b) for b in batch_ids[start:start + LEDGER_CHUNK]]
+            column = exp.column("batch_id", quoted=True)
+            query = exp.select(column).from_(exp.to_table(LEDGER, dialect=warehouse.dialect)) \
+                .where(exp.In(this=column.copy(), expressions=ids))
+            try:
+                table = warehouse.execute(query.sql(warehouse.dialect))
+            except MissingTableError:  # first start: no batch loaded yet
+                return set()
+            loaded.update(table.column(0).to_pylist())
+        return loaded
 
     # -- loading -----------------------------------------------------------------------------
 
