@@ -1,7 +1,8 @@
 """Retention and daily participation: per-unit rows from a source's activity (SQLGlot).
 
-Both read the *horizon* ``h``: the latest timestamp in the metric's source (all its rows, the
-filter not applied), i.e. how far the data reach. A unit's window counts only as far as the
+Both read the *horizon* ``h``: the latest timestamp in the metric's source (all its rows from
+the experiment's start plus the window's start on, the filter not applied), i.e. how far the
+data reach. A unit's window counts only as far as the
 data have observed it:
 
 * **retention** ``y`` = 1 when the unit has a qualifying event in ``[t0 + a, t0 + b)`` strictly
@@ -43,12 +44,21 @@ HORIZON = "h"
 _DAY = dt.timedelta(days=1)
 
 
-def _horizon(step: Measure, dialect: str) -> exp.Select:
+def _horizon(step: Measure, experiment: ExperimentSpec, dialect: str) -> exp.Select:
+    """The source's latest timestamp, read from the experiment's start plus the window's
+    start on: every unit's window ends after that moment, so an earlier row cannot tell
+    whether one is over (the answer is unchanged, and the engine skips the old history)."""
     source = step.source
-    latest = exp.Max(this=col(source.timestamp, "s"))
-    return exp.select(alias(latest, HORIZON)).from_(
+    ts = col(source.timestamp, "s")
+    query = exp.select(alias(exp.Max(this=ts), HORIZON)).from_(
         relation(source.table, source.sql, dialect, "s")
     )
+    start = experiment.start_at()
+    if start is None or step.window is None:
+        return query
+    earliest = start + step.window.start
+    return query.where(ts.copy() >= exp.cast(exp.Literal.string(earliest.isoformat(sep=" ")),
+                                             exp.DataType.Type.TIMESTAMP))
 
 
 def _observed_by(moment: exp.Expr) -> exp.Expr:
@@ -83,7 +93,8 @@ def retention_ctes(
         .join(exp.to_table("returns").as_("r", quoted=True),
               on=col(UNIT, "r").eq(col(UNIT, "u")), join_type="left")
     )
-    return [("horizon", _horizon(step, dialect)), ("returns", returns), ("per_unit", per_unit)]
+    return [("horizon", _horizon(step, experiment, dialect)), ("returns", returns),
+            ("per_unit", per_unit)]
 
 
 def participation_ctes(
@@ -125,8 +136,8 @@ def participation_ctes(
     per_unit = exp.select(
         *(col(c) for c in (UNIT, "variant", *experiment.segments)), alias(value, "y")
     ).from_("unit_days")
-    return [("horizon", _horizon(step, dialect)), ("days", days), ("unit_days", unit_days),
-            ("per_unit", per_unit)]
+    return [("horizon", _horizon(step, experiment, dialect)), ("days", days),
+            ("unit_days", unit_days), ("per_unit", per_unit)]
 
 
 def _total(terms: list[exp.Expr]) -> exp.Expr:

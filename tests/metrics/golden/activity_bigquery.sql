@@ -293,6 +293,8 @@ WITH e AS (
   SELECT
     MAX(`s`.`ts`) AS `h`
   FROM `events` AS `s`
+  WHERE
+    `s`.`ts` >= CAST('2026-05-04 00:00:00' AS DATETIME)
 ), returns AS (
   SELECT
     `unit_id`,
@@ -424,6 +426,8 @@ WITH e AS (
   SELECT
     MAX(`s`.`ts`) AS `h`
   FROM `events` AS `s`
+  WHERE
+    `s`.`ts` >= CAST('2026-05-04 00:00:00' AS DATETIME)
 ), days AS (
   SELECT
     `unit_id`,
