@@ -29,13 +29,13 @@ from assay.metrics.scan import (
     EPOCH_MICROS,
     T0,
     UNIT,
-    _aggregate,
-    _shift,
+    aggregate,
     alias,
     col,
     in_window,
     joined_events,
     relation,
+    shifted,
 )
 from assay.spec.models import ExperimentSpec, Window
 from assay.spec.project import Project
@@ -86,7 +86,7 @@ def retention_ctes(
     returned = exp.Case().when(
         col("hits", "r").is_(exp.null()), exp.Literal.number(0)
     ).else_(exp.Literal.number(1))
-    value = exp.Case().when(_observed_by(_shift(col(T0, "u"), window.end)), returned)
+    value = exp.Case().when(_observed_by(shifted(col(T0, "u"), window.end)), returned)
     per_unit = (
         exp.select(*unit_columns(experiment.segments), alias(value, "y"))
         .from_(exp.to_table("units").as_("u", quoted=True))
@@ -113,12 +113,12 @@ def participation_ctes(
         day = Window(start=d * _DAY, end=(d + 1) * _DAY)
         slot = Measure(step.source, None, step.filter, "any", day)
         condition = in_window(slot, filters, experiment, relative)
-        flags.append(alias(_aggregate("any", condition, None), f"d{d}"))
+        flags.append(alias(aggregate("any", condition, None), f"d{d}"))
     days = exp.select(col(UNIT), *flags).from_(joined.subquery("j")).group_by(col(UNIT))
     observed: list[exp.Expr] = []
     active: list[exp.Expr] = []
     for d in slots:
-        ended = _observed_by(_shift(col(T0, "u"), (d + 1) * _DAY))
+        ended = _observed_by(shifted(col(T0, "u"), (d + 1) * _DAY))
         one, zero = exp.Literal.number(1), exp.Literal.number(0)
         observed.append(exp.Case().when(ended, one).else_(zero))
         busy = exp.and_(ended.copy(), col(f"d{d}", "a").eq(one.copy()))

@@ -233,7 +233,7 @@ def _interval(delta: dt.timedelta) -> exp.Interval:
     return exp.Interval(this=exp.Literal.string(str(count)), unit=exp.Var(this=unit))
 
 
-def _shift(moment: exp.Expr, delta: dt.timedelta) -> exp.Expr:
+def shifted(moment: exp.Expr, delta: dt.timedelta) -> exp.Expr:
     """``moment + delta`` as SQL (subtraction for negative offsets, nothing for zero)."""
     if delta == dt.timedelta(0):
         return moment
@@ -278,7 +278,7 @@ def source_scan(
     for measure, name in measures:
         value = col(values[measure.value]) if measure.value is not None else None
         condition = in_window(measure, filters, experiment, micros is not None)
-        aggregates.append(alias(_aggregate(measure.aggregation, condition, value), name))
+        aggregates.append(alias(aggregate(measure.aggregation, condition, value), name))
         if value is not None and plan.counts_nulls(measure):
             nulls = exp.and_(condition.copy(), value.copy().is_(exp.null()))
             aggregates.append(alias(_filtered(exp.Count(this=exp.Star()), nulls), f"{name}__nulls"))
@@ -370,9 +370,9 @@ def in_window(
             conditions.append(rel.copy() < exp.Literal.number(_micros(end)))
     else:
         ts, t0 = col("__ts"), col(T0)
-        conditions.append(ts.copy() >= _shift(t0.copy(), start))
+        conditions.append(ts.copy() >= shifted(t0.copy(), start))
         if end is not None:
-            conditions.append(ts.copy() < _shift(t0.copy(), end))
+            conditions.append(ts.copy() < shifted(t0.copy(), end))
     experiment_end = experiment.end_at()
     if measure.window is None and experiment_end is not None:
         conditions.append(col("__ts") < _timestamp(experiment_end))
@@ -387,7 +387,7 @@ def _filtered(aggregate: exp.Expr, condition: exp.Expr) -> exp.Expr:
     return exp.Filter(this=aggregate, expression=exp.Where(this=condition))
 
 
-def _aggregate(aggregation: str, condition: exp.Expr, value: exp.Expr | None) -> exp.Expr:
+def aggregate(aggregation: str, condition: exp.Expr, value: exp.Expr | None) -> exp.Expr:
     counted = _filtered(exp.Count(this=exp.Star()), condition)
     if aggregation == "any":
         # the same aggregate as a count with this filter: the engine computes it once
