@@ -31,8 +31,24 @@ def record_decision(catalog: Catalog, experiment_id: str, form: dict[str, str]) 
         with catalog.store(write=True) as store:
             store_decision(catalog.project, store, request)
     except AssayError as err:
-        return str(err)
+        return for_the_form(str(err), experiment_id)
     return None
+
+
+def for_the_form(message: str, experiment_id: str) -> str:
+    """A refusal worded for the dashboard's form rather than for ``assay decide``'s flags
+    (the rules, and the rest of the sentence, are the store's own)."""
+    analyse = f"`assay analyze {experiment_id}`"
+    for cli, form in (
+        (f"run {analyse} first", "re-run the analysis first (Re-run analysis, below)"),
+        (f"run {analyse} and decide", "re-run the analysis (Re-run analysis, below) and decide"),
+        ("pass --override to record it anyway",
+         "tick “Record it even if it contradicts assay's recommendation” to record it anyway"),
+        ("`ship` needs --variant", "`ship` needs a variant (Variant, for ship)"),
+        ("--by and --why must not be empty", "your name and why must not be empty"),
+    ):
+        message = message.replace(cli, form)
+    return message
 
 
 def rerun(catalog: Catalog, experiment_id: str, step: Step) -> None:
