@@ -149,3 +149,4 @@ def test_coverage_figures_match_pandas(shop: Shop, segmented_result: AnalysisRes
     stored = segmented_result.fingerprint["sources"][source]
     assert stored["rows"] == len(read)
     assert dt.datetime.fromisoformat(stored["last"]) == read[ts].max().to_pydatetime()
+

@@ -93,7 +93,7 @@ def trust_checks(
                                   max(horizons).days if horizons else 14)
     daily = [Daily.from_rows(name, activity_rows, f"m{i}", measure.window.end.days)
              for i, (name, measure) in enumerate(primaries) if measure.window is not None]
-    coverage = SourceCoverage.from_rows(rows)
+    coverage = SourceCoverage.from_rows(rows, units, horizons)
     same_salt = {o.id: o.hash_salt == experiment.hash_salt for o in others}
     overlaps = [Overlap(o, same_salt[o], table) for o, table in traffic.overlaps.items()]
     overlaps += [Overlap(o, True, {}) for o, same in same_salt.items()

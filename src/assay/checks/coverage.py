@@ -20,7 +20,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from assay.checks.queries import COVERAGE_PREFIX, DIMENSION, UNITS, VALUE
+from assay.checks.queries import COVERAGE_PREFIX, DIMENSION, UNITS
 from assay.results import Check
 from assay.spec.models import ExperimentSpec
 
@@ -43,13 +43,16 @@ class SourceCoverage:
     last_text: str | None = None
 
     @classmethod
-    def from_rows(cls, rows: Sequence[Mapping[str, Any]]) -> list[SourceCoverage]:
-        """Read the ``source:<label>`` rows of the checks' statement (others ignored)."""
-        return [cls(str(r[DIMENSION]).removeprefix(COVERAGE_PREFIX),
-                    dt.timedelta(days=int(r[VALUE])), int(r[UNITS] or 0),
-                    int(r["matched"] or 0), int(r["events"] or 0), _moment(r["last"]),
+    def from_rows(cls, rows: Sequence[Mapping[str, Any]], units: int,
+                  horizons: Sequence[dt.timedelta]) -> list[SourceCoverage]:
+        """Read the ``source:<label>`` rows of the checks' statement (one per metric source,
+        in the plan's order; others ignored), with the analysed units and each source's
+        horizon, which the caller knows."""
+        sources = [r for r in rows if str(r[DIMENSION]).startswith(COVERAGE_PREFIX)]
+        return [cls(str(r[DIMENSION]).removeprefix(COVERAGE_PREFIX), horizon, units,
+                    int(r[UNITS] or 0), int(r["events"] or 0), _moment(r["last"]),
                     None if r["last"] is None else str(r["last"]))
-                for r in rows if str(r[DIMENSION]).startswith(COVERAGE_PREFIX)]
+                for r, horizon in zip(sources, horizons, strict=True)]
 
 
 def _moment(text: object) -> dt.datetime | None:

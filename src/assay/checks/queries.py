@@ -35,7 +35,10 @@ from assay.metrics.scan import (
     alias,
     col,
     exposures_of,
+    micros,
     relation,
+    shifted,
+    timestamp_literal,
     units_query,
     with_ctes,
 )
@@ -189,18 +192,6 @@ def _admitted(compiled: CompiledExperiment, dialect: str) -> exp.Expr:
     return exp.and_(*conditions)
 
 
-def _interval(delta: dt.timedelta) -> exp.Interval:
-    seconds = int(abs(delta).total_seconds())
-    count, unit = (seconds // 86400, "DAY") if seconds % 86400 == 0 else (seconds, "SECOND")
-    return exp.Interval(this=exp.Literal.string(str(count)), unit=exp.Var(this=unit))
-
-
-def _plus(moment: exp.Expr, delta: dt.timedelta) -> exp.Expr:
-    if delta < dt.timedelta(0):
-        return exp.Sub(this=moment, expression=_interval(delta))
-    return exp.Add(this=moment, expression=_interval(delta))
-
-
 def activity_horizon(measures: list[Measure]) -> dt.timedelta:
     """How long after exposure a source's activity counts: its longest analysis window."""
     ends = [m.window.end for m in measures
@@ -253,30 +244,27 @@ def source_label(source: Source, index: int) -> str:
 
 def _coverage_row(source: Source, label: str, horizon: dt.timedelta, activity: str,
                   experiment: ExperimentSpec, dialect: str, columns: dict[str, str]) -> exp.Select:
-    """Row ``source:<label>``: ``value`` the horizon in days, ``units`` the analysed units,
-    ``matched`` those with an event from ``horizon`` before to ``horizon`` after their exposure
-    (from the activity pass), ``events`` and ``last`` the source's events and latest event time
-    up to the experiment's end plus ``horizon`` (the range the analysis reads)."""
+    """Row ``source:<label>``: ``units`` the analysed units with an event from ``horizon``
+    before to ``horizon`` after their exposure (from the activity pass), ``events`` and
+    ``last`` the source's events and latest event time up to the experiment's end plus
+    ``horizon`` (the range the analysis reads)."""
     ts = col(source.timestamp, "s")
     totals = exp.select(alias(_count(), "events"), alias(exp.Max(this=ts), "last")).from_(
         relation(source.table, source.sql, dialect, "s"))
     end = experiment.end_at()
     if end is not None:
-        totals = totals.where(ts.copy() < _timestamp(end + horizon))
+        totals = totals.where(ts.copy() < timestamp_literal(end + horizon))
     one = exp.Literal.number(1)
     active = exp.or_(col("post", activity).eq(one), col("pre", activity).eq(one.copy()))
     matched = exp.select(alias(_count(), "matched")).from_(activity).where(active)
     select = exp.select(
         alias(exp.Literal.string(COVERAGE_PREFIX + label), DIMENSION),
-        alias(_text(exp.Literal.number(horizon.days)), VALUE),
+        alias(exp.cast(exp.null(), exp.DataType.Type.TEXT), VALUE),
         alias(exp.cast(exp.null(), exp.DataType.Type.TEXT), VARIANT),
-        alias(exp.cast(exp.Subquery(this=exp.select(_count()).from_("units")),
-                       exp.DataType.Type.BIGINT), UNITS),
+        alias(exp.cast(col("matched", "m"), exp.DataType.Type.BIGINT), UNITS),
     )
-    values: dict[str, exp.Expr] = {
-        "matched": col("matched", "m"), "events": col("events", "t"),
-        "last": _text(col("last", "t")),
-    }
+    values: dict[str, exp.Expr] = {"events": col("events", "t"),
+                                   "last": _text(col("last", "t"))}
     return (_padded(select, columns, values)
             .from_(matched.subquery("m"))
             .join(totals.subquery("t"), join_type="cross"))
@@ -286,8 +274,8 @@ def activity_columns(daily: list[Measure]) -> dict[str, str]:
     """The activity columns of :func:`checks_query`'s rows and their types.
 
     ``active`` / ``active_pre``: units with any event in a metric source in the window after
-    exposure / as long a period before it. ``matched``, ``events``, ``last``: the coverage of
-    one source (on its ``source:<label>`` row, :func:`_coverage_row`). Per measure of
+    exposure / as long a period before it. ``events``, ``last``: the coverage of one
+    source (on its ``source:<label>`` row, :func:`_coverage_row`). Per measure of
     ``daily`` (named ``m0``, ``m1`` ...): the sums of its per-unit window value and its square
     (``<m>_s``, ``<m>_ss``; on a ``since:<k>`` row, of its value on day ``k``), and of the
     trend contrast ``z`` and its square (``<m>_zs``, ``<m>_zss``).
@@ -297,8 +285,7 @@ def activity_columns(daily: list[Measure]) -> dict[str, str]:
     since exposure, and its per-unit variance gives that slope an exact standard error (a
     unit's days are correlated; the per-day variances alone would ignore that).
     """
-    out = {"active": "BIGINT", "active_pre": "BIGINT",
-           "matched": "BIGINT", "events": "BIGINT", "last": "TEXT"}
+    out = {"active": "BIGINT", "active_pre": "BIGINT", "events": "BIGINT", "last": "TEXT"}
     for i, _ in enumerate(daily):
         out |= {f"m{i}_{part}": "DOUBLE" for part in ("s", "ss", "zs", "zss")}
     return out
@@ -411,9 +398,9 @@ def _source_activity(
     microseconds where the engine has a cheap epoch function) and windows compare offsets.
     """
     ts = col(source.timestamp, "s")
-    micros = EPOCH_MICROS.get(dialect)
-    rel: exp.Expr = (exp.Sub(this=exp.func(micros, ts.copy()), expression=col(T0_US, "u"))
-                     if micros else ts.copy())
+    epoch = EPOCH_MICROS.get(dialect)
+    rel: exp.Expr = (exp.Sub(this=exp.func(epoch, ts.copy()), expression=col(T0_US, "u"))
+                     if epoch else ts.copy())
     columns: list[exp.Expr] = [col(UNIT, "u"), col(VARIANT, "u"), col(T0, "u"),
                                alias(rel, "__rel")]
     for measure, m in daily.items():
@@ -431,14 +418,14 @@ def _source_activity(
     )
     start, end = experiment.start_at(), experiment.end_at()
     if start is not None:
-        events = events.where(ts.copy() >= _timestamp(start - horizon))
+        events = events.where(ts.copy() >= timestamp_literal(start - horizon))
     if end is not None:
-        events = events.where(ts.copy() < _timestamp(end + horizon))
+        events = events.where(ts.copy() < timestamp_literal(end + horizon))
 
     def before(delta: dt.timedelta) -> exp.Expr:  # the event is less than ``delta`` after t0
-        if micros:
-            return col("__rel") < exp.Literal.number(_micros(delta))
-        return col("__rel") < _plus(col(T0), delta)
+        if epoch:
+            return col("__rel") < exp.Literal.number(micros(delta))
+        return col("__rel") < shifted(col(T0), delta)
 
     one, zero = exp.Literal.number(1), exp.Literal.number(0)
     if not daily:  # activity flags only: one aggregate per unit, straight from the events
@@ -481,14 +468,6 @@ def _source_activity(
             alias(exp.Sum(this=exp.Case().when(inside, col(f"{m}_y"))), f"{m}_y"),
             alias(exp.Sum(this=exp.Mul(this=col(f"{m}_y"), expression=weight)), f"{m}_z"))
     return [(f"{name}_days", per_day), (name, per_unit)]
-
-
-def _micros(delta: dt.timedelta) -> int:
-    return (delta.days * 86400 + delta.seconds) * 1_000_000 + delta.microseconds
-
-
-def _timestamp(moment: dt.datetime) -> exp.Expr:
-    return exp.cast(exp.Literal.string(moment.isoformat(sep=" ")), exp.DataType.Type.TIMESTAMP)
 
 
 def daily_measure(metric: MetricPlan) -> Measure | None:

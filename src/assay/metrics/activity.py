@@ -36,6 +36,7 @@ from assay.metrics.scan import (
     joined_events,
     relation,
     shifted,
+    timestamp_literal,
 )
 from assay.spec.models import ExperimentSpec, Window
 from assay.spec.project import Project
@@ -57,8 +58,7 @@ def _horizon(step: Measure, experiment: ExperimentSpec, dialect: str) -> exp.Sel
     if start is None or step.window is None:
         return query
     earliest = start + step.window.start
-    return query.where(ts.copy() >= exp.cast(exp.Literal.string(earliest.isoformat(sep=" ")),
-                                             exp.DataType.Type.TIMESTAMP))
+    return query.where(ts.copy() >= timestamp_literal(earliest))
 
 
 def _observed_by(moment: exp.Expr) -> exp.Expr:

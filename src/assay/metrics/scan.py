@@ -73,7 +73,8 @@ def relation(table: str | None, sql: str | None, dialect: str, name: str) -> exp
     return ref.as_(name, quoted=True)
 
 
-def _timestamp(moment: dt.datetime) -> exp.Expr:
+def timestamp_literal(moment: dt.datetime) -> exp.Expr:
+    """``CAST('<moment>' AS TIMESTAMP)``."""
     return exp.cast(exp.Literal.string(moment.isoformat(sep=" ")), exp.DataType.Type.TIMESTAMP)
 
 
@@ -81,9 +82,9 @@ def _in_dates(ts: exp.Expr, experiment: ExperimentSpec) -> exp.Expr | None:
     conditions: list[exp.Expr] = []
     start, end = experiment.start_at(), experiment.end_at()
     if start is not None:
-        conditions.append(ts.copy() >= _timestamp(start))
+        conditions.append(ts.copy() >= timestamp_literal(start))
     if end is not None:
-        conditions.append(ts.copy() < _timestamp(end))
+        conditions.append(ts.copy() < timestamp_literal(end))
     return exp.and_(*conditions) if conditions else None
 
 
@@ -249,10 +250,10 @@ def _scan_range(experiment: ExperimentSpec, measures: list[Measure]) -> exp.Expr
     ts = col("__ts")
     conditions: list[exp.Expr] = []
     if start is not None and first is not None:
-        conditions.append(ts.copy() >= _timestamp(start + first))
+        conditions.append(ts.copy() >= timestamp_literal(start + first))
     if end is not None:
         horizon = end if last is None else max(end, end + last)
-        conditions.append(ts.copy() < _timestamp(horizon))
+        conditions.append(ts.copy() < timestamp_literal(horizon))
     return exp.and_(*conditions) if conditions else None
 
 
@@ -365,9 +366,9 @@ def in_window(
     end = measure.window.end if measure.window is not None else None
     if relative:
         rel = col("__rel")
-        conditions.append(rel.copy() >= exp.Literal.number(_micros(start)))
+        conditions.append(rel.copy() >= exp.Literal.number(micros(start)))
         if end is not None:
-            conditions.append(rel.copy() < exp.Literal.number(_micros(end)))
+            conditions.append(rel.copy() < exp.Literal.number(micros(end)))
     else:
         ts, t0 = col("__ts"), col(T0)
         conditions.append(ts.copy() >= shifted(t0.copy(), start))
@@ -375,11 +376,12 @@ def in_window(
             conditions.append(ts.copy() < shifted(t0.copy(), end))
     experiment_end = experiment.end_at()
     if measure.window is None and experiment_end is not None:
-        conditions.append(col("__ts") < _timestamp(experiment_end))
+        conditions.append(col("__ts") < timestamp_literal(experiment_end))
     return exp.and_(*conditions)
 
 
-def _micros(delta: dt.timedelta) -> int:
+def micros(delta: dt.timedelta) -> int:
+    """A duration in whole microseconds (the offsets of the integer window tests)."""
     return (delta.days * 86400 + delta.seconds) * 1_000_000 + delta.microseconds
 
 
