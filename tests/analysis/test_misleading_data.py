@@ -150,3 +150,21 @@ def test_coverage_figures_match_pandas(shop: Shop, segmented_result: AnalysisRes
     assert stored["rows"] == len(read)
     assert dt.datetime.fromisoformat(stored["last"]) == read[ts].max().to_pydatetime()
 
+
+def test_two_primary_metrics_over_one_measure_share_its_daily_breakdown(
+    tmp_path: Path, shop: Shop
+) -> None:
+    """Two primaries that compute the same per-unit value (one measure) each get the novelty
+    check's daily breakdown, read from the one set of columns the statement computes."""
+    root = write_project(tmp_path / "p", shop)
+    metrics = root / "metrics" / "shop.yml"
+    metrics.write_text(metrics.read_text() + "  - name: revenue_again\n    source: orders\n"
+                       "    value: amount\n    filter: status <> 'cancelled'\n"
+                       "    window: [0d, 14d]\n", encoding="utf-8")
+    spec = root / "experiments" / "exp.yml"
+    spec.write_text(spec.read_text().replace("primary: [revenue]",
+                                             "primary: [revenue, revenue_again]"))
+    novelty = _check(analyze(root, "exp"), "novelty")
+    assert {"revenue:treatment", "revenue_again:treatment"} <= set(novelty.figures)
+    a, b = novelty.figures["revenue:treatment"], novelty.figures["revenue_again:treatment"]
+    assert a["slope"] == pytest.approx(b["slope"], rel=1e-12)

@@ -82,8 +82,9 @@ def trust_checks(
     primaries = [(m.metric.name, measure) for m in plan.metrics
                  if m.metric.name in experiment.metrics.primary
                  and (measure := daily_measure(m)) is not None]
-    rows = run("check:units", checks_query(project, plan, compiled, [m for _, m in primaries],
-                                           dialect, [o.id for o in others]))
+    daily_measures = list(dict.fromkeys(m for _, m in primaries))  # two metrics, one measure
+    rows = run("check:units", checks_query(project, plan, compiled, daily_measures, dialect,
+                                           [o.id for o in others]))
     traffic = Traffic.from_rows(rows)
     checks = traffic_checks(traffic, experiment, _decided(project, experiment.id, wh))
     horizons = [activity_horizon([m for m, _ in ms]) for ms in plan.by_source().values()]
@@ -91,8 +92,9 @@ def trust_checks(
                      if r[DIMENSION] == ACTIVITY or str(r[DIMENSION]).startswith(SINCE_PREFIX)]
     activity = Activity.from_rows([r for r in activity_rows if r[DIMENSION] == ACTIVITY],
                                   max(horizons).days if horizons else 14)
-    daily = [Daily.from_rows(name, activity_rows, f"m{i}", measure.window.end.days)
-             for i, (name, measure) in enumerate(primaries) if measure.window is not None]
+    daily = [Daily.from_rows(name, activity_rows, f"m{daily_measures.index(measure)}",
+                             measure.window.end.days)
+             for name, measure in primaries if measure.window is not None]
     coverage = SourceCoverage.from_rows(rows, units, horizons)
     same_salt = {o.id: o.hash_salt == experiment.hash_salt for o in others}
     overlaps = [Overlap(o, same_salt[o], table) for o, table in traffic.overlaps.items()]
