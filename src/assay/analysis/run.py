@@ -87,7 +87,7 @@ def _run(project: Project, compiled: CompiledAnalysis, wh: Warehouse, step: Step
     plan = compiled.plan
     experiment = plan.experiment
     sql = compiled.statements()
-    kinds = extra_statements(project, compiled, wh.dialect)
+    extra = extra_statements(project, compiled, wh.dialect)
     step("counting exposures")
     counts = _exposure_counts(wh.execute(sql["exposures"]))
     declared = [v.name for v in experiment.variants]
@@ -95,7 +95,7 @@ def _run(project: Project, compiled: CompiledAnalysis, wh: Warehouse, step: Step
     if "metrics" in sql and any(counts.units.get(v, 0) for v in declared):
         step(f"computing {len(plan.metrics)} metrics in the warehouse")
         rows = wh.execute(sql["metrics"]).to_pylist()
-    rows = merge_rows(rows, _activity_rows(kinds, compiled, counts.units, wh, step, sql),
+    rows = merge_rows(rows, _activity_rows(extra, compiled, counts.units, wh, step, sql),
                       experiment.segments)
     compared = with_activities(plan)  # every comparison the engine reads, activity kinds' too
     step("running statistics")
@@ -112,7 +112,7 @@ def _run(project: Project, compiled: CompiledAnalysis, wh: Warehouse, step: Step
     )
     strata = [c for c in cells if c.segment and c.segment == experiment.stratify_by]
     comparisons = relabel(compare_metrics(compared, overall, nulls, design, strata), plan)
-    comparisons += _quantile_comparisons(kinds, compiled, counts.units, wh, step, sql, design)
+    comparisons += _quantile_comparisons(extra, compiled, counts.units, wh, step, sql, design)
     results = adjust(
         _in_spec_order(comparisons, experiment), experiment.correction, experiment.alpha
     )
@@ -121,10 +121,10 @@ def _run(project: Project, compiled: CompiledAnalysis, wh: Warehouse, step: Step
         r for c in cells if c.segment is not None
         for r in relabel(compare_metrics(compared, c, {}), plan)
     ]
-    segment_comparisons += _quantile_segments(kinds, compiled, counts.units, wh, step, sql)
+    segment_comparisons += _quantile_segments(extra, compiled, counts.units, wh, step, sql)
     segment_results = adjust(segment_comparisons, experiment.correction, experiment.alpha)
-    rank_tests = _rank_tests(kinds, experiment, wh, step, sql) if rows else []
-    bootstrap = _bootstrap(kinds, experiment, wh, step, sql) if rows else []
+    rank_tests = _rank_tests(extra, experiment, wh, step, sql) if rows else []
+    bootstrap = _bootstrap(extra, experiment, wh, step, sql) if rows else []
     checks = exposure_checks(counts, experiment) + result_checks(
         results, experiment, units, covariate_balance(plan, overall)
     )
@@ -158,7 +158,7 @@ def _run(project: Project, compiled: CompiledAnalysis, wh: Warehouse, step: Step
 
 
 def _quantile_comparisons(
-    kinds: dict[str, Any],
+    extra: dict[str, Any],
     compiled: CompiledAnalysis,
     units: dict[str, int],
     wh: Warehouse,
@@ -174,9 +174,7 @@ def _quantile_comparisons(
         rows: list[dict[str, Any]] = []
         if any(units.get(v.name, 0) for v in experiment.variants):
             step(f"ranking {name} for its p{100 * (quantile.metric.quantile or 0):g}")
-            sql[f"quantiles:{name}"] = kinds[f"quantiles:{name}"].sql(dialect=wh.dialect,
-                                                                       pretty=True)
-            rows = wh.execute(sql[f"quantiles:{name}"]).to_pylist()
+            rows = _execute(extra, f"quantiles:{name}", wh, sql)
         out += compare_quantile_metric(quantile, experiment, rows, design)
     return out
 
@@ -208,8 +206,16 @@ def extra_statements(
     return out
 
 
+def _execute(extra: dict[str, Any], key: str, wh: Warehouse,
+             sql: dict[str, str]) -> list[dict[str, Any]]:
+    """Run the statement ``extra[key]``, keeping its text under ``key`` in ``sql``."""
+    sql[key] = extra[key].sql(dialect=wh.dialect, pretty=True)
+    rows: list[dict[str, Any]] = wh.execute(sql[key]).to_pylist()
+    return rows
+
+
 def _activity_rows(
-    kinds: dict[str, Any],
+    extra: dict[str, Any],
     compiled: CompiledAnalysis,
     units: dict[str, int],
     wh: Warehouse,
@@ -224,15 +230,13 @@ def _activity_rows(
     for activity in compiled.plan.activities:
         name = activity.metric.name
         step(f"following {name} ({activity.metric.kind}) in the warehouse")
-        key = f"{activity.metric.kind}:{name}"
-        sql[key] = kinds[key].sql(dialect=wh.dialect, pretty=True)
-        rows = merge_rows(rows, wh.execute(sql[f"{activity.metric.kind}:{name}"]).to_pylist(),
+        rows = merge_rows(rows, _execute(extra, f"{activity.metric.kind}:{name}", wh, sql),
                           experiment.segments)
     return rows
 
 
 def _quantile_segments(
-    kinds: dict[str, Any],
+    extra: dict[str, Any],
     compiled: CompiledAnalysis,
     units: dict[str, int],
     wh: Warehouse,
@@ -248,10 +252,8 @@ def _quantile_segments(
         name = quantile.metric.name
         for segment in experiment.segments:
             step(f"ranking {name} by {segment}")
-            key = f"quantiles:{name}:{segment}"
-            sql[key] = kinds[key].sql(dialect=wh.dialect, pretty=True)
             cells: dict[str | None, list[dict[str, Any]]] = {}
-            for row in wh.execute(sql[f"quantiles:{name}:{segment}"]).to_pylist():
+            for row in _execute(extra, f"quantiles:{name}:{segment}", wh, sql):
                 value = row[segment]
                 cells.setdefault(None if value is None else str(value), []).append(row)
             for value, rows in cells.items():
@@ -282,19 +284,15 @@ def _earlier_looks(
 
 
 def _rank_tests(
-    kinds: dict[str, Any], experiment: ExperimentSpec, wh: Warehouse, step: Step,
+    extra: dict[str, Any], experiment: ExperimentSpec, wh: Warehouse, step: Step,
     sql: dict[str, str],
 ) -> list[RankTest]:
     """Mann-Whitney per listed metric x treatment, from rank sums computed in the warehouse."""
     out = []
     for metric in experiment.rank_tests:
         step(f"ranking {metric} in the warehouse")
-        sql[f"rank_sums:{metric}"] = kinds[f"rank_sums:{metric}"].sql(dialect=wh.dialect,
-                                                                       pretty=True)
-        row = {
-            k: float(v or 0)
-            for k, v in wh.execute(sql[f"rank_sums:{metric}"]).to_pylist()[0].items()
-        }
+        row = {k: float(v or 0)
+               for k, v in _execute(extra, f"rank_sums:{metric}", wh, sql)[0].items()}
         for i, treatment in enumerate(experiment.treatments, start=1):
             test = mann_whitney(row["n0"], row[f"n{i}"], row[f"r{i}"], row[f"t{i}"])
             out.append(
@@ -314,7 +312,7 @@ def _rank_tests(
 
 
 def _bootstrap(
-    kinds: dict[str, Any], experiment: ExperimentSpec, wh: Warehouse, step: Step,
+    extra: dict[str, Any], experiment: ExperimentSpec, wh: Warehouse, step: Step,
     sql: dict[str, str],
 ) -> list[BootstrapInterval]:
     """Percentile intervals per listed metric x treatment from in-warehouse replicate sums."""
@@ -322,9 +320,7 @@ def _bootstrap(
     reps = experiment.bootstrap_replicates
     for metric in experiment.bootstrap:
         step(f"bootstrapping {metric} ({reps} replicates) in the warehouse")
-        sql[f"bootstrap:{metric}"] = kinds[f"bootstrap:{metric}"].sql(dialect=wh.dialect,
-                                                                       pretty=True)
-        arms = _replicates(wh.execute(sql[f"bootstrap:{metric}"]).to_pylist(), reps)
+        arms = _replicates(_execute(extra, f"bootstrap:{metric}", wh, sql), reps)
         control = experiment.control.name
         out += [
             _bootstrap_interval(metric, t.name, control, arms, reps, experiment.alpha)
