@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from tests.engines import unavailable
 
 from assay.assign.engine import CompiledExperiment
 from assay.spec.models import ExperimentSpec
@@ -32,10 +33,7 @@ def test_the_module_imports_without_airflow() -> None:
 @pytest.mark.slow
 def test_a_real_dag_run_records_each_task_instance(tmp_path: Path) -> None:
     if not AIRFLOW.exists():
-        message = "Airflow's virtualenv is missing: run `make airflow-venv`"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
+        unavailable("Airflow's virtualenv is missing: run `make airflow-venv`")
     home = tmp_path / "airflow"
     dags = home / "dags"
     dags.mkdir(parents=True)
