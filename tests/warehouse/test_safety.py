@@ -136,3 +136,13 @@ def test_a_server_that_never_answers_does_not_hang_the_login() -> None:
         assert time.monotonic() - began < CONNECT_TIMEOUT_S + 10
     finally:
         silent.close()
+
+
+def test_a_bad_lock_wait_is_a_located_spec_error(tmp_path: Path) -> None:
+    (tmp_path / "assay_project.yml").write_text(
+        "name: p\nwarehouse: duckdb:///w.duckdb?lock_wait=soon\n"
+        "exposures: {table: exposures}\n", encoding="utf-8")
+    done = CliRunner().invoke(app, ["validate", "--offline", "-p", str(tmp_path)])
+    assert done.exit_code == 2, done.output
+    assert "assay_project.yml:2: warehouse: lock_wait must be a number of seconds" in \
+        done.output

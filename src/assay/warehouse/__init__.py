@@ -45,13 +45,20 @@ def _scheme(url: str) -> str:
 
 
 def dialect_of(url: str) -> str:
-    """The SQLGlot dialect of the warehouse a URL names (``postgresql://...`` -> ``postgres``)."""
+    """The SQLGlot dialect of the warehouse a URL names (``postgresql://...`` -> ``postgres``).
+
+    Raises:
+        AssayError: The scheme is unknown, or a DuckDB URL's option is (a project that names
+            such a URL fails to load, located at ``warehouse``).
+    """
     scheme = _scheme(url)
     if scheme not in _DIALECTS:
         raise AssayError(
             f"unsupported warehouse URL scheme {redact(scheme)[:40]!r}; known: "
             f"{', '.join(sorted(_DIALECTS))}"
         )
+    if scheme == "duckdb":
+        _duckdb_options(url.partition("://")[2])
     return _DIALECTS[scheme]
 
 
